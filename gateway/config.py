@@ -1,0 +1,142 @@
+"""Settings: CLI flags > GATEWAY_* env > YAML file (--config) > defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ByteSize, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+MIB = 1024 * 1024
+S3_MIN_PART = 5 * MIB
+S3_MAX_PART = 5 * 1024 * MIB
+
+
+class S3Transfer(BaseModel):
+    """How uploads are cut into parts; memory per upload is about part_size * (concurrency + 1)."""
+
+    model_config = {"extra": "forbid"}
+
+    part_size: ByteSize = Field(ByteSize(8 * MIB), ge=S3_MIN_PART, le=S3_MAX_PART)
+    max_concurrency: int = Field(4, ge=1, le=64)
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(120.0, gt=0)
+    max_pool_connections: int = Field(64, ge=1)
+
+
+class DestinationConfig(BaseModel):
+    """One place artifacts live. Credentials left empty come from botocore's default chain."""
+
+    model_config = {"extra": "forbid"}
+
+    uri: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    profile: str | None = None
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    verify_tls: bool = True
+
+    @field_validator("uri")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    def secrets(self) -> list[str]:
+        values = (self.access_key_id, self.secret_access_key, self.session_token)
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+class MlflowS3Env(BaseSettings):
+    """The S3 variables `mlflow server` reads, so the gateway drops into its place."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    mlflow_s3_endpoint_url: str | None = None
+    mlflow_s3_ignore_tls: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        cli_prog_name="artifact-gateway",
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+        cli_exit_on_error=True,
+    )
+
+    config: Path | None = Field(None, description="YAML configuration file")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(5500, ge=0, le=65535, description="port to listen on")
+    artifacts_destination: str = Field(
+        "./mlartifacts", description="default destination: a path, file: URI or s3://bucket/prefix"
+    )
+    tracking_uri: str | None = Field(
+        None, description="upstream MLflow tracking server; absent = artifacts only"
+    )
+    chunk_size: ByteSize = Field(
+        ByteSize(MIB), ge=16 * 1024, le=64 * MIB, description="streaming chunk size"
+    )
+    s3: S3Transfer = Field(default_factory=S3Transfer)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    def default_destination(self, env: MlflowS3Env | None = None) -> DestinationConfig:
+        env = env or MlflowS3Env()
+        return DestinationConfig(
+            uri=self.artifacts_destination,
+            endpoint_url=env.mlflow_s3_endpoint_url,
+            verify_tls=not env.mlflow_s3_ignore_tls,
+        )
+
+
+def _config_file(argv: Sequence[str]) -> str | None:
+    """--config must be known before the sources are built, so it is found first."""
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("GATEWAY_CONFIG")
+
+
+def load_settings(argv: Sequence[str]) -> Settings:
+    """Parse flags, env and the YAML file; pydantic's ValidationError carries every problem."""
+    config_file = _config_file(argv)
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigFileError(f"config file {config_file!r} does not exist or is not a file")
+
+    class _Loaded(Settings):
+        model_config = SettingsConfigDict(yaml_file=config_file)
+
+    return _Loaded(_cli_parse_args=list(argv))
+
+
+class ConfigFileError(Exception):
+    """The configuration file itself cannot be read."""

@@ -1,0 +1,34 @@
+"""Secrets never leave the process: one registry of secret values, applied to text and logs."""
+
+from __future__ import annotations
+
+import logging
+
+_MASK = "***"
+_secrets: set[str] = set()
+
+
+def register(*values: str | None) -> None:
+    """Remember secret values (keys, tokens, passwords) so that `redact` can hide them."""
+    _secrets.update(v for v in values if v and len(v) >= 4)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, _MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites every record's final message, so no handler ever sees a secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        record.msg = redact(message)
+        record.args = ()
+        return True

@@ -1,0 +1,79 @@
+"""MLflow's artifact REST API: route -> path safety -> experiment mapping -> store."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from aiohttp import web
+
+from gateway import paths
+from gateway.destinations import Destinations
+from gateway.errors import InvalidParameter
+from gateway.routes.files import get_file, head_file
+
+DESTINATIONS = web.AppKey("destinations", Destinations)
+PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
+_ROUTE = "/mlflow-artifacts/artifacts"
+
+
+def url_path(request: web.Request) -> tuple[str, bool]:
+    """The artifact path from the still-encoded URL, and whether it ended in '/'."""
+    raw = request.rel_url.raw_path.partition(_ROUTE)[2].lstrip("/")
+    paths.check_raw(raw)
+    try:
+        decoded = urllib.parse.unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidParameter("Invalid artifact path: not valid UTF-8") from None
+    return paths.normalize(decoded), raw.endswith("/")
+
+
+def query_path(request: web.Request) -> str:
+    return paths.normalize(request.query.get("path", ""))
+
+
+async def upload(request: web.Request) -> web.Response:
+    path, trailing_slash = url_path(request)
+    if not path or trailing_slash:
+        raise InvalidParameter(f"Cannot upload to a directory path '{path}/': name a file")
+    store = request.app[DESTINATIONS].for_path(path)
+    await store.write(path, request.content, request.content_length)
+    return web.json_response({})
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    path, _ = url_path(request)
+    if not path:
+        return await list_artifacts(request)
+    store = request.app[DESTINATIONS].for_path(path)
+    if request.method == "HEAD":
+        return await head_file(request, store, path)
+    return await get_file(request, store, path)
+
+
+async def list_artifacts(request: web.Request) -> web.Response:
+    """MLflow's shape: names relative to the listed directory, sorted, `{}` when empty."""
+    path = query_path(request)
+    entries = await request.app[DESTINATIONS].for_path(path).list(path)
+    files = [
+        {"path": e.name, "is_dir": e.is_dir} | ({} if e.is_dir else {"file_size": e.size})
+        for e in entries
+    ]
+    return web.json_response({"files": files} if files else {})
+
+
+async def delete(request: web.Request) -> web.Response:
+    path, _ = url_path(request)
+    if not path:
+        raise InvalidParameter("Refusing to delete the root of a destination: name a path")
+    await request.app[DESTINATIONS].for_path(path).delete(path)
+    return web.json_response({})
+
+
+def add_routes(app: web.Application) -> None:
+    for prefix in PREFIXES:
+        base = f"{prefix}/artifacts"
+        app.router.add_get(base, list_artifacts, allow_head=False)
+        app.router.add_route("GET", base + "/{path:.*}", download)
+        app.router.add_route("HEAD", base + "/{path:.*}", download)
+        app.router.add_put(base + "/{path:.*}", upload)
+        app.router.add_delete(base + "/{path:.*}", delete)

@@ -1,0 +1,113 @@
+"""The async store interface: a handful of primitives every destination implements."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+from gateway.ranges import ByteRange
+
+
+class InvalidDestination(ValueError):
+    """A destination URI or option that cannot work; reported at start-up."""
+
+
+class ByteSource(Protocol):
+    """What an upload body offers (aiohttp's StreamReader fits): up to n bytes, b'' at the end."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class FileStat:
+    size: int
+    etag: str  # quoted, as sent in the ETag header
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One listing row, named relative to the listed directory."""
+
+    name: str
+    is_dir: bool
+    size: int | None = None
+
+
+class Download(abc.ABC):
+    """An open read of bytes [start, stop) of a file; close it whether or not it was read."""
+
+    def __init__(self, stat: FileStat, start: int, stop: int) -> None:
+        self.stat = stat
+        self.start = start
+        self.stop = stop
+
+    @abc.abstractmethod
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Download:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class ArtifactStore(abc.ABC):
+    """One destination. Paths are already normalised (`a/b/c`) and relative to its root."""
+
+    schemes: ClassVar[tuple[str, ...]]
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    async def start(self) -> None:
+        """Opens clients and pools; called once before the first request."""
+
+    async def close(self) -> None:
+        """Releases what `start` opened."""
+
+    @abc.abstractmethod
+    async def stat(self, path: str) -> FileStat:
+        """Metadata of a file; NotFound if there is no file at `path`."""
+
+    @abc.abstractmethod
+    async def open(self, path: str, byte_range: ByteRange | None) -> Download:
+        """Starts reading a file; RangeNotSatisfiable if the range lies outside it."""
+
+    @abc.abstractmethod
+    async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
+        """Stores the whole body at `path` atomically: on any failure nothing is left behind.
+
+        `size_hint` is the declared length, if any; stores may use it to choose part sizes.
+        """
+
+    @abc.abstractmethod
+    async def list(self, path: str) -> list[Entry]:
+        """Direct children of directory `path`; [] for a file or a missing path."""
+
+    @abc.abstractmethod
+    async def delete(self, path: str) -> None:
+        """Removes a file or a whole directory; a missing path is not an error."""
+
+    async def check(self) -> None:
+        """Raises DestinationUnavailable if the destination cannot be reached."""
+        await self.list("")
+
+
+async def read_block(body: ByteSource, size: int) -> bytes:
+    """Reads until `size` bytes or the end of the body: uploads are cut into blocks this way."""
+    pieces: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        piece = await body.read(remaining)
+        if not piece:
+            break
+        pieces.append(piece)
+        remaining -= len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)

@@ -1,0 +1,212 @@
+"""Local filesystem (and NFS) destination: temp file in the target directory, then rename."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import stat as stat_mode
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from typing import BinaryIO, ClassVar
+
+from gateway.errors import InvalidParameter, NotFound
+from gateway.ranges import ByteRange
+from gateway.stores.base import (
+    ArtifactStore,
+    ByteSource,
+    Download,
+    Entry,
+    FileStat,
+    InvalidDestination,
+    read_block,
+)
+
+_WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:([\\/]|$)")
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.gateway-part$")
+
+
+def local_root(uri: str, *, windows: bool = os.name == "nt") -> str:
+    """A plain path, relative path, `file:` URI or Windows form (`E:\\x`, `file:///E:/x`)."""
+    path = uri
+    if uri.lower().startswith("file:"):
+        parsed = urllib.parse.urlparse(uri)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidDestination(f"file URI {uri!r} names a remote host {parsed.netloc!r}")
+        path = urllib.parse.unquote(parsed.path)
+        if _WINDOWS_DRIVE.match(path):
+            path = path.lstrip("/")
+    if _WINDOWS_DRIVE.match(path):
+        if not windows:
+            raise InvalidDestination(f"{uri!r} is a Windows path and this host is not Windows")
+        return path.replace("/", "\\")
+    if not path:
+        raise InvalidDestination(f"{uri!r} names no directory")
+    return os.path.abspath(path)
+
+
+def _stat_of(st: os.stat_result) -> FileStat:
+    return FileStat(
+        size=st.st_size,
+        etag=f'"{st.st_mtime_ns:x}-{st.st_size:x}"',
+        last_modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+    )
+
+
+class LocalDownload(Download):
+    def __init__(self, file: BinaryIO, stat: FileStat, start: int, stop: int, chunk: int) -> None:
+        super().__init__(stat, start, stop)
+        self._file = file
+        self._chunk = chunk
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        remaining = self.stop - self.start
+        await asyncio.to_thread(self._file.seek, self.start)
+        while remaining > 0:
+            data = await asyncio.to_thread(self._file.read, min(self._chunk, remaining))
+            if not data:
+                return
+            remaining -= len(data)
+            yield data
+
+    async def close(self) -> None:
+        self._file.close()
+
+
+class LocalStore(ArtifactStore):
+    schemes: ClassVar[tuple[str, ...]] = ("", "file")
+
+    def __init__(self, uri: str, chunk_size: int) -> None:
+        super().__init__(uri)
+        self.root = os.path.realpath(local_root(uri))
+        self.chunk_size = chunk_size
+
+    async def start(self) -> None:
+        await asyncio.to_thread(os.makedirs, self.root, exist_ok=True)
+
+    def _full(self, path: str) -> str:
+        """The filesystem path; symlinks may not lead outside the root."""
+        full = os.path.join(self.root, *path.split("/")) if path else self.root
+        real = os.path.realpath(full)
+        if real != self.root and not real.startswith(self.root + os.sep):
+            raise InvalidParameter(f"Invalid artifact path {path!r}: resolves outside the root")
+        return full
+
+    async def stat(self, path: str) -> FileStat:
+        return _stat_of(await asyncio.to_thread(self._file_stat, self._full(path), path))
+
+    @staticmethod
+    def _file_stat(full: str, path: str) -> os.stat_result:
+        try:
+            st = os.stat(full)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"No such file or directory: '{path}'") from None
+        if stat_mode.S_ISDIR(st.st_mode):
+            raise InvalidParameter(f"Artifact path refers to a directory, not a file: '{path}'")
+        return st
+
+    async def open(self, path: str, byte_range: ByteRange | None) -> Download:
+        full = self._full(path)
+        file = await asyncio.to_thread(self._open_file, full, path)
+        try:
+            stat = _stat_of(os.fstat(file.fileno()))
+            start, stop = byte_range.resolve(stat.size) if byte_range else (0, stat.size)
+        except BaseException:
+            file.close()
+            raise
+        return LocalDownload(file, stat, start, stop, self.chunk_size)
+
+    def _open_file(self, full: str, path: str) -> BinaryIO:
+        self._file_stat(full, path)
+        try:
+            return open(full, "rb")  # noqa: SIM115 - closed by LocalDownload.close
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"No such file or directory: '{path}'") from None
+
+    async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
+        full = self._full(path)
+        directory, name = os.path.split(full)
+        created = await asyncio.to_thread(self._make_dirs, directory, path)
+        temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.gateway-part")
+        try:
+            with open(temp, "xb") as file:
+                while block := await read_block(body, self.chunk_size):
+                    await asyncio.to_thread(file.write, block)
+                await asyncio.to_thread(os.fsync, file.fileno())
+            await asyncio.to_thread(self._replace, temp, full, path)
+        except BaseException:
+            await asyncio.to_thread(self._undo, temp, created)
+            raise
+
+    def _make_dirs(self, directory: str, path: str) -> list[str]:
+        """Creates missing parents and returns them, so a failed upload can remove them again."""
+        missing = []
+        probe = directory
+        while not os.path.isdir(probe):
+            if os.path.lexists(probe):
+                raise InvalidParameter(f"Cannot write '{path}': a parent is a file")
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+        for created in reversed(missing):
+            try:
+                os.mkdir(created)
+            except FileExistsError:
+                if not os.path.isdir(created):
+                    raise InvalidParameter(f"Cannot write '{path}': a parent is a file") from None
+        return missing
+
+    @staticmethod
+    def _replace(temp: str, full: str, path: str) -> None:
+        if os.path.isdir(full):
+            raise InvalidParameter(f"Cannot write '{path}': a directory exists there")
+        os.replace(temp, full)
+
+    @staticmethod
+    def _undo(temp: str, created: list[str]) -> None:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        for directory in created:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break
+
+    async def list(self, path: str) -> list[Entry]:
+        return await asyncio.to_thread(self._list, self._full(path))
+
+    @staticmethod
+    def _list(full: str) -> list[Entry]:
+        try:
+            with os.scandir(full) as it:
+                items = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        entries = []
+        for item in items:
+            if _TEMP_NAME.match(item.name):
+                continue
+            try:
+                is_dir = item.is_dir()
+                size = None if is_dir else item.stat().st_size
+            except FileNotFoundError:
+                continue
+            entries.append(Entry(item.name, is_dir, size))
+        return sorted(entries, key=lambda entry: entry.name)
+
+    async def delete(self, path: str) -> None:
+        await asyncio.to_thread(self._delete, self._full(path))
+
+    @staticmethod
+    def _delete(full: str) -> None:
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+        except FileNotFoundError:
+            pass

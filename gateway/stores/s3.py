@@ -1,0 +1,232 @@
+"""S3-compatible destination (AWS, MinIO, SeaweedFS) through aiobotocore: streamed both ways."""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+from datetime import timezone
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gateway.config import DestinationConfig, S3Transfer
+from gateway.errors import DestinationUnavailable, NotFound, RangeNotSatisfiable
+from gateway.mime import content_type
+from gateway.paths import parent_dirs
+from gateway.ranges import ByteRange
+from gateway.stores.base import (
+    ArtifactStore,
+    ByteSource,
+    Download,
+    Entry,
+    FileStat,
+    InvalidDestination,
+    read_block,
+)
+from gateway.stores.s3_multipart import MultipartWriter, part_size_for
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_DELETE_BATCH = 1000
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urllib.parse.urlparse(uri)
+    if not parsed.netloc:
+        raise InvalidDestination(f"{uri!r} names no bucket (expected s3://bucket/prefix)")
+    return parsed.netloc, parsed.path.strip("/")
+
+
+def _stat(response: dict) -> FileStat:
+    size = response["ContentLength"]
+    if content_range := response.get("ContentRange"):
+        size = int(content_range.rsplit("/", 1)[1])
+    modified = response["LastModified"].astimezone(timezone.utc)
+    return FileStat(size=size, etag=response["ETag"], last_modified=modified)
+
+
+class S3Download(Download):
+    def __init__(self, response: dict, stat: FileStat, start: int, stop: int, chunk: int) -> None:
+        super().__init__(stat, start, stop)
+        self._body = response["Body"]
+        self._chunk = chunk
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._body.iter_chunks(self._chunk):
+            yield chunk
+
+    async def close(self) -> None:
+        self._body.close()
+
+
+class S3Store(ArtifactStore):
+    schemes: ClassVar[tuple[str, ...]] = ("s3",)
+
+    def __init__(
+        self, dest: DestinationConfig, transfer: S3Transfer, chunk_size: int
+    ) -> None:
+        super().__init__(dest.uri)
+        self.bucket, self.prefix = parse_s3_uri(dest.uri)
+        self.dest = dest
+        self.transfer = transfer
+        self.chunk_size = chunk_size
+        self._stack = contextlib.AsyncExitStack()
+        self._client: Any = None
+
+    async def start(self) -> None:
+        dest, transfer = self.dest, self.transfer
+        style = dest.addressing_style
+        if style == "auto" and dest.endpoint_url:
+            style = "path"  # MinIO, SeaweedFS and most self-hosted endpoints
+        config = AioConfig(
+            connect_timeout=transfer.connect_timeout,
+            read_timeout=transfer.read_timeout,
+            max_pool_connections=transfer.max_pool_connections,
+            retries={"mode": "standard", "max_attempts": 3},
+            s3={"addressing_style": style},
+        )
+        session = AioSession(profile=dest.profile)
+        self._client = await self._stack.enter_async_context(
+            session.create_client(
+                "s3",
+                endpoint_url=dest.endpoint_url,
+                region_name=dest.region,
+                aws_access_key_id=_reveal(dest.access_key_id),
+                aws_secret_access_key=_reveal(dest.secret_access_key),
+                aws_session_token=_reveal(dest.session_token),
+                verify=dest.verify_tls,
+                config=config,
+            )
+        )
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    def _key(self, path: str) -> str:
+        return "/".join(part for part in (self.prefix, path) if part)
+
+    @contextlib.contextmanager
+    def _errors(self, path: str) -> Iterator[None]:
+        """Backend failures become MLflow-style errors naming the destination, never the keys."""
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            if code in _NOT_FOUND:
+                raise NotFound(f"No such file or directory: '{path}'") from None
+            if code == "InvalidRange":
+                raise RangeNotSatisfiable(-1) from None
+            message = error.get("Message") or exc.response.get("ResponseMetadata", {}).get(
+                "HTTPStatusCode", ""
+            )
+            raise DestinationUnavailable(
+                f"Destination {self.uri} refused the request: {code} {message}".rstrip()
+            ) from None
+        except (BotoCoreError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DestinationUnavailable(
+                f"Destination {self.uri} is unreachable: {type(exc).__name__}: {exc}"
+            ) from None
+
+    async def stat(self, path: str) -> FileStat:
+        with self._errors(path):
+            response = await self._client.head_object(Bucket=self.bucket, Key=self._key(path))
+        return _stat(response)
+
+    async def open(self, path: str, byte_range: ByteRange | None) -> Download:
+        extra = {"Range": byte_range.header()} if byte_range else {}
+        try:
+            with self._errors(path):
+                response = await self._client.get_object(
+                    Bucket=self.bucket, Key=self._key(path), **extra
+                )
+        except RangeNotSatisfiable:
+            raise RangeNotSatisfiable((await self.stat(path)).size) from None  # 416 names the size
+        stat = _stat(response)
+        start = 0
+        if content_range := response.get("ContentRange"):
+            start = int(content_range.split()[1].split("-")[0])
+        return S3Download(response, stat, start, start + response["ContentLength"], self.chunk_size)
+
+    async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
+        key, kind = self._key(path), content_type(path)
+        part_size = part_size_for(self.transfer.part_size, size_hint)
+        with self._errors(path):
+            first = await read_block(body, part_size)
+            if len(first) < part_size:
+                await self._client.put_object(
+                    Bucket=self.bucket, Key=key, Body=first, ContentType=kind
+                )
+                return
+            writer = MultipartWriter(
+                self._client, self.bucket, key, part_size, self.transfer.max_concurrency
+            )
+            await writer.upload(first, body, kind)
+
+    async def _pages(self, prefix: str, **extra: Any) -> AsyncIterator[dict]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
+            yield page
+
+    async def list(self, path: str) -> list[Entry]:
+        prefix = self._key(path) + "/" if self._key(path) else ""
+        entries: dict[str, Entry] = {}
+        with self._errors(path):
+            async for page in self._pages(prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    name = common["Prefix"][len(prefix) :].rstrip("/")
+                    if name:
+                        entries[name] = Entry(name, True)
+                for obj in page.get("Contents", []):
+                    name = obj["Key"][len(prefix) :]
+                    if name and not name.endswith("/"):
+                        entries.setdefault(name, Entry(name, False, obj["Size"]))
+        return sorted(entries.values(), key=lambda entry: entry.name)
+
+    async def delete(self, path: str) -> None:
+        key = self._key(path)
+        with self._errors(path):
+            keys = [key]
+            async for page in self._pages(key + "/"):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+            await self._delete_keys(keys)
+            # Stores such as SeaweedFS keep an emptied directory listed until `dir/` is deleted.
+            markers = {f"{key}/"}
+            for inner in keys[1:]:
+                markers.update(f"{key}/{d}/" for d in parent_dirs(inner[len(key) + 1 :]))
+            await self._delete_keys(sorted(markers, key=lambda m: m.count("/"), reverse=True))
+            await self._prune_empty_parents(path)
+
+    async def _prune_empty_parents(self, path: str) -> None:
+        for parent in parent_dirs(path):
+            marker = self._key(parent) + "/"
+            response = await self._client.list_objects_v2(
+                Bucket=self.bucket, Prefix=marker, MaxKeys=2
+            )
+            if any(obj["Key"] != marker for obj in response.get("Contents", [])):
+                return
+            await self._client.delete_object(Bucket=self.bucket, Key=marker)
+
+    async def _delete_keys(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), _DELETE_BATCH):
+            batch = [{"Key": key} for key in keys[i : i + _DELETE_BATCH]]
+            response = await self._client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            if errors := response.get("Errors"):
+                first = errors[0]
+                raise DestinationUnavailable(
+                    f"Destination {self.uri} could not delete {len(errors)} object(s): "
+                    f"{first.get('Code')} {first.get('Message', '')}".rstrip()
+                )
+
+    async def check(self) -> None:
+        with self._errors(""):
+            await self._client.head_bucket(Bucket=self.bucket)
+
+
+def _reveal(secret: Any) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
