@@ -15,6 +15,7 @@ from gateway.errors import InvalidParameter
 # (a second decode by any layer below would turn them into traversal).
 _ENCODED_DANGER = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def _refuse(path: str, why: str) -> InvalidParameter:
@@ -40,6 +41,8 @@ def normalize(path: str, *, allow_empty: bool = True) -> str:
         raise _refuse(path, "absolute paths are not allowed")
     if _DRIVE.match(path):
         raise _refuse(path, "drive letters are not allowed")
+    if _SCHEME.match(path):
+        raise _refuse(path, "URIs are not allowed; give a path relative to the root")
     if "#" in path:
         raise _refuse(path, "'#' is not allowed")
     segments = [segment for segment in path.split("/") if segment]

@@ -18,7 +18,7 @@ _ROUTE = "/mlflow-artifacts/artifacts"
 
 def url_path(request: web.Request) -> tuple[str, bool]:
     """The artifact path from the still-encoded URL, and whether it ended in '/'."""
-    raw = request.rel_url.raw_path.partition(_ROUTE)[2].lstrip("/")
+    raw = request.rel_url.raw_path.partition(_ROUTE)[2].removeprefix("/")
     paths.check_raw(raw)
     try:
         decoded = urllib.parse.unquote(raw, errors="strict")

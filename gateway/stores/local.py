@@ -129,10 +129,10 @@ class LocalStore(ArtifactStore):
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         full = self._full(path)
         directory, name = os.path.split(full)
-        created = await asyncio.to_thread(self._make_dirs, directory, path)
         temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.gateway-part")
+        created = await asyncio.to_thread(self._make_dirs, directory, path)
         try:
-            with open(temp, "xb") as file:
+            with await asyncio.to_thread(self._create, temp, directory, path) as file:
                 while block := await read_block(body, self.chunk_size):
                     await asyncio.to_thread(file.write, block)
                 await asyncio.to_thread(os.fsync, file.fileno())
@@ -157,6 +157,14 @@ class LocalStore(ArtifactStore):
                 if not os.path.isdir(created):
                     raise InvalidParameter(f"Cannot write '{path}': a parent is a file") from None
         return missing
+
+    def _create(self, temp: str, directory: str, path: str) -> BinaryIO:
+        """A concurrent delete may prune the fresh directory once; make it again then."""
+        try:
+            return open(temp, "xb")  # noqa: SIM115 - the caller's with-block closes it
+        except FileNotFoundError:
+            self._make_dirs(directory, path)
+            return open(temp, "xb")  # noqa: SIM115
 
     @staticmethod
     def _replace(temp: str, full: str, path: str) -> None:
@@ -201,8 +209,7 @@ class LocalStore(ArtifactStore):
     async def delete(self, path: str) -> None:
         await asyncio.to_thread(self._delete, self._full(path))
 
-    @staticmethod
-    def _delete(full: str) -> None:
+    def _delete(self, full: str) -> None:
         try:
             if os.path.isdir(full) and not os.path.islink(full):
                 shutil.rmtree(full)
@@ -210,3 +217,11 @@ class LocalStore(ArtifactStore):
                 os.unlink(full)
         except FileNotFoundError:
             pass
+        # A directory exists while it holds something, as on S3: emptied parents go too.
+        parent = os.path.dirname(full)
+        while parent != self.root and parent.startswith(self.root + os.sep):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)

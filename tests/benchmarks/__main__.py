@@ -38,6 +38,7 @@ def _sigterm_as_interrupt(_signum: int, _frame: object) -> None:
 
 
 async def _run_all(bench: Bench) -> None:
+    await bench.warmup()
     bench.record_idle()
     await bench.small()
     await bench.large()

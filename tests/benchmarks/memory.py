@@ -20,6 +20,8 @@ INTERVAL = 0.05
 class Peaks:
     rss_bytes: int
     tmp_bytes: int
+    largest_process_rss: int
+    processes: int
     samples: int
 
 
@@ -44,14 +46,14 @@ def tree_processes(root_pid: int) -> list[psutil.Process]:
     return list(procs.values())
 
 
-def tree_rss(procs: list[psutil.Process]) -> int:
-    total = 0
+def process_rss(procs: list[psutil.Process]) -> list[int]:
+    sizes = []
     for proc in procs:
         try:
-            total += proc.memory_info().rss
+            sizes.append(proc.memory_info().rss)
         except psutil.Error:
             continue
-    return total
+    return sizes
 
 
 def _allocated(stat: os.stat_result) -> int:
@@ -97,12 +99,17 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self._rss = 0
         self._tmp = 0
+        self._largest = 0
+        self._processes = 0
         self._count = 0
 
     def _sample(self, scan_group: bool) -> None:
         procs = tree_processes(self.root_pid) if scan_group else self._procs
         self._procs = procs
-        self._rss = max(self._rss, tree_rss(procs))
+        sizes = process_rss(procs)
+        self._rss = max(self._rss, sum(sizes))
+        self._largest = max([self._largest, *sizes])
+        self._processes = max(self._processes, len(sizes))
         self._tmp = max(self._tmp, tmp_usage(self.tmpdir, procs))
         self._count += 1
 
@@ -126,9 +133,9 @@ class Sampler:
 
     @property
     def peaks(self) -> Peaks:
-        return Peaks(self._rss, self._tmp, self._count)
+        return Peaks(self._rss, self._tmp, self._largest, self._processes, self._count)
 
 
 def idle_rss(root_pid: int) -> int:
     """RSS of the tree right now: the baseline the peaks are read against."""
-    return tree_rss(tree_processes(root_pid))
+    return sum(process_rss(tree_processes(root_pid)))

@@ -1,4 +1,4 @@
-"""throughput.png: MiB/s against object size, one line per target, min–max as error bars."""
+"""throughput.png: MiB/s against object size, one line per target, min-max as error bars."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def plot_throughput(summaries: dict[tuple, dict[str, Summary]], targets: tuple[s
         ax.set_title(title)
         ax.set_xlabel("object size")
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("MiB/s (median, min–max)")
+    axes[0].set_ylabel("MiB/s (median, min-max)")
     axes[0].legend()
     fig.suptitle("Artifact throughput against object size")
     fig.tight_layout()

@@ -73,13 +73,13 @@ def _scale(unit: str) -> tuple[float, str]:
 
 def _cell(summary: Summary | None, unit: str) -> str:
     if summary is None:
-        return "–"
+        return "n/a"
     if summary.median is None:
         return f"**error** ({summary.errors})"
     factor, _ = _scale(unit)
     text = f"{summary.median / factor:,.3g}"
     if summary.n > 1:
-        text += f" ({summary.low / factor:,.3g}–{summary.high / factor:,.3g})"
+        text += f" ({summary.low / factor:,.3g}-{summary.high / factor:,.3g})"
     if summary.errors:
         text += f" **+{summary.errors} err**"
     return text
@@ -87,7 +87,7 @@ def _cell(summary: Summary | None, unit: str) -> str:
 
 def _ratio(a: Summary | None, b: Summary | None) -> str:
     if not a or not b or a.median is None or b.median is None or b.median == 0:
-        return "–"
+        return "n/a"
     return f"{a.median / b.median:.2f}"
 
 
@@ -126,7 +126,7 @@ def markdown(summaries: dict[tuple, dict[str, Summary]], units: dict[str, str],
         f"client path = {format_size(opts.client_size)}, small = {opts.small_ops} ops of "
         f"{format_size(opts.small_size)}.",
         "",
-        "Cells: median (min–max) over repetitions. Ratios: gateway median / other median; "
+        "Cells: median (min-max) over repetitions. Ratios: gateway median / other median; "
         "'Better' says which direction is good for the gateway. RSS is summed over the "
         "server's process tree (shared pages counted per process); direct has no server.",
         "",

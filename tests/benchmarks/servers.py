@@ -124,7 +124,7 @@ def start_server(
         env=_server_env(base_env, s3, tmpdir),
         cwd=workdir,
         start_timeout=SERVER_START_TIMEOUT,
-        stop_grace=10.0,
+        stop_grace=5.0,
     )
     stack.callback(process.stop)
     say(f"starting {name} on port {port}")

@@ -70,7 +70,8 @@ class Bench:
         with Sampler(server.pid, server.tmpdir) as sampler:
             yield
         peaks = sampler.peaks
-        params = {**params, "samples": peaks.samples}
+        params = {**params, "samples": peaks.samples, "processes": peaks.processes,
+                  "largest_process_rss": peaks.largest_process_rss}
         self.add(f"{prefix}_peak_rss", target, rep, peaks.rss_bytes, "bytes", params)
         self.add(f"{prefix}_peak_tmp", target, rep, peaks.tmp_bytes, "bytes", params)
 
@@ -94,6 +95,21 @@ class Bench:
         """Tree RSS with no request in flight: at start, and again at the end to spot growth."""
         for name, server in self.servers.items():
             self.add(metric, name, 0, idle_rss(server.pid), "bytes")
+
+    async def warmup(self) -> None:
+        """Unmeasured traffic first: SeaweedFS grows volumes on first write (seconds), servers
+        create S3 clients lazily per worker, and the first sample must not pay for either."""
+        say("warming up")
+        for target in self.targets:
+            async with connect(target, self.s3, self.servers, pool=8) as conn:
+                try:
+                    for metric in ("small_put", "small_get"):
+                        await _rate(_small_op(conn, metric, "bench/warmup", 4096), 48, 8)
+                    await conn.put("bench/warmup/big.bin", 16 * CHUNK)
+                    await conn.get("bench/warmup/big.bin", 16 * CHUNK)
+                except (Exception, asyncio.TimeoutError) as exc:
+                    say(f"  warm-up of {target} failed: {_describe(exc)}")
+        await self.cleanup("bench/warmup")
 
     async def large(self) -> None:
         """One big object up, then down: wall time, time to first byte, memory, temp disk."""

@@ -1,0 +1,146 @@
+"""Real parts: one SeaweedFS per session, gateways as real processes, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from tests.processes import ManagedProcess, free_port
+from tests.seaweed import Identity, SeaweedS3
+
+ADMIN = Identity("admin", "AKIDGATEWAYADMIN01", "gateway-admin-secret-6f1d2c9e")
+BUCKET = "artifacts"
+OUTSIDE_PREFIX = "outside"
+
+
+def s3_env(endpoint: str, identity: Identity = ADMIN) -> dict[str, str]:
+    """The environment `mlflow server` would get; no metadata endpoint is ever asked."""
+    return {
+        "AWS_ACCESS_KEY_ID": identity.access_key,
+        "AWS_SECRET_ACCESS_KEY": identity.secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_", "GATEWAY_"))}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Gateway:
+    process: ManagedProcess
+    url: str
+    destination: str  # "local" or "s3"
+    root: Path | None = None  # local destination directory
+    prefix: str = ""  # key prefix inside BUCKET
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/2.0/mlflow-artifacts/artifacts"
+
+    def key(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+
+def start_gateway(
+    workdir: Path, args: list[str], env: dict[str, str], name: str = "gateway"
+) -> tuple[ManagedProcess, str]:
+    """A gateway process on a free port; returns it with its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port), *args]
+    process = ManagedProcess(argv, f"{url}/health", workdir / f"{name}.log", env=env, cwd=workdir)
+    return process.start(), url
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"), [ADMIN]).start()
+    try:
+        client = admin_client(server.endpoint)
+        client.create_bucket(Bucket=BUCKET)
+        yield server
+    finally:
+        server.stop()
+
+
+def admin_client(endpoint: str):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=ADMIN.access_key,
+        aws_secret_access_key=ADMIN.secret_key,
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture(scope="session")
+def s3(seaweed: SeaweedS3):
+    return admin_client(seaweed.endpoint)
+
+
+@pytest.fixture(scope="session")
+def s3_gateway(seaweed: SeaweedS3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    workdir = tmp_path_factory.mktemp("s3-gateway")
+    env = clean_env(**s3_env(seaweed.endpoint))
+    process, url = start_gateway(workdir, ["--artifacts-destination", f"s3://{BUCKET}/root"], env)
+    try:
+        yield Gateway(process, url, "s3", prefix="root")
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    workdir = tmp_path_factory.mktemp("local-gateway")
+    root = workdir / "mlartifacts"
+    process, url = start_gateway(workdir, ["--artifacts-destination", str(root)], clean_env())
+    try:
+        yield Gateway(process, url, "local", root=root)
+    finally:
+        process.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def gateway(request: pytest.FixtureRequest) -> Gateway:
+    return request.getfixturevalue(f"{request.param}_gateway")
+
+
+@pytest.fixture
+def exp() -> str:
+    """A fresh experiment-like prefix so tests sharing a gateway never see each other."""
+    return str(uuid.uuid4().int % 10**9)
+
+
+@pytest.fixture(scope="session")
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+def stored_bytes(gw: Gateway, s3_client, path: str) -> bytes | None:
+    """What the destination itself holds at `path`, read behind the gateway's back."""
+    if gw.destination == "local":
+        assert gw.root is not None
+        file = gw.root / path
+        return file.read_bytes() if file.is_file() else None
+    try:
+        return s3_client.get_object(Bucket=BUCKET, Key=gw.key(path))["Body"].read()
+    except s3_client.exceptions.NoSuchKey:
+        return None
+
+
+def pending_uploads(s3_client) -> list[dict]:
+    return s3_client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])

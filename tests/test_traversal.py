@@ -1,0 +1,138 @@
+"""Path traversal corpus over every method on both destinations (MLflow CVE shapes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import http.client
+import os
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUCKET, OUTSIDE_PREFIX, Gateway
+
+SECRET = b"top secret outside the artifact root"
+API = "/api/2.0/mlflow-artifacts/artifacts"
+
+# Raw URL tails, sent byte for byte (no client-side normalisation).
+URL_CORPUS = [
+    "../outside/secret.txt",
+    "../../etc/passwd",
+    "a/../../outside/secret.txt",
+    "a/./b.txt",
+    "..%2foutside%2fsecret.txt",
+    "%2e%2e/outside/secret.txt",
+    "%2E%2E%2Foutside%2Fsecret.txt",
+    "..%5coutside%5csecret.txt",
+    "..\\outside\\secret.txt",
+    "%252e%252e/outside/secret.txt",
+    "%252e%252e%252foutside%252fsecret.txt",
+    "/etc/passwd",
+    "//etc/passwd",
+    "C:/Windows/win.ini",
+    "C:%5cWindows%5cwin.ini",
+    "c:",
+    "a%00b.txt",
+    "a/b%00/../c",
+    "file:///etc/passwd",
+    "a/%23/b",
+]
+QUERY_CORPUS = [
+    "..",
+    "../outside",
+    "a/../..",
+    "/",
+    "/etc",
+    "..\\outside",
+    "C:\\",
+    "%2e%2e",
+    "%2e%2e%2foutside",
+    "a\x00b",
+    "./../outside",
+]
+
+
+def raw_request(gw: Gateway, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+    parsed = urllib.parse.urlsplit(gw.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in directory.rglob("*")
+        if p.is_file() and "mlartifacts" not in p.parts and not p.name.endswith(".log")
+    }
+
+
+@pytest.fixture
+def planted(gateway: Gateway, s3) -> Gateway:
+    """A secret beside the root: on disk next to the local root, in S3 beside the prefix."""
+    if gateway.destination == "local":
+        assert gateway.root is not None
+        outside = gateway.root.parent / OUTSIDE_PREFIX
+        outside.mkdir(exist_ok=True)
+        (outside / "secret.txt").write_bytes(SECRET)
+    else:
+        s3.put_object(Bucket=BUCKET, Key=f"{OUTSIDE_PREFIX}/secret.txt", Body=SECRET)
+    return gateway
+
+
+def bucket_keys(s3) -> set[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
+
+
+@pytest.mark.parametrize("tail", URL_CORPUS)
+def test_url_paths_outside_the_root_are_refused_for_every_method(planted, s3, tail):
+    before_disk = snapshot(planted.root.parent) if planted.root else None
+    before_keys = bucket_keys(s3)
+    for method in ("GET", "HEAD", "PUT", "DELETE"):
+        status, body = raw_request(planted, method, f"{API}/{tail}", b"evil" if method == "PUT" else b"")
+        assert status == 400, (method, tail, status, body)
+        assert SECRET not in body
+        if method != "HEAD":
+            assert b'"error_code": "INVALID_PARAMETER_VALUE"' in body
+    if planted.root:
+        assert snapshot(planted.root.parent) == before_disk
+        assert (planted.root.parent / OUTSIDE_PREFIX / "secret.txt").read_bytes() == SECRET
+    assert bucket_keys(s3) == before_keys
+
+
+@pytest.mark.parametrize("value", QUERY_CORPUS)
+def test_listing_outside_the_root_is_refused(planted, value):
+    for prefix in ("/api/2.0", "/ajax-api/2.0"):
+        query = urllib.parse.urlencode({"path": value})
+        status, body = raw_request(planted, "GET", f"{prefix}/mlflow-artifacts/artifacts?{query}")
+        assert status == 400, (value, status, body)
+        assert json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert b"secret.txt" not in body and b'"files"' not in body
+
+
+def test_symlink_out_of_the_local_root_is_not_followed(local_gateway, http):
+    root = local_gateway.root
+    assert root is not None
+    target = root.parent / "symlink-target"
+    target.mkdir(exist_ok=True)
+    (target / "secret.txt").write_bytes(SECRET)
+    link = root / "linked"
+    if not link.exists():
+        os.symlink(target, link)
+    for method in ("GET", "HEAD", "PUT", "DELETE"):
+        resp = http.request(method, f"{local_gateway.api}/linked/secret.txt", data=b"x", timeout=30)
+        assert resp.status_code == 400, (method, resp.text)
+        assert SECRET not in resp.content
+    listing = http.get(local_gateway.api, params={"path": "linked"}, timeout=30)
+    assert listing.status_code == 400
+    assert (target / "secret.txt").read_bytes() == SECRET
+    assert sorted(p.name for p in target.iterdir()) == ["secret.txt"]
