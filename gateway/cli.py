@@ -53,9 +53,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     app = build_app(settings, destinations)
-    log.info("serving artifacts from %s on http://%s:%s", destinations.default.uri,
-             settings.host, settings.port)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=logging.getLogger("gateway.access"))
+    log.info(
+        "serving artifacts from %s on http://%s:%s",
+        destinations.default.uri,
+        settings.host,
+        settings.port,
+    )
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=logging.getLogger("gateway.access"),
+    )
     return 0
 
 

@@ -24,9 +24,7 @@ ARTIFACTS_ONLY = "this gateway serves MLflow artifacts only (no --tracking-uri i
 
 
 def error_json(status: int, error_code: str, message: str) -> web.Response:
-    return web.json_response(
-        {"error_code": error_code, "message": redact(message)}, status=status
-    )
+    return web.json_response({"error_code": error_code, "message": redact(message)}, status=status)
 
 
 @web.middleware

@@ -10,8 +10,11 @@ import urllib.parse
 # MLflow serves these as text/plain (mlflow/utils/mime_type_utils.py), extension-less
 # MLmodel and MLproject included.
 _TEXT_EXTENSIONS = frozenset(
-    "txt log err cfg conf cnf cf ini properties prop hocon toml yaml yml xml json js py py3 "
-    "csv tsv md rst ipynb MLmodel MLproject".split()
+    {
+        *("txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties", "prop"),
+        *("hocon", "toml", "yaml", "yml", "xml", "json", "js", "py", "py3", "csv", "tsv"),
+        *("md", "rst", "ipynb", "MLmodel", "MLproject"),
+    }
 )
 _TOKEN_SAFE = "!#$&+-.^_`|~"
 

@@ -16,7 +16,9 @@ class Identity:
     name: str
     access_key: str
     secret_key: str
-    actions: list[str] = field(default_factory=lambda: ["Admin", "Read", "Write", "List", "Tagging"])
+    actions: list[str] = field(
+        default_factory=lambda: ["Admin", "Read", "Write", "List", "Tagging"]
+    )
 
     def as_config(self) -> dict:
         return {
@@ -63,6 +65,7 @@ class SeaweedS3(ManagedProcess):
             f"-s3.config={config_path}",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            "-s3.autoCreateBucket=false",  # as on AWS: a missing bucket is an error
             "-master.telemetry=false",
             "-volume.max=100",
             "-master.volumeSizeLimitMB=512",

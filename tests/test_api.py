@@ -77,7 +77,9 @@ def test_head_has_download_headers_and_no_body(gateway, http, exp):
     assert head.status_code == 200 and head.content == b""
     for name in ("Content-Type", "Content-Length", "ETag", "Last-Modified", "Content-Disposition"):
         assert head.headers[name] == get.headers[name]
-    assert_error(http.get(f"{gateway.api}/{exp}/none.csv", timeout=30), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert_error(
+        http.get(f"{gateway.api}/{exp}/none.csv", timeout=30), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
     assert http.head(f"{gateway.api}/{exp}/none.csv", timeout=30).status_code == 404
 
 
@@ -157,7 +159,9 @@ def test_delete_file_and_directory(gateway, http, s3, exp):
     assert http.delete(f"{gateway.api}/{exp}/r/artifacts/gone", timeout=30).json() == {}
     listing = http.get(gateway.api, params={"path": f"{exp}/r/artifacts"}, timeout=30).json()
     assert listing == {"files": [{"path": "keep.txt", "is_dir": False, "file_size": 4}]}
-    assert http.get(gateway.api, params={"path": f"{exp}/r/artifacts/gone"}, timeout=30).json() == {}
+    assert (
+        http.get(gateway.api, params={"path": f"{exp}/r/artifacts/gone"}, timeout=30).json() == {}
+    )
     assert stored_bytes(gateway, s3, f"{exp}/r/artifacts/gone/a.txt") is None
     assert http.delete(f"{gateway.api}/{exp}/r/artifacts/keep.txt", timeout=30).status_code == 200
     assert http.get(gateway.api, params={"path": exp}, timeout=30).json() == {}

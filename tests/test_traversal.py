@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import http.client
+import json
 import os
 import urllib.parse
 from pathlib import Path
@@ -98,7 +98,9 @@ def test_url_paths_outside_the_root_are_refused_for_every_method(planted, s3, ta
     before_disk = snapshot(planted.root.parent) if planted.root else None
     before_keys = bucket_keys(s3)
     for method in ("GET", "HEAD", "PUT", "DELETE"):
-        status, body = raw_request(planted, method, f"{API}/{tail}", b"evil" if method == "PUT" else b"")
+        status, body = raw_request(
+            planted, method, f"{API}/{tail}", b"evil" if method == "PUT" else b""
+        )
         assert status == 400, (method, tail, status, body)
         assert SECRET not in body
         if method != "HEAD":

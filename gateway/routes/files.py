@@ -28,23 +28,24 @@ def _seconds(moment: datetime) -> int:
 
 def _matches(tags: tuple[ETag, ...], etag: str, *, weak_ok: bool) -> bool:
     value = etag.strip('"')
-    return any(t.value == ETAG_ANY or (t.value == value and (weak_ok or not t.is_weak)) for t in tags)
+    return any(
+        t.value == ETAG_ANY or (t.value == value and (weak_ok or not t.is_weak)) for t in tags
+    )
 
 
 def _precondition(request: web.Request, stat: FileStat) -> int | None:
     """RFC 9110 13.2.2 order: 412 for If-Match/If-Unmodified-Since, 304 for the others."""
+    modified = _seconds(stat.last_modified)
     if (if_match := request.if_match) is not None:
         if not _matches(if_match, stat.etag, weak_ok=False):
             return 412
-    elif (since := request.if_unmodified_since) is not None:
-        if _seconds(stat.last_modified) > _seconds(since):
-            return 412
+    elif (since := request.if_unmodified_since) is not None and modified > _seconds(since):
+        return 412
     if (if_none_match := request.if_none_match) is not None:
         if _matches(if_none_match, stat.etag, weak_ok=True):
             return 304
-    elif (modified := request.if_modified_since) is not None:
-        if _seconds(stat.last_modified) <= _seconds(modified):
-            return 304
+    elif (since := request.if_modified_since) is not None and modified <= _seconds(since):
+        return 304
     return None
 
 
@@ -129,7 +130,9 @@ async def _stream(
     stat = download.stat
     response = web.StreamResponse(status=206 if partial else 200, headers=_headers(path, stat))
     if partial:
-        response.headers["Content-Range"] = f"bytes {download.start}-{download.stop - 1}/{stat.size}"
+        response.headers["Content-Range"] = (
+            f"bytes {download.start}-{download.stop - 1}/{stat.size}"
+        )
     response.content_length = download.stop - download.start
     await response.prepare(request)
     try:

@@ -66,10 +66,10 @@ class ArtifactStore(abc.ABC):
     def __init__(self, uri: str) -> None:
         self.uri = uri
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook
         """Opens clients and pools; called once before the first request."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Releases what `start` opened."""
 
     @abc.abstractmethod

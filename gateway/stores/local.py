@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -122,7 +123,7 @@ class LocalStore(ArtifactStore):
     def _open_file(self, full: str, path: str) -> BinaryIO:
         self._file_stat(full, path)
         try:
-            return open(full, "rb")  # noqa: SIM115 - closed by LocalDownload.close
+            return open(full, "rb")
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"No such file or directory: '{path}'") from None
 
@@ -161,10 +162,10 @@ class LocalStore(ArtifactStore):
     def _create(self, temp: str, directory: str, path: str) -> BinaryIO:
         """A concurrent delete may prune the fresh directory once; make it again then."""
         try:
-            return open(temp, "xb")  # noqa: SIM115 - the caller's with-block closes it
+            return open(temp, "xb")
         except FileNotFoundError:
             self._make_dirs(directory, path)
-            return open(temp, "xb")  # noqa: SIM115
+            return open(temp, "xb")
 
     @staticmethod
     def _replace(temp: str, full: str, path: str) -> None:
@@ -174,10 +175,8 @@ class LocalStore(ArtifactStore):
 
     @staticmethod
     def _undo(temp: str, created: list[str]) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-        except FileNotFoundError:
-            pass
         for directory in created:
             try:
                 os.rmdir(directory)

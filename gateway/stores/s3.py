@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import urllib.parse
-from datetime import timezone
 from collections.abc import AsyncIterator, Iterator
+from datetime import timezone
 from typing import Any, ClassVar
 
 import aiohttp
@@ -65,9 +65,7 @@ class S3Download(Download):
 class S3Store(ArtifactStore):
     schemes: ClassVar[tuple[str, ...]] = ("s3",)
 
-    def __init__(
-        self, dest: DestinationConfig, transfer: S3Transfer, chunk_size: int
-    ) -> None:
+    def __init__(self, dest: DestinationConfig, transfer: S3Transfer, chunk_size: int) -> None:
         super().__init__(dest.uri)
         self.bucket, self.prefix = parse_s3_uri(dest.uri)
         self.dest = dest
@@ -132,8 +130,12 @@ class S3Store(ArtifactStore):
             ) from None
 
     async def stat(self, path: str) -> FileStat:
-        with self._errors(path):
-            response = await self._client.head_object(Bucket=self.bucket, Key=self._key(path))
+        try:
+            with self._errors(path):
+                response = await self._client.head_object(Bucket=self.bucket, Key=self._key(path))
+        except NotFound:
+            await self.check()  # HEAD cannot tell a missing key from a missing bucket
+            raise
         return _stat(response)
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
@@ -224,8 +226,13 @@ class S3Store(ArtifactStore):
                 )
 
     async def check(self) -> None:
-        with self._errors(""):
-            await self._client.head_bucket(Bucket=self.bucket)
+        try:
+            with self._errors(""):
+                await self._client.head_bucket(Bucket=self.bucket)
+        except NotFound:
+            raise DestinationUnavailable(
+                f"Destination {self.uri} refused the request: NoSuchBucket {self.bucket}"
+            ) from None
 
 
 def _reveal(secret: Any) -> str | None:

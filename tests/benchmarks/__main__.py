@@ -28,8 +28,9 @@ from tests.benchmarks.workloads import Bench
 
 def _gateway_importable() -> bool:
     """The gateway is under construction: fail early with a hint rather than after SeaweedFS."""
-    probe = subprocess.run([sys.executable, "-m", "gateway", "--help"], capture_output=True,
-                           timeout=60, check=False)
+    probe = subprocess.run(
+        [sys.executable, "-m", "gateway", "--help"], capture_output=True, timeout=60, check=False
+    )
     return probe.returncode == 0
 
 
@@ -72,8 +73,10 @@ def run(opts: Options, workdir: Path) -> int:
     png = plot_throughput(summaries, opts.servers, opts.out / "throughput.png")
     print((opts.out / "results.md").read_text())
     errors = sum(1 for s in bench.samples if s.error)
-    say(f"wrote {opts.out / 'results.md'}, results.json{', throughput.png' if png else ''}; "
-        f"{errors} failed sample(s); {time.monotonic() - clock:.0f}s in all")
+    say(
+        f"wrote {opts.out / 'results.md'}, results.json{', throughput.png' if png else ''}; "
+        f"{errors} failed sample(s); {time.monotonic() - clock:.0f}s in all"
+    )
     return 0
 
 

@@ -69,9 +69,14 @@ def _check_size(key: str, got: int, expected: int) -> None:
 class HttpConnection:
     """A pooled aiohttp session against one server's `/api/2.0/mlflow-artifacts/artifacts`."""
 
-    def __init__(self, session: aiohttp.ClientSession, artifacts_url: str) -> None:
+    def __init__(self, session: aiohttp.ClientSession, server: Server) -> None:
         self.session = session
-        self.artifacts_url = artifacts_url
+        self.server = server
+        self.artifacts_url = server.artifacts_url
+
+    async def ping(self) -> None:
+        async with self.session.get(f"{self.server.base_url}/health", timeout=self._timeout(0)):
+            pass
 
     @staticmethod
     def _timeout(size: int) -> aiohttp.ClientTimeout:
@@ -120,6 +125,9 @@ class S3Connection:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}"
 
+    async def ping(self) -> None:
+        await asyncio.wait_for(self.client.head_bucket(Bucket=self.bucket), timeout=30)
+
     async def put(self, key: str, size: int) -> None:
         coro = self._put_single(key, size) if size <= PART_SIZE else self._put_multipart(key, size)
         await asyncio.wait_for(coro, timeout=transfer_timeout(size))
@@ -136,8 +144,11 @@ class S3Connection:
         async def part(number: int, length: int) -> dict:
             try:
                 resp = await self.client.upload_part(
-                    Bucket=self.bucket, Key=self._key(key), UploadId=upload_id,
-                    PartNumber=number, Body=PART[:length],
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=PART[:length],
                 )
                 return {"PartNumber": number, "ETag": resp["ETag"]}
             finally:
@@ -150,7 +161,9 @@ class S3Connection:
                 tasks.append(asyncio.create_task(part(number, min(PART_SIZE, size - offset))))
             parts = await asyncio.gather(*tasks)
             await self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                UploadId=upload_id,
                 MultipartUpload={"Parts": list(parts)},
             )
         except BaseException:
@@ -201,14 +214,23 @@ async def s3_client(s3: S3Info, pool: int = 10):
 async def connect(
     target: str, s3: S3Info, servers: dict[str, Server], pool: int
 ) -> AsyncIterator[HttpConnection | S3Connection]:
-    """A connection to `target` allowing `pool` concurrent requests, closed on exit."""
+    """A connection to `target` allowing `pool` concurrent requests, closed on exit.
+
+    One untimed request first: aiobotocore builds its HTTP session and signer lazily, and the
+    first timed request of a fresh client would otherwise pay for that (tens of ms).
+    """
+    conn: HttpConnection | S3Connection
     if target == "direct":
         async with s3_client(s3, pool) as client:
-            yield S3Connection(client, s3.bucket, "direct")
+            conn = S3Connection(client, s3.bucket, "direct")
+            await conn.ping()
+            yield conn
         return
-    connector = aiohttp.TCPConnector(limit=pool, limit_per_host=pool, force_close=False)
+    connector = aiohttp.TCPConnector(limit=pool, limit_per_host=pool)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
-        yield HttpConnection(session, servers[target].artifacts_url)
+        conn = HttpConnection(session, servers[target])
+        await conn.ping()
+        yield conn
 
 
 async def delete_prefix(s3: S3Info, prefix: str) -> int:

@@ -35,8 +35,9 @@ def _version(package: str) -> str | None:
 
 def _weed_version() -> str | None:
     try:
-        out = subprocess.run([weed_binary(), "version"], capture_output=True, text=True,
-                             timeout=20, check=False)
+        out = subprocess.run(
+            [weed_binary(), "version"], capture_output=True, text=True, timeout=20, check=False
+        )
     except (OSError, RuntimeError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else None
@@ -44,8 +45,13 @@ def _weed_version() -> str | None:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None

@@ -82,30 +82,64 @@ def parse_args(argv: list[str] | None = None) -> Options:
         description="Benchmark the artifact gateway against `mlflow server --artifacts-only` "
         "and direct S3, all on one local SeaweedFS.",
     )
-    parser.add_argument("--servers", type=_target_list, default=ALL_TARGETS,
-                        help="comma list among gateway,reference,direct (default: all)")
+    parser.add_argument(
+        "--servers",
+        type=_target_list,
+        default=ALL_TARGETS,
+        help="comma list among gateway,reference,direct (default: all)",
+    )
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement")
-    parser.add_argument("--size", type=parse_size, default=512 * MiB,
-                        help="large transfer size (default 512MiB, at most 4GiB)")
-    parser.add_argument("--client-size", type=parse_size, default=256 * MiB,
-                        help="file size for the MLflow client path (default 256MiB)")
-    parser.add_argument("--sizes", type=_size_list, default=(4 * MiB, 16 * MiB, 64 * MiB,
-                                                             256 * MiB, 1024 * MiB),
-                        help="comma list for throughput vs size (default 4MiB,...,1GiB)")
+    parser.add_argument(
+        "--size",
+        type=parse_size,
+        default=512 * MiB,
+        help="large transfer size (default 512MiB, at most 4GiB)",
+    )
+    parser.add_argument(
+        "--client-size",
+        type=parse_size,
+        default=256 * MiB,
+        help="file size for the MLflow client path (default 256MiB)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_size_list,
+        default=(4 * MiB, 16 * MiB, 64 * MiB, 256 * MiB, 1024 * MiB),
+        help="comma list for throughput vs size (default 4MiB,...,1GiB)",
+    )
     parser.add_argument("--small-size", type=parse_size, default=4096)
     parser.add_argument("--small-ops", type=int, default=500, help="ops per small-file sample")
-    parser.add_argument("--concurrency", type=_concurrency_list, default=(16, 64),
-                        help="comma list of small-file concurrencies (default 16,64)")
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency_list,
+        default=(16, 64),
+        help="comma list of small-file concurrencies (default 16,64)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="scratch directory (default: a fresh temporary one)")
-    parser.add_argument("--keep-workdir", action="store_true",
-                        help="keep the scratch directory (server logs, SeaweedFS data)")
-    parser.add_argument("--gateway-arg", action="append", default=[], dest="gateway_args",
-                        help="extra flag for `python -m gateway` (repeatable), e.g. "
-                        "--gateway-arg=--workers --gateway-arg=2")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1 rep, small sizes (overrides those options)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="scratch directory (default: a fresh temporary one)",
+    )
+    parser.add_argument(
+        "--keep-workdir",
+        action="store_true",
+        help="keep the scratch directory (server logs, SeaweedFS data)",
+    )
+    parser.add_argument(
+        "--gateway-arg",
+        action="append",
+        default=[],
+        dest="gateway_args",
+        help="extra flag for `python -m gateway` (repeatable), e.g. "
+        "--gateway-arg=--workers --gateway-arg=2",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 rep, small sizes (overrides those options)",
+    )
     args = parser.parse_args(argv)
     values = vars(args)
     if args.quick:

@@ -60,8 +60,9 @@ def summarise(samples: list[Sample]) -> dict[tuple, dict[str, Summary]]:
             values = [s.value for s in items if s.value is not None]
             errors = sum(1 for s in items if s.error)
             if values:
-                out[key][target] = Summary(statistics.median(values), min(values), max(values),
-                                           len(values), errors)
+                out[key][target] = Summary(
+                    statistics.median(values), min(values), max(values), len(values), errors
+                )
             else:
                 out[key][target] = Summary(None, None, None, 0, errors)
     return out
@@ -71,15 +72,22 @@ def _scale(unit: str) -> tuple[float, str]:
     return (MiB, "MiB") if unit == "bytes" else (1.0, unit)
 
 
+def _number(value: float) -> str:
+    """Three significant digits without scientific notation: 3,410 not 3.41e+03."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
 def _cell(summary: Summary | None, unit: str) -> str:
     if summary is None:
         return "n/a"
     if summary.median is None:
         return f"**error** ({summary.errors})"
     factor, _ = _scale(unit)
-    text = f"{summary.median / factor:,.3g}"
+    text = _number(summary.median / factor)
     if summary.n > 1:
-        text += f" ({summary.low / factor:,.3g}-{summary.high / factor:,.3g})"
+        text += f" ({_number(summary.low / factor)}-{_number(summary.high / factor)})"
     if summary.errors:
         text += f" **+{summary.errors} err**"
     return text
@@ -98,13 +106,21 @@ def _label(metric: str, params: tuple) -> str:
     return label
 
 
-def markdown(summaries: dict[tuple, dict[str, Summary]], units: dict[str, str],
-             targets: tuple[str, ...], opts: Options, machine: dict) -> str:
+def markdown(
+    summaries: dict[tuple, dict[str, Summary]],
+    units: dict[str, str],
+    targets: tuple[str, ...],
+    opts: Options,
+    machine: dict,
+) -> str:
     order = list(METRICS)
     keys = sorted(summaries, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1]))
     header = ["Metric", "Unit", *targets]
-    ratios = [("gateway", other) for other in ("reference", "direct")
-              if "gateway" in targets and other in targets]
+    ratios = [
+        ("gateway", other)
+        for other in ("reference", "direct")
+        if "gateway" in targets and other in targets
+    ]
     header += [f"{a}/{b}" for a, b in ratios] + ["Better"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in keys:
@@ -134,8 +150,9 @@ def markdown(summaries: dict[tuple, dict[str, Summary]], units: dict[str, str],
     return "\n".join(intro + lines) + "\n"
 
 
-def write(out: Path, samples: list[Sample], opts: Options, machine: dict,
-          started: str, elapsed: float) -> dict[tuple, dict[str, Summary]]:
+def write(
+    out: Path, samples: list[Sample], opts: Options, machine: dict, started: str, elapsed: float
+) -> dict[tuple, dict[str, Summary]]:
     """Write results.json and results.md into `out`; return the summaries for the plot."""
     out.mkdir(parents=True, exist_ok=True)
     summaries = summarise(samples)

@@ -87,11 +87,30 @@ def _server_env(base_env: dict[str, str], s3: S3Info, tmpdir: Path) -> dict[str,
 def _server_argv(name: str, port: int, bucket: str, gateway_args: tuple[str, ...]) -> list[str]:
     destination = f"s3://{bucket}/{name}"
     if name == "gateway":
-        return [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port),
-                "--artifacts-destination", destination, *gateway_args]
+        return [
+            sys.executable,
+            "-m",
+            "gateway",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--artifacts-destination",
+            destination,
+            *gateway_args,
+        ]
     mlflow = str(Path(sys.executable).with_name("mlflow"))
-    return [mlflow, "server", "--artifacts-only", "--artifacts-destination", destination,
-            "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        mlflow,
+        "server",
+        "--artifacts-only",
+        "--artifacts-destination",
+        destination,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def start_seaweed(stack: contextlib.ExitStack, workdir: Path) -> S3Info:

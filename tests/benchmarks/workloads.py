@@ -53,8 +53,16 @@ class Bench:
         self.targets = opts.servers
         self.samples: list[Sample] = []
 
-    def add(self, metric: str, target: str, rep: int, value: float | None, unit: str,
-            params: dict | None = None, error: str | None = None) -> None:
+    def add(
+        self,
+        metric: str,
+        target: str,
+        rep: int,
+        value: float | None,
+        unit: str,
+        params: dict | None = None,
+        error: str | None = None,
+    ) -> None:
         self.samples.append(Sample(metric, target, rep, value, unit, dict(params or {}), error))
         shown = "ERROR " + (error or "")[:200] if value is None else f"{value:,.3f} {unit}"
         extra = " ".join(f"{k}={v}" for k, v in (params or {}).items())
@@ -70,13 +78,24 @@ class Bench:
         with Sampler(server.pid, server.tmpdir) as sampler:
             yield
         peaks = sampler.peaks
-        params = {**params, "samples": peaks.samples, "processes": peaks.processes,
-                  "largest_process_rss": peaks.largest_process_rss}
+        params = {
+            **params,
+            "samples": peaks.samples,
+            "processes": peaks.processes,
+            "largest_process_rss": peaks.largest_process_rss,
+        }
         self.add(f"{prefix}_peak_rss", target, rep, peaks.rss_bytes, "bytes", params)
         self.add(f"{prefix}_peak_tmp", target, rep, peaks.tmp_bytes, "bytes", params)
 
-    async def _attempt(self, metric: str, target: str, rep: int, unit: str, params: dict,
-                       body: Callable[[], Awaitable[float]]) -> float | None:
+    async def _attempt(
+        self,
+        metric: str,
+        target: str,
+        rep: int,
+        unit: str,
+        params: dict,
+        body: Callable[[], Awaitable[float]],
+    ) -> float | None:
         """Await `body` (which returns the value); on failure record the error instead."""
         try:
             value = await body()
@@ -120,16 +139,23 @@ class Bench:
             for target in self.targets:
                 async with connect(target, self.s3, self.servers, pool=1) as conn:
                     with self._sampled(target, "large_upload", rep, params):
-                        await self._attempt("large_upload", target, rep, "s", params,
-                                            _timed(lambda c=conn: c.put("bench/large.bin", size)))
+                        await self._attempt(
+                            "large_upload",
+                            target,
+                            rep,
+                            "s",
+                            params,
+                            _timed(lambda c=conn: c.put("bench/large.bin", size)),
+                        )
             for target in self.targets:
                 async with connect(target, self.s3, self.servers, pool=1) as conn:
                     with self._sampled(target, "large_download", rep, params):
                         try:
                             got = await conn.get("bench/large.bin", size)
                         except (Exception, asyncio.TimeoutError) as exc:
-                            self.add("large_download", target, rep, None, "s", params,
-                                     _describe(exc))
+                            self.add(
+                                "large_download", target, rep, None, "s", params, _describe(exc)
+                            )
                             continue
                     self.add("large_download_ttfb", target, rep, got.ttfb, "s", params)
                     self.add("large_download", target, rep, got.seconds, "s", params)
@@ -147,8 +173,14 @@ class Bench:
                     for target in self.targets:
                         async with connect(target, self.s3, self.servers, concurrency) as conn:
                             op = _small_op(conn, metric, prefix, size)
-                            await self._attempt(metric, target, rep, "ops/s", params,
-                                                lambda op=op, c=concurrency: _rate(op, ops, c))
+                            await self._attempt(
+                                metric,
+                                target,
+                                rep,
+                                "ops/s",
+                                params,
+                                lambda op=op, c=concurrency: _rate(op, ops, c),
+                            )
                 await self.cleanup(prefix)
 
     async def client(self) -> None:
@@ -166,8 +198,9 @@ class Bench:
                             client_path.roundtrip, target, self.s3, self.servers, source, dst
                         )
                     except Exception as exc:
-                        self.add("client_log_artifact", target, rep, None, "s", params,
-                                 _describe(exc))
+                        self.add(
+                            "client_log_artifact", target, rep, None, "s", params, _describe(exc)
+                        )
                         continue
                 self.add("client_log_artifact", target, rep, up, "s", params)
                 self.add("client_download_artifacts", target, rep, down, "s", params)
