@@ -144,3 +144,20 @@ def stored_bytes(gw: Gateway, s3_client, path: str) -> bytes | None:
 
 def pending_uploads(s3_client) -> list[dict]:
     return s3_client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+
+
+MEASUREMENTS = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def measurements(request: pytest.FixtureRequest) -> list[str]:
+    """Figures a test records for the reader (memory, sizes); printed after the run."""
+    return request.config.stash.setdefault(MEASUREMENTS, [])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    lines = config.stash.get(MEASUREMENTS, [])
+    if lines:
+        terminalreporter.section("measurements")
+        for line in lines:
+            terminalreporter.write_line(line)
