@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import redact
+from gateway.access import DESTINATIONS
 from gateway.config import Settings
 from gateway.destinations import Destinations
 from gateway.errors import ApiError
@@ -30,7 +31,7 @@ def build_destinations(settings: Settings) -> Destinations:
 
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
     app = web.Application(middlewares=[errors_as_json])
-    app[artifacts.DESTINATIONS] = destinations
+    app[DESTINATIONS] = destinations
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await destinations.start()

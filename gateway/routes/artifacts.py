@@ -7,11 +7,10 @@ import urllib.parse
 from aiohttp import web
 
 from gateway import paths
-from gateway.destinations import Destinations
+from gateway.access import Action, store_for
 from gateway.errors import InvalidParameter
 from gateway.routes.files import get_file, head_file
 
-DESTINATIONS = web.AppKey("destinations", Destinations)
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 _ROUTE = "/mlflow-artifacts/artifacts"
 
@@ -35,7 +34,7 @@ async def upload(request: web.Request) -> web.Response:
     path, trailing_slash = url_path(request)
     if not path or trailing_slash:
         raise InvalidParameter(f"Cannot upload to a directory path '{path}/': name a file")
-    store = request.app[DESTINATIONS].for_path(path)
+    store = store_for(request, path, Action.WRITE)
     await store.write(path, request.content, request.content_length)
     return web.json_response({})
 
@@ -44,7 +43,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     path, _ = url_path(request)
     if not path:
         return await list_artifacts(request)
-    store = request.app[DESTINATIONS].for_path(path)
+    store = store_for(request, path, Action.READ)
     if request.method == "HEAD":
         return await head_file(request, store, path)
     return await get_file(request, store, path)
@@ -53,7 +52,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 async def list_artifacts(request: web.Request) -> web.Response:
     """MLflow's shape: names relative to the listed directory, sorted, `{}` when empty."""
     path = query_path(request)
-    entries = await request.app[DESTINATIONS].for_path(path).list(path)
+    entries = await store_for(request, path, Action.READ).list(path)
     files = [
         {"path": e.name, "is_dir": e.is_dir} | ({} if e.is_dir else {"file_size": e.size})
         for e in entries
@@ -65,7 +64,7 @@ async def delete(request: web.Request) -> web.Response:
     path, _ = url_path(request)
     if not path:
         raise InvalidParameter("Refusing to delete the root of a destination: name a path")
-    await request.app[DESTINATIONS].for_path(path).delete(path)
+    await store_for(request, path, Action.DELETE).delete(path)
     return web.json_response({})
 
 

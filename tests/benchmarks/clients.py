@@ -66,6 +66,21 @@ def _check_size(key: str, got: int, expected: int) -> None:
         raise TransferError(f"{key}: got {got} bytes, expected {expected}")
 
 
+async def timed_read(
+    start: float, chunks: AsyncIterator[bytes], key: str, expected: int
+) -> Transfer:
+    """Drains a download, noting when its first byte arrived (time to first byte)."""
+    ttfb = None
+    nbytes = 0
+    async for chunk in chunks:
+        if ttfb is None:
+            ttfb = time.perf_counter() - start
+        nbytes += len(chunk)
+    seconds = time.perf_counter() - start
+    _check_size(key, nbytes, expected)
+    return Transfer(ttfb if ttfb is not None else seconds, seconds, nbytes)
+
+
 class HttpConnection:
     """A pooled aiohttp session against one server's `/api/2.0/mlflow-artifacts/artifacts`."""
 
@@ -99,19 +114,11 @@ class HttpConnection:
 
     async def get(self, key: str, expected: int) -> Transfer:
         start = time.perf_counter()
-        ttfb = None
-        nbytes = 0
         url = f"{self.artifacts_url}/{key}"
         headers = {"Accept-Encoding": "identity"}
         async with self.session.get(url, headers=headers, timeout=self._timeout(expected)) as resp:
             await self._raise_for(resp, f"GET {key}")
-            async for chunk in resp.content.iter_any():
-                if ttfb is None:
-                    ttfb = time.perf_counter() - start
-                nbytes += len(chunk)
-        seconds = time.perf_counter() - start
-        _check_size(key, nbytes, expected)
-        return Transfer(ttfb if ttfb is not None else seconds, seconds, nbytes)
+            return await timed_read(start, resp.content.iter_any(), key, expected)
 
 
 class S3Connection:
@@ -180,17 +187,9 @@ class S3Connection:
 
     async def _get(self, key: str, expected: int) -> Transfer:
         start = time.perf_counter()
-        ttfb = None
-        nbytes = 0
         resp = await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         async with resp["Body"] as body:
-            async for chunk in body.iter_chunks(CHUNK):
-                if ttfb is None:
-                    ttfb = time.perf_counter() - start
-                nbytes += len(chunk)
-        seconds = time.perf_counter() - start
-        _check_size(key, nbytes, expected)
-        return Transfer(ttfb if ttfb is not None else seconds, seconds, nbytes)
+            return await timed_read(start, body.iter_chunks(CHUNK), key, expected)
 
 
 def aio_config(pool: int) -> AioConfig:
