@@ -7,12 +7,12 @@ import sys
 from collections.abc import Sequence
 
 import yaml
-from aiohttp import web
 from pydantic import ValidationError
 
 from gateway.app import build_app, build_destinations
 from gateway.config import ConfigFileError, Settings, load_settings
 from gateway.redact import RedactingFilter
+from gateway.serve import serve
 from gateway.stores import InvalidDestination
 
 PROG = "artifact-gateway"
@@ -34,7 +34,9 @@ def _problems(exc: Exception) -> list[str]:
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # The process id tells `--workers` apart.
+    fmt = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -52,21 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    app = build_app(settings, destinations)
     log.info(
-        "serving artifacts from %s on http://%s:%s",
+        "serving artifacts from %s on http://%s:%s with %d worker(s)",
         destinations.default.uri,
         settings.host,
         settings.port,
+        settings.workers,
     )
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=logging.getLogger("gateway.access"),
+    return serve(
+        lambda: build_app(settings, destinations), settings.host, settings.port, settings.workers
     )
-    return 0
 
 
 if __name__ == "__main__":

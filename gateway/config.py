@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     tracking_uri: str | None = Field(
         None, description="upstream MLflow tracking server; absent = artifacts only"
     )
+    workers: int = Field(
+        1, ge=1, le=64, description="worker processes sharing the port, one event loop each"
+    )
     chunk_size: ByteSize = Field(
         ByteSize(MIB), ge=16 * 1024, le=64 * MIB, description="streaming chunk size"
     )

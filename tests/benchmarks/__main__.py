@@ -41,10 +41,8 @@ def _sigterm_as_interrupt(_signum: int, _frame: object) -> None:
 async def _run_all(bench: Bench) -> None:
     await bench.warmup()
     bench.record_idle()
-    await bench.small()
-    await bench.large()
-    await bench.client()
-    await bench.throughput()
+    for workload in bench.opts.only:  # always in the order of options.WORKLOADS
+        await getattr(bench, workload)()
     bench.record_idle("idle_rss_after")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ALL_TARGETS = ("gateway", "reference", "direct")
+WORKLOADS = ("small", "large", "client", "throughput")
 MiB = 1024**2
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": 1024**3, "gib": 1024**3}
 MAX_SIZE = 4 * 1024**3
@@ -43,6 +44,13 @@ def _target_list(text: str) -> tuple[str, ...]:
     return tuple(name for name in ALL_TARGETS if name in names)
 
 
+def _workload_list(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names or any(name not in WORKLOADS for name in names):
+        raise argparse.ArgumentTypeError(f"workloads must be among {','.join(WORKLOADS)}")
+    return tuple(name for name in WORKLOADS if name in names)
+
+
 def _concurrency_list(text: str) -> tuple[int, ...]:
     values = tuple(int(part) for part in text.split(",") if part.strip())
     if not values or any(not 1 <= value <= 256 for value in values):
@@ -53,6 +61,7 @@ def _concurrency_list(text: str) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class Options:
     servers: tuple[str, ...]
+    only: tuple[str, ...]
     reps: int
     size: int
     client_size: int
@@ -87,6 +96,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         type=_target_list,
         default=ALL_TARGETS,
         help="comma list among gateway,reference,direct (default: all)",
+    )
+    parser.add_argument(
+        "--only",
+        type=_workload_list,
+        default=WORKLOADS,
+        help="comma list of workloads among small,large,client,throughput (default: all)",
     )
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement")
     parser.add_argument(
