@@ -179,12 +179,14 @@ def test_overwrite_and_concurrent_uploads_leave_one_whole_body(gateway, http, s3
     bodies = [bytes([i]) * (9 * 1024 * 1024 + i) for i in range(6)]
     path = f"{exp}/race.bin"
 
-    def upload(body: bytes) -> int:
+    def upload(body: bytes) -> tuple[int, str]:
         with requests.Session() as session:
-            return put(session, gateway, path, body).status_code
+            resp = put(session, gateway, path, body)
+            return resp.status_code, resp.text
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
-        assert list(pool.map(upload, bodies)) == [200] * 6
+        results = list(pool.map(upload, bodies))
+    assert [status for status, _ in results] == [200] * 6, results
     final = http.get(f"{gateway.api}/{path}", timeout=60).content
     assert final in bodies
     assert stored_bytes(gateway, s3, path) == final

@@ -100,8 +100,8 @@ class ArtifactStore(abc.ABC):
         await self.list("")
 
 
-async def read_block(body: ByteSource, size: int) -> bytes:
-    """Reads until `size` bytes or the end of the body: uploads are cut into blocks this way."""
+async def read_pieces(body: ByteSource, size: int) -> list[bytes]:
+    """Reads until `size` bytes or the end of the body, keeping the pieces as they came."""
     pieces: list[bytes] = []
     remaining = size
     while remaining > 0:
@@ -110,4 +110,10 @@ async def read_block(body: ByteSource, size: int) -> bytes:
             break
         pieces.append(piece)
         remaining -= len(piece)
+    return pieces
+
+
+async def read_block(body: ByteSource, size: int) -> bytes:
+    """Reads until `size` bytes or the end of the body: uploads are cut into blocks this way."""
+    pieces = await read_pieces(body, size)
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)

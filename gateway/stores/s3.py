@@ -25,8 +25,8 @@ from gateway.stores.base import (
     Entry,
     FileStat,
     InvalidDestination,
-    read_block,
 )
+from gateway.stores.s3_body import read_part
 from gateway.stores.s3_multipart import MultipartWriter, part_size_for
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -161,7 +161,7 @@ class S3Store(ArtifactStore):
         key, kind = self._key(path), content_type(path)
         part_size = part_size_for(self.transfer.part_size, size_hint)
         with self._errors(path):
-            first = await read_block(body, part_size)
+            first = await read_part(body, part_size)
             if len(first) < part_size:
                 await self._client.put_object(
                     Bucket=self.bucket, Key=key, Body=first, ContentType=kind

@@ -8,7 +8,8 @@ import logging
 import math
 from typing import Any
 
-from gateway.stores.base import ByteSource, read_block
+from gateway.stores.base import ByteSource
+from gateway.stores.s3_body import PiecesBody, read_part
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class MultipartWriter:
         self.part_size = part_size
         self.concurrency = concurrency
 
-    async def upload(self, first: bytes, body: ByteSource, content_type: str) -> None:
+    async def upload(self, first: PiecesBody, body: ByteSource, content_type: str) -> None:
         created = await self.client.create_multipart_upload(
             Bucket=self.bucket, Key=self.key, ContentType=content_type
         )
@@ -53,12 +54,12 @@ class MultipartWriter:
             await _shielded(self._abort(upload_id))
             raise
 
-    async def _send_parts(self, upload_id: str, first: bytes, body: ByteSource) -> list[dict]:
+    async def _send_parts(self, upload_id: str, first: PiecesBody, body: ByteSource) -> list[dict]:
         parts: list[dict] = []
         pending: set[asyncio.Task] = set()
         block, number = first, 0
         try:
-            while block:
+            while len(block):
                 number += 1
                 if number > MAX_PARTS:
                     raise ValueError("upload exceeds S3's 10,000 parts; raise s3.part_size")
@@ -66,7 +67,7 @@ class MultipartWriter:
                     done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                     parts.extend(task.result() for task in done)
                 pending.add(asyncio.create_task(self._part(upload_id, number, block)))
-                block = await read_block(body, self.part_size)
+                block = await read_part(body, self.part_size)
             parts.extend(await asyncio.gather(*pending))
             pending = set()
         finally:
@@ -76,7 +77,7 @@ class MultipartWriter:
                 await asyncio.gather(*pending, return_exceptions=True)
         return sorted(parts, key=lambda part: part["PartNumber"])
 
-    async def _part(self, upload_id: str, number: int, data: bytes) -> dict:
+    async def _part(self, upload_id: str, number: int, data: PiecesBody) -> dict:
         response = await self.client.upload_part(
             Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
         )
