@@ -154,10 +154,10 @@ def test_stock_client_with_username_and_password(seeded, monkeypatch, tmp_path, 
     own = repository(kind, seeded, f"7/{uuid.uuid4().hex}/artifacts")
     own.log_artifact(str(source))
     assert [f.path for f in own.list_artifacts()] == ["metrics.json"]
-    with pytest.raises(requests.HTTPError, match="403 .*PERMISSION_DENIED"):
+    with pytest.raises(requests.HTTPError, match=r"403 .*PERMISSION_DENIED"):
         own.delete_artifacts()
     other = repository(kind, seeded, f"75/{uuid.uuid4().hex}/artifacts")
-    with pytest.raises(requests.HTTPError, match="403 .*PERMISSION_DENIED"):
+    with pytest.raises(requests.HTTPError, match=r"403 .*PERMISSION_DENIED"):
         other.log_artifact(str(source))
     readable = repository(kind, seeded, "33/seed/artifacts")
     assert readable.download_artifacts("a.txt", dst_path=str(tmp_path))
@@ -172,9 +172,9 @@ def test_stock_client_with_a_token(seeded, monkeypatch, tmp_path, kind):
     assert Path(downloaded).read_bytes() == b"seed 2"
     source = tmp_path / "out.txt"
     source.write_text("x")
-    with pytest.raises(requests.HTTPError, match="403 .*PERMISSION_DENIED"):
+    with pytest.raises(requests.HTTPError, match=r"403 .*PERMISSION_DENIED"):
         repo.log_artifact(str(source))
-    with pytest.raises(requests.HTTPError, match="403 .*PERMISSION_DENIED"):
+    with pytest.raises(requests.HTTPError, match=r"403 .*PERMISSION_DENIED"):
         repository(kind, seeded, "7/seed/artifacts").list_artifacts()
 
 
@@ -186,9 +186,9 @@ def test_stock_client_with_a_token(seeded, monkeypatch, tmp_path, kind):
 def test_stock_client_without_valid_credentials(seeded, monkeypatch, tmp_path, user):
     login(monkeypatch, seeded, user)
     repo = repository("mlflow-artifacts", seeded, "7/seed/artifacts")
-    with pytest.raises(requests.HTTPError, match="401 .*UNAUTHENTICATED"):
+    with pytest.raises(requests.HTTPError, match=r"401 .*UNAUTHENTICATED"):
         repo.list_artifacts()
-    with pytest.raises(requests.HTTPError, match="401 .*UNAUTHENTICATED"):
+    with pytest.raises(requests.HTTPError, match=r"401 .*UNAUTHENTICATED"):
         repo.download_artifacts("a.txt", dst_path=str(tmp_path))
 
 
