@@ -46,8 +46,10 @@ def build_destinations(settings: Settings) -> Destinations:
     stores = {}
     for name, dest in destination_configs(settings, table).items():
         try:
+            dest = dest.with_secret_files()
+            redact.register(*dest.secrets())
             stores[name] = create_store(dest, settings)
-        except InvalidDestination as exc:
+        except (InvalidDestination, ValueError) as exc:
             named = name in settings.destinations
             problems.append(f"destinations.{name}: {exc}" if named else str(exc))
     if problems or table is None:

@@ -84,17 +84,25 @@ class DestinationConfig(BaseModel):
         return value.strip()
 
     @model_validator(mode="after")
-    def _load_secret_files(self) -> DestinationConfig:
+    def _one_source_each(self) -> DestinationConfig:
+        given = {}
         for name in _SECRET_FIELDS:
-            path = getattr(self, f"{name}_file")
-            if path is None:
-                continue
-            if getattr(self, name) is not None:
+            value, path = getattr(self, name), getattr(self, f"{name}_file")
+            if value is not None and path is not None:
                 raise ValueError(f"give {name} or {name}_file, not both")
-            setattr(self, name, read_secret_file(path))
-        if (self.access_key_id is None) != (self.secret_access_key is None):
+            given[name] = value is not None or path is not None
+        if given["access_key_id"] != given["secret_access_key"]:
             raise ValueError("give both access_key_id and secret_access_key, or neither")
         return self
+
+    def with_secret_files(self) -> DestinationConfig:
+        """Reads `*_file` secrets at start-up, so check-config reports them with all else."""
+        update = {
+            name: read_secret_file(path)
+            for name in _SECRET_FIELDS
+            if (path := getattr(self, f"{name}_file")) is not None
+        }
+        return self.model_copy(update=update) if update else self
 
     def secrets(self) -> list[str]:
         values = (self.access_key_id, self.secret_access_key, self.session_token)
