@@ -18,7 +18,7 @@ from gateway.auth.users import User
 from gateway.errors import PermissionDenied, Unauthenticated
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
-_USER = "gateway.user"
+_USER = web.RequestKey("user", User | None)
 _NEEDS = {Action.READ: "READ", Action.WRITE: "EDIT", Action.DELETE: "MANAGE"}
 _VERBS = {Action.READ: "read", Action.WRITE: "write", Action.DELETE: "delete"}
 
