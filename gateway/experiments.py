@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+ANY_EXPERIMENT = "*"  # in tables and permissions: every experiment no rule names
 
 _ID = re.compile(r"0|[1-9][0-9]{0,17}")
 _RANGE = re.compile(r"(0|[1-9][0-9]{0,17})\s*-\s*(0|[1-9][0-9]{0,17})")

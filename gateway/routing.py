@@ -7,11 +7,10 @@ collected, so `check-config` and start-up can report all of them at once, one li
 from __future__ import annotations
 
 from gateway.config import DestinationConfig, Settings
-from gateway.experiments import RangeMap, overlaps
+from gateway.experiments import ANY_EXPERIMENT, RangeMap, overlaps
 from gateway.stores.base import InvalidDestination
 
 IMPLICIT = "default"  # --artifacts-destination with the AWS_* / MLFLOW_S3_* environment
-ANY = "*"
 
 
 class InvalidRouting(InvalidDestination):
@@ -45,17 +44,17 @@ class RoutingTable:
                 listed = ", ".join(sorted(known))
                 problems.append(f"{where}: unknown destination {name!r} (known: {listed})")
 
-        labelled = []
+        labelled, routed = [], []
         for i, route in enumerate(settings.routes):
             check(f"routes[{i}]", route.destination)
             labelled += [(rng, f"routes[{i}]") for rng in route.ranges()]
+            routed += [(rng, route.destination) for rng in route.ranges()]
         problems += overlaps(labelled)
         default = settings.default_destination_name or IMPLICIT
         check("default_destination", default)
         if problems:
             raise InvalidRouting(problems)
-        destination_of = {f"routes[{i}]": r.destination for i, r in enumerate(settings.routes)}
-        return cls(RangeMap((rng, destination_of[label]) for rng, label in labelled), default)
+        return cls(RangeMap(routed), default)
 
     def destination_of(self, experiment: str) -> str:
         found = self.routes.get(experiment)
@@ -63,7 +62,9 @@ class RoutingTable:
 
     def rows(self) -> list[tuple[str, str]]:
         """(experiments, destination) in ID order, the default last as '*'."""
-        return [(str(rng), name) for rng, name in self.routes.items] + [(ANY, self.default)]
+        return [(str(rng), name) for rng, name in self.routes.items] + [
+            (ANY_EXPERIMENT, self.default)
+        ]
 
     def used(self) -> list[str]:
         return sorted({name for _, name in self.routes.items} | {self.default})

@@ -62,6 +62,7 @@ UNAUTHENTICATED = [
     ("malformed basic", {"Authorization": "Basic !!not-base64!!"}, "GET"),
     ("basic without colon", {"Authorization": "Basic YWxpY2U="}, "GET"),
     ("unknown scheme", {"Authorization": "Digest username=alice"}, "GET"),
+    ("bytes that are not UTF-8", {"Authorization": "Bearer \xff\xfe"}, "GET"),
 ]
 
 

@@ -48,6 +48,7 @@ def test_hash_round_trip_with_fresh_salt_each_time():
         "scrypt$1000$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==",  # n not a power of two
         "scrypt$16384$8$1$c2FsdA==$aGFzaGhhc2hoYXNoaGFzaA==",  # salt too short
         "scrypt$x$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==",
+        "scrypt$1048576$32$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==",  # 4 GiB per check
     ],
 )
 def test_malformed_hashes_are_refused_without_echoing_them(encoded):
@@ -132,26 +133,32 @@ def test_authenticator_knows_basic_and_bearer_callers_only():
             "Bearer",
             "Negotiate abc",
             "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),  # not UTF-8
+            "Bearer \udcff\udcfe",  # raw bytes in the header, as aiohttp passes them on
         ]
         found = [await authenticator.identify(header) for header in headers]
         return [user.name if user else None for user in found]
 
     names = asyncio.run(identify_all())
-    assert names == ["alice", "ci", "ci", *[None] * 8]
+    assert names == ["alice", "ci", "ci", *[None] * 9]
+
+
+def counted(authenticator: Authenticator) -> list[str]:
+    """Records each header the real check runs for (each costs a scrypt)."""
+    checked: list[str] = []
+    real_check = authenticator._check
+
+    def counting(header: str):
+        checked.append(header)
+        return real_check(header)
+
+    authenticator._check = counting  # type: ignore[method-assign]
+    return checked
 
 
 def test_cache_remembers_each_header_and_measures_the_cost(measurements):
     async def timed() -> tuple[float, float, int]:
         authenticator = Authenticator(auth_config())
-        checks = 0
-        real_check = authenticator._check
-
-        def counting(header: str):  # counts scrypt runs; the check itself is the real one
-            nonlocal checks
-            checks += 1
-            return real_check(header)
-
-        authenticator._check = counting  # type: ignore[method-assign]
+        checked = counted(authenticator)
         header = basic("alice", "alice-secret")
         start = time.perf_counter()
         first = await asyncio.gather(*(authenticator.identify(header) for _ in range(8)))
@@ -163,7 +170,7 @@ def test_cache_remembers_each_header_and_measures_the_cost(measurements):
         assert {user.name for user in first if user} == {"alice"}
         await authenticator.identify(basic("alice", "wrong"))
         await authenticator.identify(basic("alice", "wrong"))
-        return uncached, cached, checks
+        return uncached, cached, len(checked)
 
     uncached, cached, checks = asyncio.run(timed())
     assert checks == 2  # eight concurrent first uses share one check; a failure is remembered too
@@ -176,18 +183,10 @@ def test_cache_remembers_each_header_and_measures_the_cost(measurements):
 def test_cache_can_be_turned_off():
     async def run() -> int:
         authenticator = Authenticator(auth_config(cache_seconds=0))
-        checks = 0
-        real_check = authenticator._check
-
-        def counting(header: str):
-            nonlocal checks
-            checks += 1
-            return real_check(header)
-
-        authenticator._check = counting  # type: ignore[method-assign]
+        checked = counted(authenticator)
         for _ in range(2):
             await authenticator.identify("Bearer ci-token")
-        return checks
+        return len(checked)
 
     assert asyncio.run(run()) == 2
 

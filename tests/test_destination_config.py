@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,9 @@ from pydantic import ValidationError
 from gateway.auth.passwords import verify
 from gateway.config import load_settings
 from gateway.routing import InvalidRouting, RoutingTable
-from tests.conftest import ADMIN, TEAM_A, clean_env
+from tests.conftest import ADMIN, TEAM_A
 from tests.processes import free_port
+from tests.test_config import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 NLP_SECRET = "nlp-secret-from-env-4d2c"
@@ -59,18 +58,6 @@ def test_readme_example_loads_with_secrets_from_file_and_environment(readme_conf
     assert verify("change-me-alice", users["alice"].password_hash.get_secret_value())
     assert verify("change-me-ci-token", users["ci"].token_hash.get_secret_value())
     assert NLP_SECRET not in repr(settings) and "vision-secret" not in repr(settings)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=clean_env(**(env or {})),
-        input=stdin,
-        check=False,
-    )
 
 
 def test_routes_prints_the_table_shown_in_the_readme(readme_config, tmp_path):

@@ -8,9 +8,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 
 from gateway.actions import Action
 from gateway.auth.passwords import ScryptHash
-from gateway.experiments import ExperimentRange, overlaps
-
-ANY_EXPERIMENT = "*"
+from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, overlaps
 
 
 class Permission(str, enum.Enum):

@@ -16,11 +16,19 @@ PREFIX = "scrypt"
 N, R, P = 2**14, 8, 1
 _SALT_BYTES = 16
 _HASH_BYTES = 32
-_MAX_N = 2**20
+_MIB = 1024 * 1024
+_MAX_MEMORY = 256 * _MIB
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _scrypt(secret: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+    """Raw header bytes that are not UTF-8 reach here as surrogates; they hash as those bytes."""
+    data = secret.encode("utf-8", "surrogateescape")
+    memory = 128 * n * r * p + _MIB  # what scrypt needs, plus headroom
+    return hashlib.scrypt(data, salt=salt, n=n, r=r, p=p, maxmem=memory, dklen=length)
 
 
 @dataclass(frozen=True)
@@ -43,25 +51,17 @@ class ScryptHash:
             digest = base64.b64decode(parts[5], validate=True)
         except ValueError:
             raise ValueError("malformed scrypt hash: bad numbers or base64") from None
-        if n < 2 or n > _MAX_N or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 16:
+        if n < 2 or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 16:
             raise ValueError(f"scrypt parameters out of range: n={n} r={r} p={p}")
+        if 128 * n * r * p > _MAX_MEMORY:
+            raise ValueError(f"scrypt parameters n={n} r={r} p={p} need more than 256 MiB")
         if len(salt) < 8 or len(digest) < 16:
             raise ValueError("scrypt salt or hash too short")
         return cls(n, r, p, salt, digest)
 
-    def _derive(self, secret: str) -> bytes:
-        return hashlib.scrypt(
-            secret.encode("utf-8"),
-            salt=self.salt,
-            n=self.n,
-            r=self.r,
-            p=self.p,
-            maxmem=130 * self.n * self.r * self.p + 1024 * 1024,
-            dklen=len(self.digest),
-        )
-
     def matches(self, secret: str) -> bool:
-        return hmac.compare_digest(self._derive(secret), self.digest)
+        derived = _scrypt(secret, self.salt, self.n, self.r, self.p, len(self.digest))
+        return hmac.compare_digest(derived, self.digest)
 
     def __str__(self) -> str:
         return f"{PREFIX}${self.n}${self.r}${self.p}${_b64(self.salt)}${_b64(self.digest)}"
@@ -69,8 +69,8 @@ class ScryptHash:
 
 def hash_secret(secret: str, *, n: int = N, r: int = R, p: int = P) -> str:
     """A fresh random salt every time: equal passwords never share a hash."""
-    empty = ScryptHash(n, r, p, os.urandom(_SALT_BYTES), b"\0" * _HASH_BYTES)
-    return str(ScryptHash(n, r, p, empty.salt, empty._derive(secret)))
+    salt = os.urandom(_SALT_BYTES)
+    return str(ScryptHash(n, r, p, salt, _scrypt(secret, salt, n, r, p, _HASH_BYTES)))
 
 
 def verify(secret: str, encoded: str) -> bool:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
 from gateway.actions import Action
-from gateway.auth.config import ANY_EXPERIMENT, Permission, UserConfig
+from gateway.auth.config import Permission, UserConfig
 from gateway.auth.passwords import ScryptHash
-from gateway.experiments import ExperimentRange, RangeMap
+from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, RangeMap
 
 
 @dataclass(frozen=True)
@@ -41,5 +43,5 @@ class User:
         return self.permission_on(experiment).allows(action)
 
 
-def _parsed(secret) -> ScryptHash | None:
+def _parsed(secret: SecretStr | None) -> ScryptHash | None:
     return ScryptHash.parse(secret.get_secret_value()) if secret is not None else None
