@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.actions import Action
-from gateway.auth.policy import authorize, readable
+from gateway.auth.policy import authorize, enforce_on_passthrough, readable
 from gateway.destinations import Destinations
 from gateway.errors import InvalidParameter
 from gateway.experiments import experiment_of
@@ -18,7 +18,7 @@ from gateway.stores import ArtifactStore
 
 DESTINATIONS = web.AppKey("destinations", Destinations)
 
-__all__ = ["DESTINATIONS", "Action", "store_for"]
+__all__ = ["DESTINATIONS", "Action", "enforce_on_passthrough", "store_for"]
 
 
 def store_for(request: web.Request, path: str, action: Action) -> ArtifactStore:
