@@ -6,30 +6,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-import yaml
-from pydantic import ValidationError
-
-from gateway.app import build_app, build_destinations
-from gateway.config import ConfigFileError, Settings, load_settings
+from gateway.app import build_app
+from gateway.commands import COMMANDS
 from gateway.redact import RedactingFilter
 from gateway.serve import serve
-from gateway.stores import InvalidDestination
+from gateway.startup import configured
 
-PROG = "artifact-gateway"
 log = logging.getLogger("gateway")
-
-
-def _problems(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
-            for err in exc.errors(include_input=False)
-        ]
-    if isinstance(exc, yaml.YAMLError):
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        return [f"config file is not valid YAML: {getattr(exc, 'problem', exc)}{where}"]
-    return [str(exc)]
 
 
 def configure_logging(level: str) -> None:
@@ -46,20 +29,21 @@ def configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        settings: Settings = load_settings(args)
-        destinations = build_destinations(settings)
-    except (ValidationError, ConfigFileError, InvalidDestination, yaml.YAMLError) as exc:
-        for problem in _problems(exc):
-            print(f"{PROG}: error: {problem}", file=sys.stderr)
+    if args and args[0] in COMMANDS:
+        return COMMANDS[args[0]](args[1:])
+    loaded = configured(args)
+    if loaded is None:
         return 2
+    settings, destinations = loaded
     configure_logging(settings.log_level)
+    for experiments, name in destinations.table.rows():
+        log.info("experiments %s -> %s (%s)", experiments, name, destinations.stores[name].uri)
     log.info(
-        "serving artifacts from %s on http://%s:%s with %d worker(s)",
-        destinations.default.uri,
+        "serving artifacts on http://%s:%s with %d worker(s); client authentication %s",
         settings.host,
         settings.port,
         settings.workers,
+        "on" if settings.auth else "off",
     )
     return serve(
         lambda: build_app(settings, destinations), settings.host, settings.port, settings.workers

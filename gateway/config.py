@@ -5,15 +5,26 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ByteSize, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from gateway.auth.config import AuthConfig
+from gateway.experiments import ExperimentRange
 
 MIB = 1024 * 1024
 S3_MIN_PART = 5 * MIB
@@ -32,8 +43,23 @@ class S3Transfer(BaseModel):
     max_pool_connections: int = Field(64, ge=1)
 
 
+_SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token")
+
+
+def read_secret_file(path: Path) -> SecretStr:
+    """Docker and Kubernetes secrets are files; a trailing newline is not part of the secret."""
+    try:
+        value = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ValueError(f"cannot read secret file '{path}': {reason}") from None
+    if not value:
+        raise ValueError(f"secret file '{path}' is empty")
+    return SecretStr(value)
+
+
 class DestinationConfig(BaseModel):
-    """One place artifacts live. Credentials left empty come from botocore's default chain."""
+    """One place artifacts live. S3 keys left empty come from botocore's default chain."""
 
     model_config = {"extra": "forbid"}
 
@@ -43,6 +69,9 @@ class DestinationConfig(BaseModel):
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
+    access_key_id_file: Path | None = None
+    secret_access_key_file: Path | None = None
+    session_token_file: Path | None = None
     profile: str | None = None
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
     verify_tls: bool = True
@@ -54,9 +83,50 @@ class DestinationConfig(BaseModel):
             raise ValueError("must not be empty")
         return value.strip()
 
+    @model_validator(mode="after")
+    def _one_source_each(self) -> DestinationConfig:
+        given = {}
+        for name in _SECRET_FIELDS:
+            value, path = getattr(self, name), getattr(self, f"{name}_file")
+            if value is not None and path is not None:
+                raise ValueError(f"give {name} or {name}_file, not both")
+            given[name] = value is not None or path is not None
+        if given["access_key_id"] != given["secret_access_key"]:
+            raise ValueError("give both access_key_id and secret_access_key, or neither")
+        return self
+
+    def with_secret_files(self) -> DestinationConfig:
+        """Reads `*_file` secrets at start-up, so check-config reports them with all else."""
+        update = {
+            name: read_secret_file(path)
+            for name in _SECRET_FIELDS
+            if (path := getattr(self, f"{name}_file")) is not None
+        }
+        return self.model_copy(update=update) if update else self
+
     def secrets(self) -> list[str]:
         values = (self.access_key_id, self.secret_access_key, self.session_token)
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+DestinationName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([_-][a-z0-9]+)*$")]
+
+
+class RouteConfig(BaseModel):
+    """Experiments (IDs and inclusive ranges) whose artifacts live in one destination."""
+
+    model_config = {"extra": "forbid"}
+
+    experiments: list[str] = Field(min_length=1)
+    destination: str
+
+    @field_validator("experiments")
+    @classmethod
+    def _parse(cls, values: list[str]) -> list[str]:
+        return [str(ExperimentRange.parse(value)) for value in values]
+
+    def ranges(self) -> list[ExperimentRange]:
+        return [ExperimentRange.parse(value) for value in self.experiments]
 
 
 class MlflowS3Env(BaseSettings):
@@ -69,8 +139,11 @@ class MlflowS3Env(BaseSettings):
 
 
 class Settings(BaseSettings):
+    """MLflow artifact gateway. Subcommands: routes, check-config, hash-password."""
+
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_",
+        env_prefix_target="all",
         env_nested_delimiter="__",
         extra="forbid",
         cli_prog_name="artifact-gateway",
@@ -96,6 +169,18 @@ class Settings(BaseSettings):
     )
     s3: S3Transfer = Field(default_factory=S3Transfer)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    destinations: dict[DestinationName, DestinationConfig] = Field(
+        default_factory=dict, description="named destinations (see README)"
+    )
+    routes: list[RouteConfig] = Field(
+        default_factory=list, description="experiments to destinations (see README)"
+    )
+    default_destination_name: str | None = Field(
+        None,
+        validation_alias="default_destination",
+        description="destination of unrouted experiments; absent = --artifacts-destination",
+    )
+    auth: AuthConfig | None = Field(None, description="client authentication; absent = off")
 
     @classmethod
     def settings_customise_sources(
@@ -136,6 +221,7 @@ def load_settings(argv: Sequence[str]) -> Settings:
             raise ConfigFileError(f"config file {config_file!r} does not exist or is not a file")
 
     class _Loaded(Settings):
+        __doc__ = Settings.__doc__  # --help shows it
         model_config = SettingsConfigDict(yaml_file=config_file)
 
     return _Loaded(_cli_parse_args=list(argv))

@@ -8,6 +8,7 @@ class ApiError(Exception):
 
     status = 400
     error_code = "INVALID_PARAMETER_VALUE"
+    headers: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -21,6 +22,24 @@ class InvalidParameter(ApiError):
 class NotFound(ApiError):
     status = 404
     error_code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class Unauthenticated(ApiError):
+    """No credentials, or credentials of nobody: the client is told how to authenticate."""
+
+    status = 401
+    error_code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str, realm: str) -> None:
+        super().__init__(message)
+        self.headers = tuple(
+            ("WWW-Authenticate", f'{scheme} realm="{realm}"') for scheme in ("Basic", "Bearer")
+        )
+
+
+class PermissionDenied(ApiError):
+    status = 403
+    error_code = "PERMISSION_DENIED"
 
 
 class DestinationUnavailable(ApiError):

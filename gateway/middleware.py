@@ -32,7 +32,10 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_json(exc.status, exc.error_code, exc.message)
+        response = error_json(exc.status, exc.error_code, exc.message)
+        for name, value in exc.headers:
+            response.headers.add(name, value)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -18,6 +18,20 @@ from tests.seaweed import Identity, SeaweedS3
 
 ADMIN = Identity("admin", "AKIDGATEWAYADMIN01", "gateway-admin-secret-6f1d2c9e")
 BUCKET = "artifacts"
+TEAM_BUCKETS = ("bucket-a", "bucket-b")
+
+
+def bucket_identity(name: str, bucket: str, access_key: str, secret_key: str) -> Identity:
+    """May use `bucket` only: a request signed with the wrong keys fails instead of landing."""
+    actions = [f"{action}:{bucket}" for action in ("Read", "Write", "List", "Tagging")]
+    return Identity(name, access_key, secret_key, actions=actions)
+
+
+TEAM_A = bucket_identity("team-a", "bucket-a", "AKIDTEAMA000000001", "team-a-secret-3c1e9b7a5d")
+TEAM_B = bucket_identity("team-b", "bucket-b", "AKIDTEAMB000000002", "team-b-secret-8f2a6d4c0e")
+NOBODY = bucket_identity(
+    "nobody", "no-such-bucket", "AKIDNOBODY00000003", "nobody-secret-5e7b1f3a9c"
+)
 OUTSIDE_PREFIX = "outside"
 
 
@@ -67,21 +81,27 @@ def start_gateway(
 
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"), [ADMIN]).start()
+    identities = [ADMIN, TEAM_A, TEAM_B, NOBODY]
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"), identities).start()
     try:
         client = admin_client(server.endpoint)
-        client.create_bucket(Bucket=BUCKET)
+        for bucket in (BUCKET, *TEAM_BUCKETS):
+            client.create_bucket(Bucket=bucket)
         yield server
     finally:
         server.stop()
 
 
 def admin_client(endpoint: str):
+    return client_as(endpoint, ADMIN)
+
+
+def client_as(endpoint: str, identity: Identity):
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
-        aws_access_key_id=ADMIN.access_key,
-        aws_secret_access_key=ADMIN.secret_key,
+        aws_access_key_id=identity.access_key,
+        aws_secret_access_key=identity.secret_key,
         region_name="us-east-1",
     )
 
@@ -111,6 +131,27 @@ def local_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]
         yield Gateway(process, url, "local", root=root)
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def teams_gateway(seaweed: SeaweedS3, tmp_path_factory: pytest.TempPathFactory):
+    """Per-experiment destinations and client auth: see tests/teams.py."""
+    from tests import teams  # it builds on this module
+
+    with teams.running(
+        seaweed.endpoint, tmp_path_factory.mktemp("teams"), teams.teams_config
+    ) as gw:
+        yield gw
+
+
+@pytest.fixture(scope="session")
+def refusing_teams_gateway(seaweed: SeaweedS3, tmp_path_factory: pytest.TempPathFactory):
+    """Like `teams_gateway`, with destinations that refuse the gateway: see tests/teams.py."""
+    from tests import teams
+
+    workdir = tmp_path_factory.mktemp("refusing-teams")
+    with teams.running(seaweed.endpoint, workdir, teams.refusing_config) as gw:
+        yield gw
 
 
 @pytest.fixture(params=["local", "s3"])

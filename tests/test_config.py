@@ -44,13 +44,16 @@ def test_mlflow_s3_env_configures_the_default_destination(monkeypatch):
     assert MlflowS3Env().mlflow_s3_endpoint_url == "http://minio:9000"
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
         capture_output=True,
         text=True,
         timeout=60,
         env=clean_env(**(env or {})),
+        input=stdin,
         check=False,
     )
 

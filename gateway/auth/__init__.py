@@ -1,0 +1,1 @@
+"""Client authentication (HTTP Basic, Bearer) and per-experiment permissions, off by default."""

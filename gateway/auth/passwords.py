@@ -1,0 +1,77 @@
+"""Salted scrypt hashes of passwords and tokens, with their parameters inside the hash string.
+
+scrypt is memory-hard and in the standard library; N=2**14, r=8, p=1 are Django's defaults.
+Format: `scrypt$<n>$<r>$<p>$<salt, base64>$<hash, base64>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+PREFIX = "scrypt"
+N, R, P = 2**14, 8, 1
+_SALT_BYTES = 16
+_HASH_BYTES = 32
+_MIB = 1024 * 1024
+_MAX_MEMORY = 256 * _MIB
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _scrypt(secret: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+    """Raw header bytes that are not UTF-8 reach here as surrogates; they hash as those bytes."""
+    data = secret.encode("utf-8", "surrogateescape")
+    memory = 128 * n * r * p + _MIB  # what scrypt needs, plus headroom
+    return hashlib.scrypt(data, salt=salt, n=n, r=r, p=p, maxmem=memory, dklen=length)
+
+
+@dataclass(frozen=True)
+class ScryptHash:
+    n: int
+    r: int
+    p: int
+    salt: bytes
+    digest: bytes
+
+    @classmethod
+    def parse(cls, encoded: str) -> ScryptHash:
+        """ValueError names what is wrong, never the hash itself."""
+        parts = encoded.strip().split("$")
+        if len(parts) != 6 or parts[0] != PREFIX:
+            raise ValueError("not a hash from `artifact-gateway hash-password` (scrypt$n$r$p$...)")
+        try:
+            n, r, p = (int(x) for x in parts[1:4])
+            salt = base64.b64decode(parts[4], validate=True)
+            digest = base64.b64decode(parts[5], validate=True)
+        except ValueError:
+            raise ValueError("malformed scrypt hash: bad numbers or base64") from None
+        if n < 2 or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 16:
+            raise ValueError(f"scrypt parameters out of range: n={n} r={r} p={p}")
+        if 128 * n * r * p > _MAX_MEMORY:
+            raise ValueError(f"scrypt parameters n={n} r={r} p={p} need more than 256 MiB")
+        if len(salt) < 8 or len(digest) < 16:
+            raise ValueError("scrypt salt or hash too short")
+        return cls(n, r, p, salt, digest)
+
+    def matches(self, secret: str) -> bool:
+        derived = _scrypt(secret, self.salt, self.n, self.r, self.p, len(self.digest))
+        return hmac.compare_digest(derived, self.digest)
+
+    def __str__(self) -> str:
+        return f"{PREFIX}${self.n}${self.r}${self.p}${_b64(self.salt)}${_b64(self.digest)}"
+
+
+def hash_secret(secret: str, *, n: int = N, r: int = R, p: int = P) -> str:
+    """A fresh random salt every time: equal passwords never share a hash."""
+    salt = os.urandom(_SALT_BYTES)
+    return str(ScryptHash(n, r, p, salt, _scrypt(secret, salt, n, r, p, _HASH_BYTES)))
+
+
+def verify(secret: str, encoded: str) -> bool:
+    return ScryptHash.parse(encoded).matches(secret)

@@ -1,0 +1,83 @@
+"""Who may do what: the checks `access.store_for` and the passthrough call.
+
+Authentication happens once per request in `authenticate` (scrypt is async, in a thread); the
+decision whether credentials are needed is left to the route, so health checks stay open and
+passthrough routes can leave the Authorization header to the upstream server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from gateway.actions import Action
+from gateway.auth.authenticator import Authenticator
+from gateway.auth.users import User
+from gateway.errors import PermissionDenied, Unauthenticated
+
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+_USER = web.RequestKey("user", User | None)
+_NEEDS = {Action.READ: "READ", Action.WRITE: "EDIT", Action.DELETE: "MANAGE"}
+_VERBS = {Action.READ: "read", Action.WRITE: "write", Action.DELETE: "delete"}
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolves the Authorization header to a user (or None) without deciding anything yet."""
+    authenticator = request.app.get(AUTHENTICATOR)
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if authenticator is not None and header:
+        request[_USER] = await authenticator.identify(header)
+    return await handler(request)
+
+
+def caller(request: web.Request) -> User | None:
+    """The authenticated user; None when auth is off; 401 when auth is on and nobody is known."""
+    authenticator = request.app.get(AUTHENTICATOR)
+    if authenticator is None:
+        return None
+    user = request.get(_USER)
+    if user is None:
+        sent = hdrs.AUTHORIZATION in request.headers
+        raise Unauthenticated(
+            "Invalid credentials"
+            if sent
+            else "Authentication required: send HTTP Basic credentials "
+            "(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) "
+            "or a Bearer token (MLFLOW_TRACKING_TOKEN)",
+            authenticator.realm,
+        )
+    return user
+
+
+def authorize(request: web.Request, experiment: str, action: Action) -> None:
+    """403 PERMISSION_DENIED unless the caller's permission on `experiment` grants `action`."""
+    user = caller(request)
+    if user is None or user.may(action, experiment):
+        return
+    where = f"experiment {experiment!r}" if experiment else "the artifact root"
+    raise PermissionDenied(
+        f"User {user.name!r} may not {_VERBS[action]} artifacts of {where}: "
+        f"permission {user.permission_on(experiment).value}, needs {_NEEDS[action]}"
+    )
+
+
+def readable(request: web.Request) -> Callable[[str], bool]:
+    """Which experiments the caller may list at the root (all when auth is off)."""
+    user = caller(request)
+    if user is None:
+        return lambda experiment: True
+    return lambda experiment: user.may(Action.READ, experiment)
+
+
+def enforce_on_passthrough(request: web.Request) -> None:
+    """For tracking-server passthrough routes: a known user is required when so configured.
+
+    Per-experiment checks of tracking calls stay with the upstream server; with
+    `auth.enforce_on_passthrough: false` the gateway leaves authentication to it entirely.
+    """
+    authenticator = request.app.get(AUTHENTICATOR)
+    if authenticator is not None and authenticator.enforce_on_passthrough:
+        caller(request)

@@ -1,0 +1,47 @@
+"""A configured user as the gateway checks it: hashed credentials and a permission lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from gateway.actions import Action
+from gateway.auth.config import Permission, UserConfig
+from gateway.auth.passwords import ScryptHash
+from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, RangeMap
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    password: ScryptHash | None
+    token: ScryptHash | None
+    default: Permission
+    permissions: RangeMap[Permission]
+
+    @classmethod
+    def from_config(cls, config: UserConfig) -> User:
+        """`'*'` is the user's default; a user without one has NO_PERMISSIONS elsewhere."""
+        return cls(
+            name=config.name,
+            password=_parsed(config.password_hash),
+            token=_parsed(config.token_hash),
+            default=config.permissions.get(ANY_EXPERIMENT, Permission.NO_PERMISSIONS),
+            permissions=RangeMap(
+                (ExperimentRange.parse(key), value)
+                for key, value in config.permissions.items()
+                if key != ANY_EXPERIMENT
+            ),
+        )
+
+    def permission_on(self, experiment: str) -> Permission:
+        found = self.permissions.get(experiment)
+        return self.default if found is None else found
+
+    def may(self, action: Action, experiment: str) -> bool:
+        return self.permission_on(experiment).allows(action)
+
+
+def _parsed(secret: SecretStr | None) -> ScryptHash | None:
+    return ScryptHash.parse(secret.get_secret_value()) if secret is not None else None

@@ -1,0 +1,223 @@
+"""Credentials and permissions in-process: hashes, users, the authenticator and its cache."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import ValidationError
+
+from gateway.actions import Action
+from gateway.app import build_app
+from gateway.auth.authenticator import Authenticator
+from gateway.auth.config import AuthConfig, Permission, UserConfig
+from gateway.auth.passwords import ScryptHash, hash_secret, verify
+from gateway.auth.policy import enforce_on_passthrough
+from gateway.auth.users import User
+from gateway.config import load_settings
+from gateway.destinations import Destinations
+from gateway.stores.local import LocalStore
+
+ALICE_HASH = hash_secret("alice-secret")
+CI_HASH = hash_secret("ci-token")
+
+
+def basic(name: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()
+
+
+def test_hash_round_trip_with_fresh_salt_each_time():
+    again = hash_secret("alice-secret")
+    assert again != ALICE_HASH and again.startswith("scrypt$16384$8$1$")
+    assert verify("alice-secret", ALICE_HASH) and verify("alice-secret", again)
+    assert not verify("alice-secret ", ALICE_HASH) and not verify("", ALICE_HASH)
+    assert verify("pässwörd", hash_secret("pässwörd", n=2**10))
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        "",
+        "plain-password",
+        "bcrypt$16384$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==",
+        "scrypt$16384$8$1$not base64$aGFzaGhhc2hoYXNoaGFzaA==",
+        "scrypt$1000$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==",  # n not a power of two
+        "scrypt$16384$8$1$c2FsdA==$aGFzaGhhc2hoYXNoaGFzaA==",  # salt too short
+        "scrypt$x$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==",
+        "scrypt$1048576$32$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==",  # 4 GiB per check
+    ],
+)
+def test_malformed_hashes_are_refused_without_echoing_them(encoded):
+    with pytest.raises(ValueError) as raised:
+        ScryptHash.parse(encoded)
+    assert not encoded or encoded not in str(raised.value)
+
+
+def test_permissions_grant_what_mlflow_grants():
+    assert [p.allows(Action.READ) for p in Permission] == [True, True, True, False]
+    assert [p.allows(Action.WRITE) for p in Permission] == [False, True, True, False]
+    assert [p.allows(Action.DELETE) for p in Permission] == [False, False, True, False]
+
+
+def test_user_permissions_by_id_range_and_default():
+    config = UserConfig(
+        name="alice",
+        password_hash=ALICE_HASH,
+        permissions={"7": "EDIT", "10-20": "MANAGE", "*": "READ"},
+    )
+    user = User.from_config(config)
+    assert user.permission_on("7") is Permission.EDIT
+    assert user.permission_on("10") is user.permission_on("20") is Permission.MANAGE
+    assert user.permission_on("21") is Permission.READ
+    # Only canonical IDs match a numbered rule: '007' is another experiment, '*' applies.
+    assert user.permission_on("007") is Permission.READ
+    assert user.permission_on("models") is Permission.READ
+    nobody_else = User.from_config(
+        UserConfig(name="ci", token_hash=CI_HASH, permissions={"2": "READ"})
+    )
+    assert nobody_else.permission_on("3") is Permission.NO_PERMISSIONS
+    assert not nobody_else.may(Action.READ, "3") and nobody_else.may(Action.READ, "2")
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ({"name": "a"}, "needs a password_hash or a token_hash"),
+        ({"name": "a", "password_hash": "plain"}, "not a hash from"),
+        ({"name": "a", "token_hash": CI_HASH, "permissions": {"x": "READ"}}, "not an experiment"),
+        ({"name": "a", "token_hash": CI_HASH, "permissions": {"7": "WRITE"}}, "Input should be"),
+        (
+            {"name": "a", "token_hash": CI_HASH, "permissions": {"1-9": "READ", "5": "EDIT"}},
+            "overlap",
+        ),
+        ({"name": "a:b", "token_hash": CI_HASH}, "should match pattern"),
+    ],
+)
+def test_invalid_users_are_refused(entry, fragment):
+    with pytest.raises(ValidationError, match=fragment):
+        UserConfig.model_validate(entry)
+
+
+def test_user_names_are_unique():
+    user = {"name": "a", "token_hash": CI_HASH}
+    with pytest.raises(ValidationError, match="unique"):
+        AuthConfig.model_validate({"users": [user, user]})
+
+
+def auth_config(**extra) -> AuthConfig:
+    return AuthConfig(
+        users=[
+            UserConfig(name="alice", password_hash=ALICE_HASH, permissions={"*": "READ"}),
+            UserConfig(name="ci", token_hash=CI_HASH),
+        ],
+        **extra,
+    )
+
+
+def test_authenticator_knows_basic_and_bearer_callers_only():
+    async def identify_all() -> list[str | None]:
+        authenticator = Authenticator(auth_config())
+        headers = [
+            basic("alice", "alice-secret"),
+            "Bearer ci-token",
+            "bearer   ci-token  ",
+            basic("alice", "wrong"),
+            basic("ci", "ci-token"),  # a token is not a password
+            "Bearer alice-secret",  # nor a password a token
+            basic("mallory", "alice-secret"),
+            "Basic ****",
+            "Bearer",
+            "Negotiate abc",
+            "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),  # not UTF-8
+            "Bearer \udcff\udcfe",  # raw bytes in the header, as aiohttp passes them on
+        ]
+        found = [await authenticator.identify(header) for header in headers]
+        return [user.name if user else None for user in found]
+
+    names = asyncio.run(identify_all())
+    assert names == ["alice", "ci", "ci", *[None] * 9]
+
+
+def counted(authenticator: Authenticator) -> list[str]:
+    """Records each header the real check runs for (each costs a scrypt)."""
+    checked: list[str] = []
+    real_check = authenticator._check
+
+    def counting(header: str):
+        checked.append(header)
+        return real_check(header)
+
+    authenticator._check = counting  # type: ignore[method-assign]
+    return checked
+
+
+def test_cache_remembers_each_header_and_measures_the_cost(measurements):
+    async def timed() -> tuple[float, float, int]:
+        authenticator = Authenticator(auth_config())
+        checked = counted(authenticator)
+        header = basic("alice", "alice-secret")
+        start = time.perf_counter()
+        first = await asyncio.gather(*(authenticator.identify(header) for _ in range(8)))
+        uncached = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(100):
+            assert (await authenticator.identify(header)) is first[0]
+        cached = (time.perf_counter() - start) / 100
+        assert {user.name for user in first if user} == {"alice"}
+        await authenticator.identify(basic("alice", "wrong"))
+        await authenticator.identify(basic("alice", "wrong"))
+        return uncached, cached, len(checked)
+
+    uncached, cached, checks = asyncio.run(timed())
+    assert checks == 2  # eight concurrent first uses share one check; a failure is remembered too
+    measurements.append(
+        f"auth: first request with a credential {uncached * 1000:.1f} ms (scrypt N=2^14, r=8), "
+        f"later requests {cached * 1e6:.1f} µs (cached)"
+    )
+
+
+def test_cache_can_be_turned_off():
+    async def run() -> int:
+        authenticator = Authenticator(auth_config(cache_seconds=0))
+        checked = counted(authenticator)
+        for _ in range(2):
+            await authenticator.identify("Bearer ci-token")
+        return len(checked)
+
+    assert asyncio.run(run()) == 2
+
+
+@pytest.mark.parametrize(
+    ("enforce", "headers", "status"),
+    [
+        (True, {}, 401),
+        (True, {"Authorization": basic("alice", "wrong")}, 401),
+        (True, {"Authorization": "Bearer ci-token"}, 200),
+        (False, {}, 200),
+        (False, {"Authorization": "Basic upstream-credentials"}, 200),
+    ],
+)
+def test_passthrough_enforcement_follows_the_setting(tmp_path, enforce, headers, status):
+    """A stand-in passthrough route calls the helper the real passthrough calls."""
+    settings = load_settings(["--artifacts-destination", str(tmp_path)])
+    settings.auth = auth_config(enforce_on_passthrough=enforce)
+
+    async def passthrough(request: web.Request) -> web.Response:
+        enforce_on_passthrough(request)
+        return web.json_response({"experiments": []})
+
+    async def run() -> tuple[int, dict]:
+        app = build_app(settings, Destinations(LocalStore(str(tmp_path), 65536)))
+        app.router.add_get("/api/2.0/mlflow/experiments/search", passthrough)
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            response = await client.get("/api/2.0/mlflow/experiments/search", headers=headers)
+            return response.status, await response.json()
+
+    got, body = asyncio.run(run())
+    assert got == status
+    if status == 401:
+        assert body["error_code"] == "UNAUTHENTICATED"
