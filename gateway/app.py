@@ -14,8 +14,10 @@ from gateway.config import Settings
 from gateway.destinations import Destinations
 from gateway.errors import ApiError
 from gateway.middleware import errors_as_json
-from gateway.routes import artifacts, health
+from gateway.routes import artifacts, health, server_info, tracking_artifacts
+from gateway.routes.passthrough import passthrough
 from gateway.stores import create_store
+from gateway.upstream import Upstream, install
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ def build_destinations(settings: Settings) -> Destinations:
 
 
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json])
+    app = web.Application(middlewares=[errors_as_json, passthrough])
     app[DESTINATIONS] = destinations
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -44,6 +46,10 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
         await destinations.close()
 
     app.cleanup_ctx.append(lifecycle)
+    if settings.tracking_uri:
+        install(app, Upstream(settings.tracking_uri, settings.upstream))
+        tracking_artifacts.add_routes(app)
     health.add_routes(app)
     artifacts.add_routes(app)
+    server_info.add_routes(app)
     return app

@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.host,
         settings.port,
     )
+    if settings.tracking_uri:
+        log.info("passing tracking requests through to %s", settings.tracking_uri)
     web.run_app(
         app,
         host=settings.host,

@@ -36,3 +36,26 @@ class RangeNotSatisfiable(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(f"range not satisfiable for {size} bytes")
         self.size = size
+
+
+class UpstreamUnavailable(ApiError):
+    """The tracking server behind the gateway cannot be reached or broke off its answer."""
+
+    status = 502
+    error_code = "TEMPORARILY_UNAVAILABLE"
+
+
+class UpstreamTimeout(ApiError):
+    """The tracking server did not answer within the configured timeouts."""
+
+    status = 504
+    error_code = "DEADLINE_EXCEEDED"
+
+
+class UpstreamRefused(ApiError):
+    """The tracking server answered a lookup with an error; its status and code are kept."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
