@@ -38,24 +38,13 @@ class RangeNotSatisfiable(Exception):
         self.size = size
 
 
-class UpstreamUnavailable(ApiError):
-    """The tracking server behind the gateway cannot be reached or broke off its answer."""
+class UpstreamError(ApiError):
+    """The tracking server behind the gateway failed: unreachable (502), too slow (504), or it
+    refused a lookup, in which case its own status and error code are kept."""
 
-    status = 502
-    error_code = "TEMPORARILY_UNAVAILABLE"
-
-
-class UpstreamTimeout(ApiError):
-    """The tracking server did not answer within the configured timeouts."""
-
-    status = 504
-    error_code = "DEADLINE_EXCEEDED"
-
-
-class UpstreamRefused(ApiError):
-    """The tracking server answered a lookup with an error; its status and code are kept."""
-
-    def __init__(self, status: int, error_code: str, message: str) -> None:
+    def __init__(
+        self, message: str, status: int = 502, error_code: str = "TEMPORARILY_UNAVAILABLE"
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code

@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from gateway.config import UpstreamProxy
-from gateway.errors import UpstreamRefused, UpstreamTimeout, UpstreamUnavailable
+from gateway.errors import UpstreamError
 from gateway.proxy_headers import upstream_request_headers
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,13 @@ class Upstream:
                 method, url, headers=headers, data=data, allow_redirects=False
             )
         except asyncio.TimeoutError as exc:
-            raise UpstreamTimeout(
-                f"Tracking server {self.base_url} did not answer in time ({type(exc).__name__})"
+            raise UpstreamError(
+                f"Tracking server {self.base_url} did not answer in time ({type(exc).__name__})",
+                504,
+                "DEADLINE_EXCEEDED",
             ) from None
         except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(
+            raise UpstreamError(
                 f"Tracking server {self.base_url} is unavailable: {exc or type(exc).__name__}"
             ) from None
 
@@ -115,11 +117,11 @@ class Upstream:
 
 def _refusal(status: int, body: Any, where: str) -> Exception:
     if not 400 <= status < 500:
-        return UpstreamUnavailable(f"Tracking server answered {status} for {where}")
+        return UpstreamError(f"Tracking server answered {status} for {where}")
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         code = body.get("error_code") or _ERROR_CODES.get(status, "BAD_REQUEST")
-        return UpstreamRefused(status, str(code), body["message"])
-    return UpstreamRefused(status, _ERROR_CODES.get(status, "BAD_REQUEST"), f"{where}: {status}")
+        return UpstreamError(body["message"], status, str(code))
+    return UpstreamError(f"{where}: {status}", status, _ERROR_CODES.get(status, "BAD_REQUEST"))
 
 
 UPSTREAM = web.AppKey("upstream", Upstream)

@@ -21,18 +21,15 @@ import requests
 from tests import echo_upstream
 from tests.conftest import Gateway, clean_env, start_gateway
 from tests.processes import free_port
-from tests.upstreams import Server, start_echo
+from tests.upstreams import Server, start_echo, stopping
 
 TOKEN = "Bearer passthrough-token-5be1c0de"
 
 
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory) -> Iterator[Server]:
-    server = start_echo(tmp_path_factory.mktemp("echo"))
-    try:
+    with stopping(start_echo(tmp_path_factory.mktemp("echo"))) as server:
         yield server
-    finally:
-        server.process.stop()
 
 
 def _gateway(workdir, tracking_uri: str, *extra: str) -> Gateway:
@@ -43,21 +40,17 @@ def _gateway(workdir, tracking_uri: str, *extra: str) -> Gateway:
 
 @pytest.fixture(scope="module")
 def proxy(echo, tmp_path_factory) -> Iterator[Gateway]:
-    gateway = _gateway(tmp_path_factory.mktemp("proxy"), echo.url, "--upstream.read-timeout", "3")
-    try:
+    workdir = tmp_path_factory.mktemp("proxy")
+    with stopping(_gateway(workdir, echo.url, "--upstream.read-timeout", "3")) as gateway:
         yield gateway
-    finally:
-        gateway.process.stop()
 
 
 @pytest.fixture(scope="module")
 def orphan(tmp_path_factory) -> Iterator[Gateway]:
     """A gateway whose tracking server is not there: nothing listens on its port."""
-    gateway = _gateway(tmp_path_factory.mktemp("orphan"), f"http://127.0.0.1:{free_port()}")
-    try:
+    closed_port = f"http://127.0.0.1:{free_port()}"
+    with stopping(_gateway(tmp_path_factory.mktemp("orphan"), closed_port)) as gateway:
         yield gateway
-    finally:
-        gateway.process.stop()
 
 
 def header_map(echoed: dict) -> dict[str, str]:

@@ -12,30 +12,29 @@ import requests
 from mlflow import MlflowClient
 
 from tests.client_flow import METRICS, NOTES, PARAMS
-from tests.conftest import BUCKET, Gateway, clean_env, s3_env, start_gateway, stored_bytes
-from tests.upstreams import Server, run_client_flow, start_tracking_server
+from tests.conftest import Gateway, stored_bytes
+from tests.upstreams import (
+    Server,
+    run_client_flow,
+    start_s3_gateway,
+    start_tracking_server,
+    stopping,
+)
 
 PREFIX = "topology-b"
 
 
 @pytest.fixture(scope="module")
 def gw(seaweed, tmp_path_factory) -> Iterator[Gateway]:
-    workdir = tmp_path_factory.mktemp("topology-b-gateway")
-    args = ["--artifacts-destination", f"s3://{BUCKET}/{PREFIX}"]
-    process, url = start_gateway(workdir, args, clean_env(**s3_env(seaweed.endpoint)))
-    try:
-        yield Gateway(process, url, "s3", prefix=PREFIX)
-    finally:
-        process.stop()
+    with stopping(start_s3_gateway(tmp_path_factory.mktemp("topology-b-gw"), seaweed, PREFIX)) as g:
+        yield g
 
 
 @pytest.fixture(scope="module")
 def tracking(gw, tmp_path_factory) -> Iterator[Server]:
     server = start_tracking_server(tmp_path_factory.mktemp("topology-b") / "tracking", gw.api)
-    try:
+    with stopping(server):
         yield server
-    finally:
-        server.process.stop()
 
 
 def test_stock_client_against_the_tracking_server_stores_bytes_through_the_gateway(

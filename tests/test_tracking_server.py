@@ -15,8 +15,14 @@ import requests
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
 from tests.client_flow import METRICS, NOTES, PARAMS, TAGS
-from tests.conftest import BUCKET, Gateway, clean_env, s3_env, start_gateway, stored_bytes
-from tests.upstreams import Server, run_client_flow, start_tracking_server
+from tests.conftest import BUCKET, Gateway, stored_bytes
+from tests.upstreams import (
+    Server,
+    run_client_flow,
+    start_s3_gateway,
+    start_tracking_server,
+    stopping,
+)
 
 PREFIX = "topology-a"
 MODEL = "gateway-model-a"
@@ -31,21 +37,15 @@ def tracking(tmp_path_factory) -> Iterator[Server]:
         "mlflow-artifacts:/",
         MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES="http,mlflow-artifacts",
     )
-    try:
+    with stopping(server):
         yield server
-    finally:
-        server.process.stop()
 
 
 @pytest.fixture(scope="module")
 def gw(tracking, seaweed, tmp_path_factory) -> Iterator[Gateway]:
     workdir = tmp_path_factory.mktemp("topology-a-gateway")
-    args = ["--artifacts-destination", f"s3://{BUCKET}/{PREFIX}", "--tracking-uri", tracking.url]
-    process, url = start_gateway(workdir, args, clean_env(**s3_env(seaweed.endpoint)))
-    try:
-        yield Gateway(process, url, "s3", prefix=PREFIX)
-    finally:
-        process.stop()
+    with stopping(start_s3_gateway(workdir, seaweed, PREFIX, "--tracking-uri", tracking.url)) as g:
+        yield g
 
 
 @pytest.fixture(scope="module")

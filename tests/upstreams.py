@@ -1,18 +1,23 @@
-"""Servers that sit behind a gateway in tests: the real MLflow tracking server and an echo server.
+"""Servers around a gateway in tests: the real MLflow tracking server, an echo server, S3
+gateways in front of them, and the stock MLflow client run in its own interpreter.
 
-Both listen on 127.0.0.1 on a free port, in their own process group, stopped by their fixture.
+All listen on 127.0.0.1 on a free port, in their own process group, stopped by their fixture.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
-from tests.conftest import clean_env
+from tests.conftest import BUCKET, Gateway, clean_env, s3_env, start_gateway
 from tests.processes import ManagedProcess, free_port
+from tests.seaweed import SeaweedS3
 
 # MLflow would also skip telemetry under pytest; saying so keeps every byte on 127.0.0.1.
 NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
@@ -24,6 +29,29 @@ class Server:
     process: ManagedProcess
     url: str
     workdir: Path
+
+
+class _Running(Protocol):
+    process: ManagedProcess
+
+
+Running = TypeVar("Running", bound=_Running)
+
+
+@contextlib.contextmanager
+def stopping(started: Running) -> Iterator[Running]:
+    """Yields a started server (or gateway) and stops its process group afterwards."""
+    try:
+        yield started
+    finally:
+        started.process.stop()
+
+
+def start_s3_gateway(workdir: Path, seaweed: SeaweedS3, prefix: str, *args: str) -> Gateway:
+    """A gateway on `s3://<BUCKET>/<prefix>` in SeaweedFS; `args` add flags such as an upstream."""
+    destination = ["--artifacts-destination", f"s3://{BUCKET}/{prefix}", *args]
+    process, url = start_gateway(workdir, destination, clean_env(**s3_env(seaweed.endpoint)))
+    return Gateway(process, url, "s3", prefix=prefix)
 
 
 def start_tracking_server(workdir: Path, default_artifact_root: str, **env: str) -> Server:

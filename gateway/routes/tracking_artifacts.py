@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway import paths
 from gateway.access import Action, store_for
-from gateway.errors import InvalidParameter, UpstreamUnavailable
+from gateway.errors import InvalidParameter, UpstreamError
 from gateway.proxied_roots import destination_path, join
 from gateway.routes.artifacts import file_infos
 from gateway.routes.files import get_file, head_file
@@ -38,7 +38,7 @@ def _field(body: dict[str, Any], *keys: str) -> str:
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     if not isinstance(value, str):
-        raise UpstreamUnavailable(f"Tracking server answer has no {'.'.join(keys)}")
+        raise UpstreamError(f"Tracking server answer has no {'.'.join(keys)}")
     return value
 
 
