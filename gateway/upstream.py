@@ -71,16 +71,20 @@ class Upstream:
             return await self._session.request(
                 method, url, headers=headers, data=data, allow_redirects=False
             )
-        except asyncio.TimeoutError as exc:
-            raise UpstreamError(
-                f"Tracking server {self.base_url} did not answer in time ({type(exc).__name__})",
-                504,
-                "DEADLINE_EXCEEDED",
-            ) from None
+        except asyncio.TimeoutError:
+            raise self._too_slow() from None
         except aiohttp.ClientError as exc:
             raise UpstreamError(
-                f"Tracking server {self.base_url} is unavailable: {exc or type(exc).__name__}"
+                f"Tracking server {self.base_url} is unavailable: {str(exc) or type(exc).__name__}"
             ) from None
+
+    def _too_slow(self) -> UpstreamError:
+        timeouts = f"connect {self.options.connect_timeout} s, read {self.options.read_timeout} s"
+        return UpstreamError(
+            f"Tracking server {self.base_url} did not answer in time ({timeouts})",
+            504,
+            "DEADLINE_EXCEEDED",
+        )
 
     async def get_json(
         self, request: web.Request, path: str, params: dict[str, str]
@@ -95,7 +99,9 @@ class Upstream:
         async with await self.open("GET", url, headers) as response:
             try:
                 body = await response.json(content_type=None)
-            except (ValueError, aiohttp.ClientError, asyncio.TimeoutError):
+            except asyncio.TimeoutError:
+                raise self._too_slow() from None
+            except (ValueError, aiohttp.ClientError):
                 body = None
         if response.status == 200 and isinstance(body, dict):
             return body
@@ -117,7 +123,7 @@ class Upstream:
 
 def _refusal(status: int, body: Any, where: str) -> Exception:
     if not 400 <= status < 500:
-        return UpstreamError(f"Tracking server answered {status} for {where}")
+        return UpstreamError(f"Tracking server gave no usable answer ({status}) for {where}")
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         code = body.get("error_code") or _ERROR_CODES.get(status, "BAD_REQUEST")
         return UpstreamError(body["message"], status, str(code))
