@@ -16,9 +16,11 @@ from gateway.config import Settings
 from gateway.destinations import Destinations
 from gateway.errors import ApiError
 from gateway.middleware import errors_as_json
-from gateway.routes import artifacts, health
+from gateway.routes import artifacts, health, server_info, tracking_artifacts
+from gateway.routes.passthrough import passthrough
 from gateway.routing import InvalidRouting, RoutingTable, destination_configs
 from gateway.stores import InvalidDestination, create_store
+from gateway.upstream import Upstream, install
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ def build_destinations(settings: Settings) -> Destinations:
 
 
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json, authenticate])
+    # Callers are identified before anything is answered or passed through.
+    app = web.Application(middlewares=[errors_as_json, authenticate, passthrough])
     app[DESTINATIONS] = destinations
     if settings.auth is not None:
         app[AUTHENTICATOR] = Authenticator(settings.auth)
@@ -74,6 +77,10 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
         await destinations.close()
 
     app.cleanup_ctx.append(lifecycle)
+    if settings.tracking_uri:
+        install(app, Upstream(settings.tracking_uri, settings.upstream))
+        tracking_artifacts.add_routes(app)
     health.add_routes(app)
     artifacts.add_routes(app)
+    server_info.add_routes(app)
     return app

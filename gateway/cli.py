@@ -45,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.workers,
         "on" if settings.auth else "off",
     )
+    if settings.tracking_uri:
+        log.info("passing tracking requests through to %s", settings.tracking_uri)
     return serve(
         lambda: build_app(settings, destinations), settings.host, settings.port, settings.workers
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
@@ -56,6 +57,21 @@ def read_secret_file(path: Path) -> SecretStr:
     if not value:
         raise ValueError(f"secret file '{path}' is empty")
     return SecretStr(value)
+
+
+class UpstreamProxy(BaseModel):
+    """How metadata traffic reaches the tracking server behind the gateway (--tracking-uri)."""
+
+    model_config = {"extra": "forbid"}
+
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(300.0, gt=0, description="longest wait for the next upstream byte")
+    max_connections: int = Field(100, ge=1)
+    forward_authorization: bool = True
+    gateway_hosts: list[str] = Field(
+        default_factory=list,
+        description="host[:port] names clients reach this gateway by, besides the request's Host",
+    )
 
 
 class DestinationConfig(BaseModel):
@@ -168,6 +184,7 @@ class Settings(BaseSettings):
         ByteSize(MIB), ge=16 * 1024, le=64 * MIB, description="streaming chunk size"
     )
     s3: S3Transfer = Field(default_factory=S3Transfer)
+    upstream: UpstreamProxy = Field(default_factory=UpstreamProxy)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     destinations: dict[DestinationName, DestinationConfig] = Field(
         default_factory=dict, description="named destinations (see README)"
@@ -192,6 +209,21 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _http_upstream(cls, value: str | None) -> str | None:
+        """The upstream is an http(s) base URL; credentials in it would be sent for every caller."""
+        if value is None or not value.strip():
+            return None
+        parsed = urllib.parse.urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("must be an http:// or https:// URL of the MLflow tracking server")
+        if parsed.username is not None or parsed.password is not None:
+            raise ValueError("must not contain credentials: callers' Authorization is forwarded")
+        if parsed.query or parsed.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.strip().rstrip("/")
 
     def default_destination(self, env: MlflowS3Env | None = None) -> DestinationConfig:
         env = env or MlflowS3Env()

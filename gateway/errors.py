@@ -55,3 +55,15 @@ class RangeNotSatisfiable(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(f"range not satisfiable for {size} bytes")
         self.size = size
+
+
+class UpstreamError(ApiError):
+    """The tracking server behind the gateway failed: unreachable (502), too slow (504), or it
+    refused a lookup, in which case its own status and error code are kept."""
+
+    def __init__(
+        self, message: str, status: int = 502, error_code: str = "TEMPORARILY_UNAVAILABLE"
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code

@@ -9,6 +9,7 @@ from aiohttp.typedefs import Handler
 
 from gateway.errors import ApiError
 from gateway.redact import redact
+from gateway.upstream import UPSTREAM
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
             raise
         message = exc.reason
         if exc.status == 404:
-            message = f"No endpoint {request.method} {request.path}: {ARTIFACTS_ONLY}"
+            message = f"No endpoint {request.method} {request.path}"
+            if UPSTREAM not in request.app:
+                message += f": {ARTIFACTS_ONLY}"
         elif exc.status == 405:
             message = f"Method {request.method} is not allowed on {request.path}"
         return error_json(exc.status, _CODES.get(exc.status, "BAD_REQUEST"), message)

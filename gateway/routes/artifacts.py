@@ -10,6 +10,7 @@ from gateway import paths
 from gateway.access import Action, store_for
 from gateway.errors import InvalidParameter
 from gateway.routes.files import get_file, head_file
+from gateway.stores.base import Entry
 
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 _ROUTE = "/mlflow-artifacts/artifacts"
@@ -49,14 +50,19 @@ async def download(request: web.Request) -> web.StreamResponse:
     return await get_file(request, store, path)
 
 
+def file_infos(entries: list[Entry], under: str = "") -> list[dict[str, object]]:
+    """MLflow's FileInfo JSON: `path` is `under/<name>`, `file_size` for files only."""
+    return [
+        {"path": f"{under}/{e.name}" if under else e.name, "is_dir": e.is_dir}
+        | ({} if e.is_dir else {"file_size": e.size})
+        for e in entries
+    ]
+
+
 async def list_artifacts(request: web.Request) -> web.Response:
     """MLflow's shape: names relative to the listed directory, sorted, `{}` when empty."""
     path = query_path(request)
-    entries = await store_for(request, path, Action.READ).list(path)
-    files = [
-        {"path": e.name, "is_dir": e.is_dir} | ({} if e.is_dir else {"file_size": e.size})
-        for e in entries
-    ]
+    files = file_infos(await store_for(request, path, Action.READ).list(path))
     return web.json_response({"files": files} if files else {})
 
 

@@ -1,10 +1,20 @@
-"""Liveness and version: answered by the gateway itself in every mode."""
+"""Liveness, readiness and version: answered by the gateway itself in every mode."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 from aiohttp import web
 
 from gateway import __version__
+from gateway.access import DESTINATIONS
+from gateway.errors import ApiError
+from gateway.redact import redact
+from gateway.stores import ArtifactStore
+from gateway.upstream import UPSTREAM
+
+CHECK_TIMEOUT = 10.0
 
 
 async def health(request: web.Request) -> web.Response:
@@ -15,6 +25,40 @@ async def version(request: web.Request) -> web.Response:
     return web.Response(text=__version__)
 
 
+async def _destination(store: ArtifactStore) -> dict[str, Any]:
+    try:
+        await asyncio.wait_for(store.check(), CHECK_TIMEOUT)
+    except ApiError as exc:
+        return {"uri": store.uri, "ready": False, "error": redact(exc.message)}
+    except asyncio.TimeoutError:
+        return {"uri": store.uri, "ready": False, "error": f"no answer within {CHECK_TIMEOUT} s"}
+    return {"uri": store.uri, "ready": True}
+
+
+async def _upstream(request: web.Request) -> dict[str, Any] | None:
+    upstream = request.app.get(UPSTREAM)
+    if upstream is None:
+        return None
+    problem = await upstream.check()
+    report = {"url": upstream.base_url, "ready": problem is None}
+    return report if problem is None else report | {"error": redact(problem)}
+
+
+async def ready(request: web.Request) -> web.Response:
+    """200 when the upstream (if any) and every destination answer, else 503; each one listed."""
+    stores = request.app[DESTINATIONS].all()
+    upstream, *destinations = await asyncio.gather(
+        _upstream(request), *(_destination(store) for store in stores)
+    )
+    parts = [*destinations, *([upstream] if upstream else [])]
+    is_ready = all(part["ready"] for part in parts)
+    body = {"ready": is_ready, "upstream": upstream, "destinations": destinations}
+    return web.json_response(body, status=200 if is_ready else 503)
+
+
 def add_routes(app: web.Application) -> None:
+    """With an upstream, `/version` is the tracking server's (the UI shows it)."""
     app.router.add_get("/health", health)
-    app.router.add_get("/version", version)
+    app.router.add_get("/ready", ready)
+    if UPSTREAM not in app:
+        app.router.add_get("/version", version)

@@ -1,0 +1,107 @@
+"""Servers around a gateway in tests: the real MLflow tracking server, an echo server, S3
+gateways in front of them, and the stock MLflow client run in its own interpreter.
+
+All listen on 127.0.0.1 on a free port, in their own process group, stopped by their fixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from tests.conftest import BUCKET, Gateway, clean_env, s3_env, start_gateway
+from tests.processes import ManagedProcess, free_port
+from tests.seaweed import SeaweedS3
+
+# MLflow would also skip telemetry under pytest; saying so keeps every byte on 127.0.0.1.
+NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Server:
+    process: ManagedProcess
+    url: str
+    workdir: Path
+
+
+class _Running(Protocol):
+    process: ManagedProcess
+
+
+Running = TypeVar("Running", bound=_Running)
+
+
+@contextlib.contextmanager
+def stopping(started: Running) -> Iterator[Running]:
+    """Yields a started server (or gateway) and stops its process group afterwards."""
+    try:
+        yield started
+    finally:
+        started.process.stop()
+
+
+def start_s3_gateway(workdir: Path, seaweed: SeaweedS3, prefix: str, *args: str) -> Gateway:
+    """A gateway on `s3://<BUCKET>/<prefix>` in SeaweedFS; `args` add flags such as an upstream."""
+    destination = ["--artifacts-destination", f"s3://{BUCKET}/{prefix}", *args]
+    process, url = start_gateway(workdir, destination, clean_env(**s3_env(seaweed.endpoint)))
+    return Gateway(process, url, "s3", prefix=prefix)
+
+
+def start_tracking_server(workdir: Path, default_artifact_root: str, **env: str) -> Server:
+    """`mlflow server` on sqlite, `--no-serve-artifacts`, with no bucket credentials at all."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    argv = [
+        str(mlflow),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{workdir / 'mlflow.db'}",
+        "--no-serve-artifacts",
+        "--default-artifact-root",
+        default_artifact_root,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    log = workdir.parent / f"{workdir.name}.log"  # outside workdir: the test inspects workdir
+    process = ManagedProcess(
+        argv,
+        f"{url}/health",
+        log,
+        env=clean_env(**NO_TELEMETRY, **env),
+        cwd=workdir,
+        start_timeout=240.0,
+    )
+    return Server(process.start(), url, workdir)
+
+
+def start_echo(workdir: Path) -> Server:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "tests.echo_upstream", str(port)]
+    process = ManagedProcess(argv, f"{url}/health", workdir / "echo.log", env=clean_env(), cwd=ROOT)
+    return Server(process.start(), url, workdir)
+
+
+def run_client_flow(tracking_uri: str, experiment: str, model_name: str, workdir: Path) -> dict:
+    """tests/client_flow.py in a fresh interpreter that knows only the tracking URI."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = clean_env(MLFLOW_TRACKING_URI=tracking_uri, PYTHONPATH=str(ROOT), **NO_TELEMETRY)
+    argv = [sys.executable, "-m", "tests.client_flow", experiment, model_name, str(workdir)]
+    result = subprocess.run(
+        argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
