@@ -38,6 +38,8 @@ def drive(session: requests.Session, gateway: TeamsGateway, experiments: list[st
         session.get(f"{gateway.api}/7/%2e%2e/%2e%2e/etc/passwd", headers=headers, timeout=60)
         session.get(f"{gateway.url}/api/2.0/mlflow/runs/get", headers=headers, timeout=60)
         session.post(f"{gateway.api}/7/x", headers=headers, timeout=60)
+        for own in ("/ready", "/health", "/version", "/api/3.0/mlflow/server-info"):
+            session.get(f"{gateway.url}{own}", headers=headers, timeout=60)
 
 
 def cli(gateway: TeamsGateway, command: str) -> subprocess.CompletedProcess:
@@ -78,5 +80,6 @@ def test_no_secret_in_any_response_header_log_or_command_output(
     statuses = {r.status_code for r in responses}
     assert {200, 400, 401, 403, 404, 405, 503} <= statuses, statuses
     assert "botocore" in logs[0] and "SignatureDoesNotMatch" in "\n".join(seen)
+    assert any(r.url.endswith("/ready") and r.status_code == 503 for r in responses)
     assert [o.returncode for o in outputs] == [0, 0, 0, 1]
     assert "destination 'broken'" in outputs[3].stderr
