@@ -10,11 +10,14 @@ from aiohttp import web
 
 from gateway import redact
 from gateway.access import DESTINATIONS
+from gateway.cleanup import cleanup_context
 from gateway.config import Settings
 from gateway.destinations import Destinations
 from gateway.errors import ApiError
+from gateway.links import LINKS, Links
 from gateway.middleware import errors_as_json
-from gateway.routes import artifacts, health
+from gateway.routes import artifacts, health, multipart, presigned
+from gateway.signing import signer_from
 from gateway.stores import create_store
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,13 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
         await destinations.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(cleanup_context(destinations, settings.multipart))
+    app[multipart.MULTIPART] = settings.multipart
+    app[LINKS] = Links(
+        signer_from(settings.multipart), settings.multipart.url_ttl, settings.public_url
+    )
     health.add_routes(app)
     artifacts.add_routes(app)
+    multipart.add_routes(app)
+    presigned.add_routes(app)
     return app

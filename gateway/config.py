@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ByteSize, Field, SecretStr, field_validator
+from pydantic import BaseModel, ByteSize, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,6 +31,36 @@ class S3Transfer(BaseModel):
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     max_pool_connections: int = Field(64, ge=1)
+
+
+class Multipart(BaseModel):
+    """Client-driven multipart uploads and ranged downloads through URLs the gateway signs."""
+
+    model_config = {"extra": "forbid"}
+
+    signing_secret: SecretStr | None = Field(
+        None, description="HMAC key for part and download URLs; the same on every replica"
+    )
+    url_ttl: int = Field(3600, ge=1, le=7 * 86400, description="seconds a signed URL stays valid")
+    max_part_size: ByteSize = Field(
+        ByteSize(S3_MAX_PART), ge=1, le=S3_MAX_PART, description="largest part a client may PUT"
+    )
+    direct: bool = Field(False, description="hand out S3 presigned URLs (clients reach the bucket)")
+    cleanup_age: int = Field(86400, ge=2, description="abort uploads older than this (seconds)")
+    cleanup_interval: int = Field(3600, ge=1, description="seconds between cleanup passes")
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _outlives_urls(self) -> Multipart:
+        if self.cleanup_age <= self.url_ttl:
+            raise ValueError("cleanup_age must exceed url_ttl, or live uploads would be aborted")
+        return self
 
 
 class DestinationConfig(BaseModel):
@@ -92,6 +123,10 @@ class Settings(BaseSettings):
         ByteSize(MIB), ge=16 * 1024, le=64 * MIB, description="streaming chunk size"
     )
     s3: S3Transfer = Field(default_factory=S3Transfer)
+    multipart: Multipart = Field(default_factory=Multipart)
+    public_url: str | None = Field(
+        None, description="external base URL for signed links; default from X-Forwarded-*/Host"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @classmethod
@@ -104,6 +139,18 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urllib.parse.urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        if parsed.query or parsed.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.strip().rstrip("/")
 
     def default_destination(self, env: MlflowS3Env | None = None) -> DestinationConfig:
         env = env or MlflowS3Env()

@@ -30,6 +30,31 @@ class DestinationUnavailable(ApiError):
     error_code = "TEMPORARILY_UNAVAILABLE"
 
 
+class IncompleteBody(ApiError):
+    error_code = "BAD_REQUEST"
+
+
+class PermissionDenied(ApiError):
+    status = 403
+    error_code = "PERMISSION_DENIED"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class LengthRequired(ApiError):
+    status = 411
+    error_code = "BAD_REQUEST"
+
+
+class NotImplementedByDestination(ApiError):
+    """MLflow clients fall back to single-request transfers on these exact messages."""
+
+    status = 501
+    error_code = "NOT_IMPLEMENTED"
+
+
 class RangeNotSatisfiable(Exception):
     """The requested byte range lies outside a file of `size` bytes."""
 
