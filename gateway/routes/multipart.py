@@ -13,7 +13,13 @@ from aiohttp import web
 
 from gateway.access import DESTINATIONS, Action, store_for
 from gateway.config import Multipart
-from gateway.errors import ApiError, InvalidParameter, LengthRequired, PayloadTooLarge
+from gateway.errors import (
+    ApiError,
+    InvalidParameter,
+    LengthRequired,
+    NotImplementedByDestination,
+    PayloadTooLarge,
+)
 from gateway.links import LINKS, PART_ROUTE
 from gateway.routes.artifacts import PREFIXES, url_path
 from gateway.routes.multipart_bodies import (
@@ -24,6 +30,7 @@ from gateway.routes.multipart_bodies import (
     read_body,
     target_path,
 )
+from gateway.stores.base import MULTIPART_UPLOAD_UNSUPPORTED
 from gateway.stores.s3_multipart import MAX_PARTS
 
 MULTIPART = web.AppKey("multipart", Multipart)
@@ -39,6 +46,8 @@ async def create(request: web.Request) -> web.Response:
     body = await read_body(request, CreateRequest)
     path = _target(request, "create", body.path)
     store = store_for(request, path, Action.WRITE)
+    if not store.multipart_uploads:
+        raise NotImplementedByDestination(MULTIPART_UPLOAD_UNSUPPORTED)
     config, links = request.app[MULTIPART], request.app[LINKS]
     base = links.base(request)
     upload_id = await store.create_upload(path)

@@ -88,6 +88,7 @@ class S3Store(S3Uploads, ArtifactStore):
             max_pool_connections=transfer.max_pool_connections,
             retries={"mode": "standard", "max_attempts": 3},
             s3={"addressing_style": style},
+            signature_version="s3v4",  # also for presigned URLs, where botocore may pick SigV2
         )
         session = AioSession(profile=dest.profile)
         self._client = await self._stack.enter_async_context(self._create(session, config))
