@@ -34,25 +34,14 @@ class IncompleteBody(ApiError):
     error_code = "BAD_REQUEST"
 
 
-class PermissionDenied(ApiError):
-    status = 403
-    error_code = "PERMISSION_DENIED"
-
-
-class PayloadTooLarge(ApiError):
-    status = 413
-
-
-class LengthRequired(ApiError):
-    status = 411
-    error_code = "BAD_REQUEST"
-
-
-class NotImplementedByDestination(ApiError):
-    """MLflow clients fall back to single-request transfers on these exact messages."""
+class MultipartUnsupported(ApiError):
+    """MLflow's words: on exactly this message its client falls back to single requests."""
 
     status = 501
     error_code = "NOT_IMPLEMENTED"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Multipart {what} is not supported for the current artifact repository")
 
 
 class RangeNotSatisfiable(Exception):

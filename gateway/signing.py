@@ -15,9 +15,10 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 
+from aiohttp import web
+
 from gateway import redact
 from gateway.config import Multipart
-from gateway.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,20 @@ class Signer:
         return {"expires": str(expires), "signature": self.signature(fields, expires)}
 
     def verify(self, fields: Fields, query: Mapping[str, str]) -> None:
-        """Raises PermissionDenied unless `query` signs exactly `fields` and has not expired."""
+        """Answers 403 (PERMISSION_DENIED) unless `query` signs `fields` and has not expired."""
         try:
             expires = int(query["expires"])
             given = query["signature"]
         except (KeyError, ValueError):
-            raise PermissionDenied(
-                "This URL needs 'expires' and 'signature' parameters: ask the gateway for one"
-            ) from None
+            raise _refused("it needs 'expires' and 'signature' parameters") from None
         if not hmac.compare_digest(given.encode(), self.signature(fields, expires).encode()):
-            raise PermissionDenied(
-                "The URL's signature does not match: it was altered or signed with another secret"
-            )
+            raise _refused("its signature does not match: altered, or signed with another secret")
         if expires < time.time():
-            raise PermissionDenied("This signed URL has expired: ask the gateway for a new one")
+            raise _refused("it has expired")
+
+
+def _refused(why: str) -> web.HTTPForbidden:
+    return web.HTTPForbidden(reason=f"This URL is refused: {why}; ask the gateway for a new one")
 
 
 def signer_from(config: Multipart) -> Signer:

@@ -13,13 +13,7 @@ from aiohttp import web
 
 from gateway.access import DESTINATIONS, Action, store_for
 from gateway.config import Multipart
-from gateway.errors import (
-    ApiError,
-    InvalidParameter,
-    LengthRequired,
-    NotImplementedByDestination,
-    PayloadTooLarge,
-)
+from gateway.errors import ApiError, InvalidParameter, MultipartUnsupported
 from gateway.links import LINKS, PART_ROUTE
 from gateway.routes.artifacts import PREFIXES, url_path
 from gateway.routes.multipart_bodies import (
@@ -30,7 +24,6 @@ from gateway.routes.multipart_bodies import (
     read_body,
     target_path,
 )
-from gateway.stores.base import MULTIPART_UPLOAD_UNSUPPORTED
 from gateway.stores.s3_multipart import MAX_PARTS
 
 MULTIPART = web.AppKey("multipart", Multipart)
@@ -47,7 +40,7 @@ async def create(request: web.Request) -> web.Response:
     path = _target(request, "create", body.path)
     store = store_for(request, path, Action.WRITE)
     if not store.multipart_uploads:
-        raise NotImplementedByDestination(MULTIPART_UPLOAD_UNSUPPORTED)
+        raise MultipartUnsupported("upload")
     config, links = request.app[MULTIPART], request.app[LINKS]
     base = links.base(request)
     upload_id = await store.create_upload(path)
@@ -102,10 +95,12 @@ async def put_part(request: web.Request) -> web.Response:
     request.app[LINKS].signer.verify(("part", path, upload_id, number), request.query)
     size = request.content_length
     if size is None:
-        raise LengthRequired("A part upload needs a Content-Length header")
+        raise web.HTTPLengthRequired(reason="A part upload needs a Content-Length header")
     limit = request.app[MULTIPART].max_part_size
     if size > limit:
-        raise PayloadTooLarge(f"Part {number} has {size} bytes; parts may have at most {limit}")
+        raise web.HTTPRequestEntityTooLarge(
+            limit, size, reason=f"Part {number} has {size} bytes; parts may have at most {limit}"
+        )
     store = request.app[DESTINATIONS].for_path(path)
     etag = await store.upload_part(path, upload_id, number, request.content, size)
     return web.Response(headers={"ETag": etag})

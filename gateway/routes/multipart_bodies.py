@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway import paths
-from gateway.errors import InvalidParameter, PayloadTooLarge
+from gateway.errors import InvalidParameter
 from gateway.stores.base import read_block
 from gateway.stores.s3_multipart import MAX_PARTS
 
@@ -51,7 +51,9 @@ class CompleteRequest(_UploadRequest):
 async def read_body(request: web.Request, model: type[Body]) -> Body:
     data = await read_block(request.content, BODY_LIMIT + 1)
     if len(data) > BODY_LIMIT:
-        raise PayloadTooLarge(f"The request body exceeds {BODY_LIMIT} bytes")
+        raise web.HTTPRequestEntityTooLarge(
+            BODY_LIMIT, len(data), reason=f"The request body exceeds {BODY_LIMIT} bytes"
+        )
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:

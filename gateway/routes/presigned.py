@@ -9,16 +9,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.access import DESTINATIONS, Action, store_for
-from gateway.errors import InvalidParameter, NotImplementedByDestination
+from gateway.errors import InvalidParameter, MultipartUnsupported
 from gateway.links import DOWNLOAD_ROUTE, LINKS
 from gateway.routes.artifacts import PREFIXES, url_path
 from gateway.routes.files import get_file, head_file
 from gateway.routes.multipart import MULTIPART
 
 PRESIGNED_ROUTE = "/mlflow-artifacts/presigned"
-MULTIPART_DOWNLOAD_UNSUPPORTED = (
-    "Multipart download is not supported for the current artifact repository"
-)
 
 
 def _file_path(request: web.Request, route: str) -> str:
@@ -32,7 +29,7 @@ async def presigned(request: web.Request) -> web.Response:
     path = _file_path(request, PRESIGNED_ROUTE)
     store = store_for(request, path, Action.READ)
     if not store.multipart_downloads:
-        raise NotImplementedByDestination(MULTIPART_DOWNLOAD_UNSUPPORTED)
+        raise MultipartUnsupported("download")
     config, links = request.app[MULTIPART], request.app[LINKS]
     stat = await store.stat(path)
     url = await store.presign_download(path, config.url_ttl) if config.direct else None

@@ -8,12 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol
 
-from gateway.errors import IncompleteBody, NotImplementedByDestination
+from gateway.errors import IncompleteBody, MultipartUnsupported
 from gateway.ranges import ByteRange
-
-MULTIPART_UPLOAD_UNSUPPORTED = (
-    "Multipart upload is not supported for the current artifact repository"
-)
 
 
 class InvalidDestination(ValueError):
@@ -123,25 +119,25 @@ class ArtifactStore(abc.ABC):
 
     async def create_upload(self, path: str) -> str:
         """Starts an upload to `path` and returns its id."""
-        raise NotImplementedByDestination(MULTIPART_UPLOAD_UNSUPPORTED)
+        raise MultipartUnsupported("upload")
 
     async def upload_part(
         self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
     ) -> str:
         """Stores exactly `size` bytes as part `part_number` (replacing it); returns its ETag."""
-        raise NotImplementedByDestination(MULTIPART_UPLOAD_UNSUPPORTED)
+        raise MultipartUnsupported("upload")
 
     async def list_parts(self, path: str, upload_id: str) -> dict[int, str]:
         """The parts stored so far: part number -> ETag. NotFound for an unknown upload."""
-        raise NotImplementedByDestination(MULTIPART_UPLOAD_UNSUPPORTED)
+        raise MultipartUnsupported("upload")
 
     async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:
         """Makes `path` appear atomically from `parts` ((number, ETag) in order)."""
-        raise NotImplementedByDestination(MULTIPART_UPLOAD_UNSUPPORTED)
+        raise MultipartUnsupported("upload")
 
     async def abort_upload(self, path: str, upload_id: str) -> None:
         """Removes the upload and every stored part. NotFound for an unknown upload."""
-        raise NotImplementedByDestination(MULTIPART_UPLOAD_UNSUPPORTED)
+        raise MultipartUnsupported("upload")
 
     async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
         """Uploads started before `older_than`, for the cleanup pass."""
