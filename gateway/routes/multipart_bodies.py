@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway import paths
 from gateway.errors import InvalidParameter
-from gateway.stores.base import read_block
+from gateway.stores.base import PartList, read_block
 from gateway.stores.s3_multipart import MAX_PARTS
 
 # 10,000 parts, each echoed back with its URL, stay well under this.
@@ -72,8 +72,11 @@ def target_path(directory: str, local_file: str) -> str:
     return paths.normalize(f"{directory}/{name}" if directory else name, allow_empty=False)
 
 
-def ordered_parts(parts: list[Part], stored: dict[int, str]) -> list[tuple[int, str]]:
+def ordered_parts(parts: list[Part], stored: PartList) -> PartList:
     """The parts to join, checked against what was stored: all of them, each ETag right."""
+    etags: dict[int, set[str]] = {}
+    for number, etag in stored:
+        etags.setdefault(number, set()).add(_bare(etag))
     numbers = sorted(part.part_number for part in parts)
     if not numbers or numbers != list(range(1, len(numbers) + 1)):
         raise InvalidParameter(
@@ -82,13 +85,13 @@ def ordered_parts(parts: list[Part], stored: dict[int, str]) -> list[tuple[int, 
         )
     if no_etag := [part.part_number for part in parts if not part.etag]:
         raise InvalidParameter(f"Parts without an ETag: {_few(no_etag)}")
-    if missing := [n for n in numbers if n not in stored]:
+    if missing := [n for n in numbers if n not in etags]:
         raise InvalidParameter(f"Parts never uploaded: {_few(missing)}")
-    if unlisted := sorted(set(stored) - set(numbers)):
+    if unlisted := sorted(set(etags) - set(numbers)):
         raise InvalidParameter(f"Uploaded parts missing from 'parts': {_few(unlisted)}")
-    if wrong := [p.part_number for p in parts if _bare(p.etag) != _bare(stored[p.part_number])]:
+    if wrong := [p.part_number for p in parts if _bare(p.etag) not in etags[p.part_number]]:
         raise InvalidParameter(f"ETags that do not match the stored parts: parts {_few(wrong)}")
-    return [(n, stored[n]) for n in numbers]
+    return sorted((p.part_number, f'"{_bare(p.etag)}"') for p in parts)
 
 
 def _bare(etag: str | None) -> str:

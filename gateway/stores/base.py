@@ -127,8 +127,10 @@ class ArtifactStore(abc.ABC):
         """Stores exactly `size` bytes as part `part_number` (replacing it); returns its ETag."""
         raise MultipartUnsupported("upload")
 
-    async def list_parts(self, path: str, upload_id: str) -> dict[int, str]:
-        """The parts stored so far: part number -> ETag. NotFound for an unknown upload."""
+    async def list_parts(self, path: str, upload_id: str) -> PartList:
+        """(number, ETag) of the parts stored so far; NotFound for an unknown upload.
+
+        A part sent again may be listed beside the one it replaces (SeaweedFS does this)."""
         raise MultipartUnsupported("upload")
 
     async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:

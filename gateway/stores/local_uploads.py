@@ -129,7 +129,7 @@ class LocalUploads:
                 await asyncio.to_thread(os.unlink, temp)
         return f'"{digest.hexdigest()}"'
 
-    async def list_parts(self, path: str, upload_id: str) -> dict[int, str]:
+    async def list_parts(self, path: str, upload_id: str) -> PartList:
         directory = await asyncio.to_thread(self._upload_dir, path, upload_id)
         return await asyncio.to_thread(_stored_parts, directory)
 
@@ -179,9 +179,6 @@ def _keep_part(directory: str, number: int, temp: str, md5: str) -> None:
                 os.unlink(os.path.join(directory, name))
 
 
-def _stored_parts(directory: str) -> dict[int, str]:
-    parts = {}
-    for name in os.listdir(directory):
-        if match := _PART.match(name):
-            parts[int(match.group(1))] = f'"{match.group(2)}"'
-    return parts
+def _stored_parts(directory: str) -> PartList:
+    matches = filter(None, map(_PART.match, os.listdir(directory)))
+    return [(int(match.group(1)), f'"{match.group(2)}"') for match in matches]

@@ -108,13 +108,13 @@ class S3Uploads:
             raise
         return response["ETag"]
 
-    async def list_parts(self, path: str, upload_id: str) -> dict[int, str]:
-        parts: dict[int, str] = {}
+    async def list_parts(self, path: str, upload_id: str) -> PartList:
+        parts: PartList = []
         with self._upload_call(path, upload_id):
             paginator = self._client.get_paginator("list_parts")
             pages = paginator.paginate(Bucket=self.bucket, Key=self._key(path), UploadId=upload_id)
             async for page in pages:
-                parts.update((p["PartNumber"], p["ETag"]) for p in page.get("Parts", []))
+                parts.extend((p["PartNumber"], p["ETag"]) for p in page.get("Parts", []))
         return parts
 
     async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:

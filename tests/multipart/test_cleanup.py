@@ -19,7 +19,7 @@ from tests.conftest import ADMIN, BUCKET, Gateway, clean_env, s3_env, start_gate
 from tests.multipart.conftest import MIB, create, put_part, stored_parts
 from tests.test_failures import wait_until
 
-SWEEP = ["--multipart.url-ttl", "1", "--multipart.cleanup-age", "2", "--multipart.cleanup-interval"]
+SWEEP = ["--multipart.url-ttl", "1", "--multipart.cleanup-age", "2"]
 
 
 def s3_store(endpoint: str, prefix: str) -> S3Store:
@@ -116,9 +116,7 @@ def test_start_up_pass_aborts_uploads_left_from_before(request, s3, tmp_path, de
 
 
 @pytest.mark.parametrize("destination", ["local", "s3"])
-def test_periodic_pass_aborts_abandoned_uploads_and_nothing_else(
-    request, s3, tmp_path, destination
-):
+def test_periodic_pass_aborts_abandoned_uploads_only(request, s3, tmp_path, destination):
     gw = _sweeper(request, tmp_path, destination, _where(destination, tmp_path), interval=1)
     try:
         requests.put(f"{gw.api}/7/kept.txt", data=b"kept", timeout=30).raise_for_status()

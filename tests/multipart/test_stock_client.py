@@ -144,9 +144,7 @@ class _Sized:
         return piece
 
 
-def test_one_200_mib_part_streams_through_in_bounded_memory(
-    fresh_s3_gateway, s3, exp, measurements
-):
+def test_one_200_mib_part_streams_in_bounded_memory(fresh_s3_gateway, s3, exp, measurements):
     gw = fresh_s3_gateway
     created = create(gw, exp, "one.bin", 1)
     source = _Sized(200 * MIB)

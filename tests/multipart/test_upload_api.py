@@ -64,7 +64,8 @@ def test_a_part_uploaded_again_replaces_the_first(replicas, s3, exp):
     put_part(credential, b"first attempt").raise_for_status()
     second = put_part(credential, b"second")
     parts = [{"part_number": 1, "etag": second.headers["ETag"]}]
-    mpu(gw, "complete", exp, path="retry.bin", upload_id=created["upload_id"], parts=parts)
+    resp = mpu(gw, "complete", exp, path="retry.bin", upload_id=created["upload_id"], parts=parts)
+    assert resp.status_code == 200, resp.text
     assert stored_bytes(gw, s3, f"{exp}/retry.bin") == b"second"
     requests.delete(f"{gw.api}/{exp}", timeout=60).raise_for_status()
 
