@@ -26,8 +26,9 @@ def query_of(url: str) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
 
 
-def flip(signature: str) -> str:
-    return ("0" if signature[0] != "0" else "1") + signature[1:]
+def flip(value: str) -> str:
+    """The same string with its first character changed."""
+    return ("0" if value[0] != "0" else "1") + value[1:]
 
 
 def presign(gw, path: str, **headers: str) -> requests.Response:
@@ -50,7 +51,7 @@ def test_forged_or_tampered_part_urls_are_refused(replicas, s3, exp):
         ),
         "later expiry": with_query(url, expires=str(int(query["expires"]) + 3600)),
         "other part number": with_query(url, part_number="2"),
-        "other upload id": with_query(url, upload_id=upload_id[:-1] + "0"),
+        "other upload id": with_query(url, upload_id=flip(upload_id[::-1])[::-1]),
         "other path": url.replace("/f.bin?", "/g.bin?"),
         "no signature": url.split("?")[0] + "?" + urllib.parse.urlencode(unsigned),
     }
