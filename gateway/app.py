@@ -12,13 +12,23 @@ from gateway import redact
 from gateway.access import DESTINATIONS
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.policy import AUTHENTICATOR, authenticate
+from gateway.cleanup import cleanup_context
 from gateway.config import Settings
 from gateway.destinations import Destinations
 from gateway.errors import ApiError
+from gateway.links import LINKS, Links
 from gateway.middleware import errors_as_json
-from gateway.routes import artifacts, health, server_info, tracking_artifacts
+from gateway.routes import (
+    artifacts,
+    health,
+    multipart,
+    presigned,
+    server_info,
+    tracking_artifacts,
+)
 from gateway.routes.passthrough import passthrough
 from gateway.routing import InvalidRouting, RoutingTable, destination_configs
+from gateway.signing import signer_from
 from gateway.stores import InvalidDestination, create_store
 from gateway.upstream import Upstream, install
 
@@ -77,10 +87,17 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
         await destinations.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(cleanup_context(destinations, settings.multipart))
+    app[multipart.MULTIPART] = settings.multipart
+    app[LINKS] = Links(
+        signer_from(settings.multipart), settings.multipart.url_ttl, settings.public_url
+    )
     if settings.tracking_uri:
         install(app, Upstream(settings.tracking_uri, settings.upstream))
         tracking_artifacts.add_routes(app)
     health.add_routes(app)
     artifacts.add_routes(app)
+    multipart.add_routes(app)
+    presigned.add_routes(app)
     server_info.add_routes(app)
     return app

@@ -74,6 +74,36 @@ class UpstreamProxy(BaseModel):
     )
 
 
+class Multipart(BaseModel):
+    """Client-driven multipart uploads and ranged downloads through URLs the gateway signs."""
+
+    model_config = {"extra": "forbid"}
+
+    signing_secret: SecretStr | None = Field(
+        None, description="HMAC key for part and download URLs; the same on every replica"
+    )
+    url_ttl: int = Field(3600, ge=1, le=7 * 86400, description="seconds a signed URL stays valid")
+    max_part_size: ByteSize = Field(
+        ByteSize(S3_MAX_PART), ge=1, le=S3_MAX_PART, description="largest part a client may PUT"
+    )
+    direct: bool = Field(False, description="hand out S3 presigned URLs (clients reach the bucket)")
+    cleanup_age: int = Field(86400, ge=2, description="abort uploads older than this (seconds)")
+    cleanup_interval: int = Field(3600, ge=1, description="seconds between cleanup passes")
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _outlives_urls(self) -> Multipart:
+        if self.cleanup_age <= self.url_ttl:
+            raise ValueError("cleanup_age must exceed url_ttl, or live uploads would be aborted")
+        return self
+
+
 class DestinationConfig(BaseModel):
     """One place artifacts live. S3 keys left empty come from botocore's default chain."""
 
@@ -185,6 +215,10 @@ class Settings(BaseSettings):
     )
     s3: S3Transfer = Field(default_factory=S3Transfer)
     upstream: UpstreamProxy = Field(default_factory=UpstreamProxy)
+    multipart: Multipart = Field(default_factory=Multipart)
+    public_url: str | None = Field(
+        None, description="external base URL for signed links; default from X-Forwarded-*/Host"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     destinations: dict[DestinationName, DestinationConfig] = Field(
         default_factory=dict, description="named destinations (see README)"
@@ -221,6 +255,18 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL of the MLflow tracking server")
         if parsed.username is not None or parsed.password is not None:
             raise ValueError("must not contain credentials: callers' Authorization is forwarded")
+        if parsed.query or parsed.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urllib.parse.urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http:// or https:// URL")
         if parsed.query or parsed.fragment:
             raise ValueError("must not have a query or fragment")
         return value.strip().rstrip("/")

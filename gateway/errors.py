@@ -49,6 +49,20 @@ class DestinationUnavailable(ApiError):
     error_code = "TEMPORARILY_UNAVAILABLE"
 
 
+class IncompleteBody(ApiError):
+    error_code = "BAD_REQUEST"
+
+
+class MultipartUnsupported(ApiError):
+    """MLflow's words: on exactly this message its client falls back to single requests."""
+
+    status = 501
+    error_code = "NOT_IMPLEMENTED"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Multipart {what} is not supported for the current artifact repository")
+
+
 class RangeNotSatisfiable(Exception):
     """The requested byte range lies outside a file of `size` bytes."""
 

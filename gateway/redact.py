@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 
 _MASK = "***"
 _secrets: set[str] = set()
+# Signed URLs are short-lived credentials: their signatures stay out of logs too.
+_SIGNED_QUERY = re.compile(r"((?:signature|X-Amz-Signature|X-Amz-Security-Token)=)[^&\s\"']+", re.I)
 
 
 def register(*values: str | None) -> None:
@@ -17,7 +20,7 @@ def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, _MASK)
-    return text
+    return _SIGNED_QUERY.sub(rf"\g<1>{_MASK}", text)
 
 
 class RedactingFilter(logging.Filter):

@@ -16,9 +16,9 @@ PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 _ROUTE = "/mlflow-artifacts/artifacts"
 
 
-def url_path(request: web.Request) -> tuple[str, bool]:
-    """The artifact path from the still-encoded URL, and whether it ended in '/'."""
-    raw = request.rel_url.raw_path.partition(_ROUTE)[2].removeprefix("/")
+def url_path(request: web.Request, route: str = _ROUTE) -> tuple[str, bool]:
+    """The artifact path after `route` in the still-encoded URL, and whether it ended in '/'."""
+    raw = request.rel_url.raw_path.partition(route)[2].removeprefix("/")
     paths.check_raw(raw)
     try:
         decoded = urllib.parse.unquote(raw, errors="strict")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol
 
+from gateway.errors import IncompleteBody, MultipartUnsupported
 from gateway.ranges import ByteRange
 
 
@@ -37,6 +38,18 @@ class Entry:
     size: int | None = None
 
 
+PartList = list[tuple[int, str]]  # (part number, ETag) in order
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """A multipart upload neither completed nor aborted, as the cleanup pass sees it."""
+
+    path: str
+    upload_id: str
+    started: datetime
+
+
 class Download(abc.ABC):
     """An open read of bytes [start, stop) of a file; close it whether or not it was read."""
 
@@ -62,6 +75,8 @@ class ArtifactStore(abc.ABC):
     """One destination. Paths are already normalised (`a/b/c`) and relative to its root."""
 
     schemes: ClassVar[tuple[str, ...]]
+    multipart_uploads: ClassVar[bool] = False  # implements the upload primitives below
+    multipart_downloads: ClassVar[bool] = True  # every store serves byte ranges through `open`
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -99,6 +114,47 @@ class ArtifactStore(abc.ABC):
         """Raises DestinationUnavailable if the destination cannot be reached."""
         await self.list("")
 
+    # Multipart uploads driven by the client: parts arrive in any order, possibly at different
+    # replicas, and nothing is visible at `path` until `complete_upload`.
+
+    async def create_upload(self, path: str) -> str:
+        """Starts an upload to `path` and returns its id."""
+        raise MultipartUnsupported("upload")
+
+    async def upload_part(
+        self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
+    ) -> str:
+        """Stores exactly `size` bytes as part `part_number` (replacing it); returns its ETag."""
+        raise MultipartUnsupported("upload")
+
+    async def list_parts(self, path: str, upload_id: str) -> PartList:
+        """(number, ETag) of the parts stored so far; NotFound for an unknown upload.
+
+        A part sent again may be listed beside the one it replaces (SeaweedFS does this)."""
+        raise MultipartUnsupported("upload")
+
+    async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:
+        """Makes `path` appear atomically from `parts` ((number, ETag) in order)."""
+        raise MultipartUnsupported("upload")
+
+    async def abort_upload(self, path: str, upload_id: str) -> None:
+        """Removes the upload and every stored part. NotFound for an unknown upload."""
+        raise MultipartUnsupported("upload")
+
+    async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
+        """Uploads started before `older_than`, for the cleanup pass."""
+        return []
+
+    async def presign_part(
+        self, path: str, upload_id: str, part_number: int, expires_in: int
+    ) -> str | None:
+        """A URL on the storage itself (`multipart.direct`); None where there is none."""
+        return None
+
+    async def presign_download(self, path: str, expires_in: int) -> str | None:
+        """A ranged-GET URL on the storage itself (`multipart.direct`); None where there is none."""
+        return None
+
 
 async def read_pieces(body: ByteSource, size: int) -> list[bytes]:
     """Reads until `size` bytes or the end of the body, keeping the pieces as they came."""
@@ -117,3 +173,14 @@ async def read_block(body: ByteSource, size: int) -> bytes:
     """Reads until `size` bytes or the end of the body: uploads are cut into blocks this way."""
     pieces = await read_pieces(body, size)
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+async def exact_chunks(body: ByteSource, size: int, chunk: int) -> AsyncIterator[bytes]:
+    """Exactly `size` bytes of `body` in blocks of at most `chunk`; a shorter body is an error."""
+    remaining = size
+    while remaining > 0:
+        block = await read_block(body, min(chunk, remaining))
+        if not block:
+            raise IncompleteBody(f"The request body ended {remaining} bytes early")
+        remaining -= len(block)
+        yield block

@@ -25,6 +25,7 @@ from gateway.stores.base import (
     InvalidDestination,
     read_block,
 )
+from gateway.stores.local_uploads import STAGING, LocalUploads
 
 _WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:([\\/]|$)")
 _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.gateway-part$")
@@ -77,8 +78,9 @@ class LocalDownload(Download):
         self._file.close()
 
 
-class LocalStore(ArtifactStore):
+class LocalStore(LocalUploads, ArtifactStore):
     schemes: ClassVar[tuple[str, ...]] = ("", "file")
+    multipart_uploads: ClassVar[bool] = True
 
     def __init__(self, uri: str, chunk_size: int) -> None:
         super().__init__(uri)
@@ -89,7 +91,9 @@ class LocalStore(ArtifactStore):
         await asyncio.to_thread(os.makedirs, self.root, exist_ok=True)
 
     def _full(self, path: str) -> str:
-        """The filesystem path; symlinks may not lead outside the root."""
+        """The filesystem path; symlinks may not lead outside the root, nor paths into staging."""
+        if path.split("/", 1)[0] == STAGING:
+            raise InvalidParameter(f"Invalid artifact path {path!r}: {STAGING} is reserved")
         full = os.path.join(self.root, *path.split("/")) if path else self.root
         real = os.path.realpath(full)
         if real != self.root and not real.startswith(self.root + os.sep):
@@ -184,7 +188,8 @@ class LocalStore(ArtifactStore):
                 break
 
     async def list(self, path: str) -> list[Entry]:
-        return await asyncio.to_thread(self._list, self._full(path))
+        entries = await asyncio.to_thread(self._list, self._full(path))
+        return [entry for entry in entries if path or entry.name != STAGING]
 
     @staticmethod
     def _list(full: str) -> list[Entry]:

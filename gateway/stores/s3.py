@@ -28,6 +28,7 @@ from gateway.stores.base import (
 )
 from gateway.stores.s3_body import read_part
 from gateway.stores.s3_multipart import MultipartWriter, part_size_for
+from gateway.stores.s3_uploads import S3Uploads, streaming_config
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _DELETE_BATCH = 1000
@@ -62,8 +63,9 @@ class S3Download(Download):
         self._body.close()
 
 
-class S3Store(ArtifactStore):
+class S3Store(S3Uploads, ArtifactStore):
     schemes: ClassVar[tuple[str, ...]] = ("s3",)
+    multipart_uploads: ClassVar[bool] = True
 
     def __init__(self, dest: DestinationConfig, transfer: S3Transfer, chunk_size: int) -> None:
         super().__init__(dest.uri)
@@ -73,6 +75,7 @@ class S3Store(ArtifactStore):
         self.chunk_size = chunk_size
         self._stack = contextlib.AsyncExitStack()
         self._client: Any = None
+        self._stream_client: Any = None  # for part bodies streamed from a client
 
     async def start(self) -> None:
         dest, transfer = self.dest, self.transfer
@@ -85,23 +88,29 @@ class S3Store(ArtifactStore):
             max_pool_connections=transfer.max_pool_connections,
             retries={"mode": "standard", "max_attempts": 3},
             s3={"addressing_style": style},
+            signature_version="s3v4",  # also for presigned URLs, where botocore may pick SigV2
             # Checksums only where S3 requires them: saves a pass over every body and the
             # aws-chunked encoding that older S3-compatible stores reject.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
         session = AioSession(profile=dest.profile)
-        self._client = await self._stack.enter_async_context(
-            session.create_client(
-                "s3",
-                endpoint_url=dest.endpoint_url,
-                region_name=dest.region,
-                aws_access_key_id=_reveal(dest.access_key_id),
-                aws_secret_access_key=_reveal(dest.secret_access_key),
-                aws_session_token=_reveal(dest.session_token),
-                verify=dest.verify_tls,
-                config=config,
-            )
+        self._client = await self._stack.enter_async_context(self._create(session, config))
+        self._stream_client = await self._stack.enter_async_context(
+            self._create(session, streaming_config(config))
+        )
+
+    def _create(self, session: AioSession, config: AioConfig) -> Any:
+        dest = self.dest
+        return session.create_client(
+            "s3",
+            endpoint_url=dest.endpoint_url,
+            region_name=dest.region,
+            aws_access_key_id=_reveal(dest.access_key_id),
+            aws_secret_access_key=_reveal(dest.secret_access_key),
+            aws_session_token=_reveal(dest.session_token),
+            verify=dest.verify_tls,
+            config=config,
         )
 
     async def close(self) -> None:
