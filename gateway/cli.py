@@ -10,6 +10,7 @@ from gateway.app import build_app
 from gateway.commands import COMMANDS
 from gateway.redact import RedactingFilter
 from gateway.serve import serve
+from gateway.signing import settle_secret
 from gateway.startup import configured
 
 log = logging.getLogger("gateway")
@@ -47,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if settings.tracking_uri:
         log.info("passing tracking requests through to %s", settings.tracking_uri)
+    settle_secret(settings.multipart)
     return serve(
         lambda: build_app(settings, destinations), settings.host, settings.port, settings.workers
     )

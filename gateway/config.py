@@ -251,25 +251,16 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         parsed = urllib.parse.urlsplit(value.strip())
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError("must be an http:// or https:// URL of the MLflow tracking server")
         if parsed.username is not None or parsed.password is not None:
             raise ValueError("must not contain credentials: callers' Authorization is forwarded")
-        if parsed.query or parsed.fragment:
-            raise ValueError("must not have a query or fragment")
-        return value.strip().rstrip("/")
+        return _base_url(value, "of the MLflow tracking server")
 
     @field_validator("public_url")
     @classmethod
     def _http_base(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parsed = urllib.parse.urlsplit(value.strip())
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError("must be an http:// or https:// URL")
-        if parsed.query or parsed.fragment:
-            raise ValueError("must not have a query or fragment")
-        return value.strip().rstrip("/")
+        return _base_url(value, "")
 
     def default_destination(self, env: MlflowS3Env | None = None) -> DestinationConfig:
         env = env or MlflowS3Env()
@@ -278,6 +269,16 @@ class Settings(BaseSettings):
             endpoint_url=env.mlflow_s3_endpoint_url,
             verify_tls=not env.mlflow_s3_ignore_tls,
         )
+
+
+def _base_url(value: str, what: str) -> str:
+    """An http(s) URL that others are appended to: no query, no fragment, no trailing slash."""
+    parsed = urllib.parse.urlsplit(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"must be an http:// or https:// URL {what}".rstrip())
+    if parsed.query or parsed.fragment:
+        raise ValueError("must not have a query or fragment")
+    return value.strip().rstrip("/")
 
 
 def _config_file(argv: Sequence[str]) -> str | None:

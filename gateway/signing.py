@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from gateway import redact
 from gateway.config import Multipart
@@ -55,14 +56,19 @@ def _refused(why: str) -> web.HTTPForbidden:
     return web.HTTPForbidden(reason=f"This URL is refused: {why}; ask the gateway for a new one")
 
 
-def signer_from(config: Multipart) -> Signer:
-    """A configured secret is shared by every replica; otherwise this process makes its own."""
+def settle_secret(config: Multipart) -> SecretStr:
+    """Before `--workers` fork: a generated secret must be one secret for all of them."""
     if config.signing_secret is None:
         log.info(
             "multipart.signing_secret is not set: signing URLs with a secret generated for this "
-            "process; several workers or replicas need one configured secret"
+            "process and its workers; several replicas need one configured secret"
         )
-        return Signer(secrets.token_bytes(32))
-    secret = config.signing_secret.get_secret_value()
+        config.signing_secret = SecretStr(secrets.token_urlsafe(32))
+    return config.signing_secret
+
+
+def signer_from(config: Multipart) -> Signer:
+    """A configured secret is shared by every replica; otherwise this process makes its own."""
+    secret = settle_secret(config).get_secret_value()
     redact.register(secret)
     return Signer(secret.encode())

@@ -50,3 +50,32 @@ def test_workers_share_the_port_and_fail_together(seaweed, s3, tmp_path, exp):
             time.sleep(0.1)
     finally:
         process.stop()
+
+
+def test_workers_share_one_generated_signing_secret(tmp_path, exp):
+    """Part URLs signed by one worker are accepted by the other (no secret configured)."""
+    root = tmp_path / "mlartifacts"
+    args = ["--artifacts-destination", str(root), "--workers", "2"]
+    process, url = start_gateway(tmp_path, args, clean_env(), name="workers-mpu")
+    try:
+        mpu = f"{url}/api/2.0/mlflow-artifacts/mpu"
+        created = requests.post(
+            f"{mpu}/create/{exp}", json={"path": "parts.bin", "num_parts": 32}, timeout=60
+        )
+        assert created.status_code == 200, created.text
+        chunks = [os.urandom(1024) for _ in range(32)]
+        parts = []
+        for credential, chunk in zip(created.json()["credentials"], chunks, strict=True):
+            with requests.Session() as session:  # a new connection: either worker may take it
+                resp = session.put(credential["url"], data=chunk, timeout=60)
+            assert resp.status_code == 200, resp.text
+            parts.append({"part_number": credential["part_number"], "etag": resp.headers["ETag"]})
+        body = {"path": "parts.bin", "upload_id": created.json()["upload_id"], "parts": parts}
+        assert requests.post(f"{mpu}/complete/{exp}", json=body, timeout=60).status_code == 200
+        assert (root / exp / "parts.bin").read_bytes() == b"".join(chunks)
+        part_pids = re.findall(
+            r"\[(\d+)\] INFO gateway.access: .* \"PUT [^\"]*/mpu/part/", process.log_text()
+        )
+        assert {int(pid) for pid in part_pids} == {c.pid for c in workers_of(process.pid)}
+    finally:
+        process.stop()
