@@ -196,3 +196,45 @@ def test_stock_client_without_valid_credentials(seeded, monkeypatch, tmp_path, u
 def test_health_and_version_stay_open(seeded):
     assert requests.get(f"{seeded.url}/health", timeout=30).text == "OK"
     assert requests.get(f"{seeded.url}/version", timeout=30).status_code == 200
+
+
+def test_multipart_and_presigned_routes_need_the_same_permissions(seeded):
+    """Creating, completing and aborting need EDIT; link requests need READ; the links
+    themselves are authorised by their signature alone (clients send no credentials)."""
+    base = seeded.api.removesuffix("/artifacts")
+    run = uuid.uuid4().hex
+
+    def create(headers: dict, experiment: str) -> requests.Response:
+        body = {"path": "part.bin", "num_parts": 1}
+        url = f"{base}/mpu/create/{experiment}/{run}/artifacts"
+        return requests.post(url, json=body, headers=headers, timeout=30)
+
+    assert create({}, "7").status_code == 401
+    assert create(READER.headers(), "7").status_code == 403
+    assert create(ALICE.headers(), "33").status_code == 403
+    created = create(ALICE.headers(), "7")
+    assert created.status_code == 200, created.text
+    upload_id = created.json()["upload_id"]
+    (credential,) = created.json()["credentials"]
+    part = requests.put(credential["url"], data=b"signed part", timeout=30)
+    assert part.status_code == 200, part.text
+    done = {"path": "part.bin", "upload_id": upload_id}
+    parts = [{"part_number": 1, "etag": part.headers["ETag"]}]
+    target = f"{base}/mpu/complete/7/{run}/artifacts"
+    refused = requests.post(
+        target, json=done | {"parts": parts}, headers=READER.headers(), timeout=30
+    )
+    assert refused.status_code == 403
+    abort = f"{base}/mpu/abort/7/{run}/artifacts"
+    assert requests.post(abort, json=done, headers=BOB.headers(), timeout=30).status_code == 403
+    completed = requests.post(
+        target, json=done | {"parts": parts}, headers=ALICE.headers(), timeout=30
+    )
+    assert completed.status_code == 200, completed.text
+
+    presigned = f"{base}/presigned/7/{run}/artifacts/part.bin"
+    assert requests.get(presigned, timeout=30).status_code == 401
+    assert requests.get(presigned, headers=CI.headers(), timeout=30).status_code == 403
+    link = requests.get(presigned, headers=READER.headers(), timeout=30)
+    assert link.status_code == 200, link.text
+    assert requests.get(link.json()["url"], timeout=30).content == b"signed part"
