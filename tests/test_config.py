@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,23 @@ def test_stores_are_chosen_by_scheme(tmp_path):
 def test_missing_config_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigFileError):
         load_settings(["--config", str(Path(tmp_path) / "none.yaml")])
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "signed"),
+    [(None, False), ("https://minio.example:9000", False), ("http://127.0.0.1:9000", True)],
+)
+def test_s3_payload_is_signed_only_without_tls(endpoint, signed):
+    """Over TLS botocore need not read every part again to SHA-256 it; over http it must."""
+    settings = load_settings(["--artifacts-destination", "s3://bucket/p"])
+    dest = settings.default_destination().model_copy(update={"endpoint_url": endpoint})
+    store = create_store(dest, settings)
+
+    async def client_config():
+        await store.start()
+        try:
+            return store._client.meta.config.s3
+        finally:
+            await store.close()
+
+    assert asyncio.run(client_config())["payload_signing_enabled"] is signed

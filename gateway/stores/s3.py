@@ -87,7 +87,9 @@ class S3Store(S3Uploads, ArtifactStore):
             read_timeout=transfer.read_timeout,
             max_pool_connections=transfer.max_pool_connections,
             retries={"mode": "standard", "max_attempts": 3},
-            s3={"addressing_style": style},
+            # TLS protects the body in transit; SHA-256 signing it would read every part once
+            # more. Over plain http the payload signature is what protects it.
+            s3={"addressing_style": style, "payload_signing_enabled": not _over_tls(dest)},
             signature_version="s3v4",  # also for presigned URLs, where botocore may pick SigV2
             # Checksums only where S3 requires them: saves a pass over every body and the
             # aws-chunked encoding that older S3-compatible stores reject.
@@ -246,6 +248,10 @@ class S3Store(S3Uploads, ArtifactStore):
             raise DestinationUnavailable(
                 f"Destination {self.uri} refused the request: NoSuchBucket {self.bucket}"
             ) from None
+
+
+def _over_tls(dest: DestinationConfig) -> bool:
+    return dest.endpoint_url is None or dest.endpoint_url.lower().startswith("https:")
 
 
 def _reveal(secret: Any) -> str | None:
