@@ -38,7 +38,7 @@ class S3Transfer(BaseModel):
     model_config = {"extra": "forbid"}
 
     part_size: ByteSize = Field(ByteSize(8 * MIB), ge=S3_MIN_PART, le=S3_MAX_PART)
-    max_concurrency: int = Field(4, ge=1, le=64)
+    max_concurrency: int = Field(3, ge=1, le=64)
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     max_pool_connections: int = Field(64, ge=1)

@@ -13,7 +13,7 @@ from tests.conftest import BUCKET, Gateway, pending_uploads
 
 GIB = 1024**3
 BLOCK = 4 * 1024 * 1024
-# part_size (8 MiB) x (concurrency 4 + 1) plus the interpreter, aiohttp and aiobotocore;
+# part_size (8 MiB) x (concurrency 3 + 1) plus the interpreter, aiohttp and aiobotocore;
 # a gateway that buffered the body would need well over 1 GiB.
 RSS_LIMIT_MIB = 320
 
