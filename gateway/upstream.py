@@ -105,7 +105,12 @@ class Upstream:
                 body = None
         if response.status == 200 and isinstance(body, dict):
             return body
-        raise _refusal(response.status, body, f"{self.base_url}{path}")
+        refusal = _refusal(response.status, body, f"{self.base_url}{path}")
+        # A 401 must keep its challenge, or MLflow clients and browsers never send credentials.
+        refusal.headers = tuple(
+            ("WWW-Authenticate", value) for value in response.headers.getall("WWW-Authenticate", ())
+        )
+        raise refusal
 
     async def check(self) -> str | None:
         """None when `/health` answers 200, else why not; used by the readiness route."""
@@ -121,7 +126,7 @@ class Upstream:
             return str(exc) or type(exc).__name__
 
 
-def _refusal(status: int, body: Any, where: str) -> Exception:
+def _refusal(status: int, body: Any, where: str) -> UpstreamError:
     if not 400 <= status < 500:
         return UpstreamError(f"Tracking server gave no usable answer ({status}) for {where}")
     if isinstance(body, dict) and isinstance(body.get("message"), str):

@@ -101,6 +101,15 @@ async def slow(request: web.Request) -> web.Response:
     return web.Response(text="too late")
 
 
+async def guarded_run(request: web.Request) -> web.Response:
+    """A tracking server with authentication on: lookups without credentials get its challenge."""
+    return web.json_response(
+        {"error_code": "UNAUTHENTICATED", "message": "You are not authenticated."},
+        status=401,
+        headers={"WWW-Authenticate": 'Basic realm="mlflow"'},
+    )
+
+
 async def health(request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
@@ -122,6 +131,7 @@ def build() -> web.Application:
     app.router.add_get("/seen", seen)
     app.router.add_get("/slow", slow)
     app.router.add_get("/api/3.0/mlflow/server-info", server_info)
+    app.router.add_get("/api/2.0/mlflow/runs/get", guarded_run)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 

@@ -246,3 +246,14 @@ def test_artifacts_only_mode_answers_server_info_and_readiness_alone(local_gatew
     ready = requests.get(f"{local_gateway.url}/ready", timeout=30)
     assert ready.status_code == 200 and ready.json()["upstream"] is None
     assert requests.get(f"{local_gateway.url}/version", timeout=30).text[0].isdigit()
+
+
+def test_a_refused_lookup_keeps_the_upstream_challenge(proxy):
+    """The gateway answers artifacts/list itself after a run lookup; a 401 from that lookup must
+    reach the client with the tracking server's WWW-Authenticate, or no client sends credentials."""
+    resp = requests.get(
+        f"{proxy.url}/api/2.0/mlflow/artifacts/list", params={"run_id": "abc"}, timeout=30
+    )
+    assert resp.status_code == 401, resp.text
+    assert resp.json() == {"error_code": "UNAUTHENTICATED", "message": "You are not authenticated."}
+    assert resp.headers["WWW-Authenticate"] == 'Basic realm="mlflow"'
