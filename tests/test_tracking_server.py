@@ -118,6 +118,32 @@ def test_get_artifact_serves_run_files_like_mlflow(flow, gw, id_param):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_ui_upload_artifact_lands_in_the_gateways_destination(flow, gw, s3):
+    url = f"{gw.url}/ajax-api/2.0/mlflow/upload-artifact"
+    params = {"run_uuid": flow["run_id"], "path": "ui/comment.txt"}
+    resp = requests.post(url, params=params, data=b"from the UI", timeout=60)
+    assert resp.status_code == 200, resp.text
+    assert stored_bytes(gw, s3, f"{run_root(flow)}/ui/comment.txt") == b"from the UI"
+    got = requests.get(
+        f"{gw.url}/get-artifact",
+        params={"run_id": flow["run_id"], "path": "ui/comment.txt"},
+        timeout=60,
+    )
+    assert got.content == b"from the UI"
+
+    too_big = {"run_uuid": flow["run_id"], "path": "ui/big.bin"}
+    resp = requests.post(url, params=too_big, data=b"x" * (10 * 1024 * 1024 + 1), timeout=60)
+    assert resp.status_code == 400 and "too large" in resp.json()["message"]
+    empty = requests.post(url, params={"run_uuid": flow["run_id"], "path": "ui/e.txt"}, timeout=60)
+    assert empty.status_code == 400 and empty.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    unsafe = requests.post(
+        url, params={"run_uuid": flow["run_id"], "path": "../x"}, data=b"x", timeout=60
+    )
+    assert unsafe.status_code == 400
+    assert stored_names(s3, gw, f"{run_root(flow)}/ui") == {"comment.txt"}
+    requests.delete(f"{gw.api}/{run_root(flow)}/ui", timeout=60).raise_for_status()
+
+
 def test_model_version_and_logged_model_artifacts(flow, gw, s3):
     mlmodel = stored_bytes(gw, s3, f"{model_root(flow)}/MLmodel")
     assert mlmodel

@@ -21,6 +21,7 @@ from gateway.proxied_roots import destination_path, join
 from gateway.routes.artifacts import file_infos
 from gateway.routes.files import get_file, head_file
 from gateway.routes.passthrough import forward
+from gateway.stores.base import read_block
 from gateway.upstream import UPSTREAM
 
 Lookup = Callable[[web.Request], Awaitable[str]]
@@ -107,6 +108,38 @@ def download(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[we
     return handler
 
 
+UI_UPLOAD_LIMIT = 10 * 1024 * 1024  # MLflow's own limit for this route
+
+
+class _Block:
+    """One in-memory body as a ByteSource: the UI route is small by definition."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view, self._pos = memoryview(data), 0
+
+    async def read(self, n: int = -1) -> bytes:
+        end = len(self._view) if n < 0 else self._pos + n
+        piece, self._pos = bytes(self._view[self._pos : end]), min(end, len(self._view))
+        return piece
+
+
+async def upload(request: web.Request) -> web.StreamResponse:
+    """The UI's `upload-artifact` (at most 10 MB, as MLflow), stored through `store_for`."""
+    relative = paths.normalize(_required(request, "path"), allow_empty=False)
+    resolved = await _resolve(request, run_location, relative)
+    if resolved is None:
+        return await forward(request, request.app[UPSTREAM])
+    _, path = resolved
+    store = store_for(request, path, Action.WRITE)
+    data = await read_block(request.content, UI_UPLOAD_LIMIT + 1)
+    if not data:
+        raise InvalidParameter("Request must specify data.")
+    if len(data) > UI_UPLOAD_LIMIT:
+        raise InvalidParameter("Artifact size is too large. Max size is 10MB.")
+    await store.write(path, _Block(data), len(data))
+    return web.Response(content_type="application/json")
+
+
 def add_routes(app: web.Application) -> None:
     """MLflow 3.17's routes, plus the ajax forms of the two file routes that the UI requests."""
     run_list, versions = listing(run_location, "path"), download(model_version_location, "path")
@@ -121,3 +154,4 @@ def add_routes(app: web.Application) -> None:
         "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
         download(logged_model_location, "artifact_file_path"),
     )
+    app.router.add_post("/ajax-api/2.0/mlflow/upload-artifact", upload)
