@@ -120,18 +120,22 @@ async def server_info(request: web.Request) -> web.Response:
 
 def build() -> web.Application:
     app = web.Application()
-    app.router.add_get("/health", health)
-    app.router.add_get("/gzip", gzipped)
-    app.router.add_get("/cookies", cookies)
-    app.router.add_get("/redirect", redirect)
-    app.router.add_get("/teapot", teapot)
-    app.router.add_get("/drip", drip)
-    app.router.add_get("/release", release)
+    gets = {
+        "/health": health,
+        "/gzip": gzipped,
+        "/cookies": cookies,
+        "/redirect": redirect,
+        "/teapot": teapot,
+        "/drip": drip,
+        "/release": release,
+        "/seen": seen,
+        "/slow": slow,
+        "/api/3.0/mlflow/server-info": server_info,
+        "/api/2.0/mlflow/runs/get": guarded_run,
+    }
+    for path, handler in gets.items():
+        app.router.add_get(path, handler)
     app.router.add_post("/upload-drip", upload_drip)
-    app.router.add_get("/seen", seen)
-    app.router.add_get("/slow", slow)
-    app.router.add_get("/api/3.0/mlflow/server-info", server_info)
-    app.router.add_get("/api/2.0/mlflow/runs/get", guarded_run)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 
