@@ -24,6 +24,15 @@ class NotFound(ApiError):
     error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
+class UnknownUpload(NotFound):
+    """A multipart upload id that no store knows for this path: the same words on every store."""
+
+    def __init__(self, path: str, upload_id: str) -> None:
+        super().__init__(
+            f"No multipart upload {upload_id[:200]!r} to '{path}': unknown, completed or aborted"
+        )
+
+
 class Unauthenticated(ApiError):
     """No credentials, or credentials of nobody: the client is told how to authenticate."""
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway import paths
 from gateway.access import Action, store_for
 from gateway.errors import InvalidParameter
-from gateway.routes.files import get_file, head_file
+from gateway.routes.files import serve_file
 from gateway.stores.base import Entry
 
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
@@ -45,9 +45,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     if not path:
         return await list_artifacts(request)
     store = store_for(request, path, Action.READ)
-    if request.method == "HEAD":
-        return await head_file(request, store, path)
-    return await get_file(request, store, path)
+    return await serve_file(request, store, path)
 
 
 def file_infos(entries: list[Entry], under: str = "") -> list[dict[str, object]]:

@@ -103,6 +103,13 @@ async def head_file(request: web.Request, store: ArtifactStore, path: str) -> we
     return response
 
 
+async def serve_file(request: web.Request, store: ArtifactStore, path: str) -> web.StreamResponse:
+    """GET or HEAD of one file, as every route that serves a file answers it."""
+    if request.method == "HEAD":
+        return await head_file(request, store, path)
+    return await get_file(request, store, path)
+
+
 async def get_file(request: web.Request, store: ArtifactStore, path: str) -> web.StreamResponse:
     byte_range = _requested_range(request)
     try:

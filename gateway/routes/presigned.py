@@ -12,7 +12,7 @@ from gateway.access import DESTINATIONS, Action, store_for
 from gateway.errors import InvalidParameter, MultipartUnsupported
 from gateway.links import DOWNLOAD_ROUTE, LINKS
 from gateway.routes.artifacts import PREFIXES, url_path
-from gateway.routes.files import get_file, head_file
+from gateway.routes.files import serve_file
 from gateway.routes.multipart import MULTIPART
 
 PRESIGNED_ROUTE = "/mlflow-artifacts/presigned"
@@ -42,9 +42,7 @@ async def signed_download(request: web.Request) -> web.StreamResponse:
     path = _file_path(request, DOWNLOAD_ROUTE)
     request.app[LINKS].signer.verify(("download", path), request.query)
     store = request.app[DESTINATIONS].for_path(path)
-    if request.method == "HEAD":
-        return await head_file(request, store, path)
-    return await get_file(request, store, path)
+    return await serve_file(request, store, path)
 
 
 def add_routes(app: web.Application) -> None:

@@ -19,7 +19,7 @@ from gateway.access import Action, store_for
 from gateway.errors import InvalidParameter, UpstreamError
 from gateway.proxied_roots import destination_path, join
 from gateway.routes.artifacts import file_infos
-from gateway.routes.files import get_file, head_file
+from gateway.routes.files import serve_file
 from gateway.routes.passthrough import forward
 from gateway.stores.base import read_block
 from gateway.upstream import UPSTREAM
@@ -100,10 +100,7 @@ def download(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[we
         if resolved is None:
             return await forward(request, request.app[UPSTREAM])
         _, path = resolved
-        store = store_for(request, path, Action.READ)
-        if request.method == "HEAD":
-            return await head_file(request, store, path)
-        return await get_file(request, store, path)
+        return await serve_file(request, store_for(request, path, Action.READ), path)
 
     return handler
 

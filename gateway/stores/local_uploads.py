@@ -20,19 +20,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import BinaryIO
 
-from gateway.errors import NotFound
+from gateway.errors import UnknownUpload
 from gateway.stores.base import ByteSource, PartList, PendingUpload, exact_chunks
 
 STAGING = ".gateway-uploads"
 _MANIFEST = "manifest.json"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _PART = re.compile(r"^(\d{5})\.([0-9a-f]{32})\.part$")
-
-
-def _unknown(path: str, upload_id: str) -> NotFound:
-    return NotFound(
-        f"No multipart upload {upload_id[:200]!r} to '{path}': unknown, completed or aborted"
-    )
 
 
 def _part_name(number: int, md5: str) -> str:
@@ -42,7 +36,7 @@ def _part_name(number: int, md5: str) -> str:
 class PartFiles:
     """The stored parts, in order, read as one body (a ByteSource) for `write`."""
 
-    def __init__(self, files: list[str], on_missing: NotFound) -> None:
+    def __init__(self, files: list[str], on_missing: UnknownUpload) -> None:
         self._files = list(reversed(files))
         self._on_missing = on_missing
         self._current: BinaryIO | None = None
@@ -84,15 +78,11 @@ class LocalUploads:
     def _upload_dir(self, path: str, upload_id: str) -> str:
         """The staging directory of `upload_id`, which must have been started for `path`."""
         if not _UPLOAD_ID.match(upload_id):
-            raise _unknown(path, upload_id)
+            raise UnknownUpload(path, upload_id)
         directory = os.path.join(self._staging(), upload_id)
-        try:
-            with open(os.path.join(directory, _MANIFEST), encoding="utf-8") as file:
-                manifest = json.load(file)
-        except (OSError, ValueError):
-            raise _unknown(path, upload_id) from None
-        if manifest.get("path") != path:
-            raise _unknown(path, upload_id)
+        manifest = _manifest(directory)
+        if manifest is None or manifest.get("path") != path:
+            raise UnknownUpload(path, upload_id)
         return directory
 
     async def create_upload(self, path: str) -> str:
@@ -123,7 +113,7 @@ class LocalUploads:
                 await asyncio.to_thread(os.fsync, file.fileno())
             await asyncio.to_thread(_keep_part, directory, part_number, temp, digest.hexdigest())
         except FileNotFoundError:
-            raise _unknown(path, upload_id) from None
+            raise UnknownUpload(path, upload_id) from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 await asyncio.to_thread(os.unlink, temp)
@@ -136,7 +126,7 @@ class LocalUploads:
     async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:
         directory = await asyncio.to_thread(self._upload_dir, path, upload_id)
         files = [os.path.join(directory, _part_name(n, etag.strip('"'))) for n, etag in parts]
-        body = PartFiles(files, _unknown(path, upload_id))
+        body = PartFiles(files, UnknownUpload(path, upload_id))
         try:
             await self.write(path, body)
         finally:
@@ -157,15 +147,22 @@ class LocalUploads:
             return []
         found = []
         for name in filter(_UPLOAD_ID.match, names):
-            try:
-                with open(os.path.join(self._staging(), name, _MANIFEST), encoding="utf-8") as f:
-                    manifest = json.load(f)
-            except (OSError, ValueError):
+            manifest = _manifest(os.path.join(self._staging(), name))
+            if manifest is None:
                 continue  # completed or aborted meanwhile
             if manifest["started"] < cutoff:
                 started = datetime.fromtimestamp(manifest["started"], tz=timezone.utc)
                 found.append(PendingUpload(manifest["path"], name, started))
         return found
+
+
+def _manifest(directory: str) -> dict | None:
+    """An upload's manifest; None when the upload is gone (completed, aborted) or unreadable."""
+    try:
+        with open(os.path.join(directory, _MANIFEST), encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, ValueError):
+        return None
 
 
 def _keep_part(directory: str, number: int, temp: str, md5: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
-from gateway.errors import ApiError, InvalidParameter, NotFound
+from gateway.errors import ApiError, InvalidParameter, UnknownUpload
 from gateway.mime import content_disposition, content_type
 from gateway.stores.base import ByteSource, PartList, PendingUpload, exact_chunks
 
@@ -70,10 +70,7 @@ class S3Uploads:
                 error = exc.response.get("Error", {})
                 code = str(error.get("Code", ""))
                 if code == "NoSuchUpload":
-                    raise NotFound(
-                        f"No multipart upload {upload_id[:200]!r} to '{path}': unknown, "
-                        "completed or aborted"
-                    ) from None
+                    raise UnknownUpload(path, upload_id) from None
                 if code in _REFUSED_COMPLETION:
                     raise InvalidParameter(
                         f"The destination refused the parts of '{path}': {code} "
