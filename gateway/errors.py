@@ -1,4 +1,7 @@
-"""Errors a client can cause or a destination can return, with MLflow's error codes."""
+"""Errors answered to clients, with HTTP status and MLflow's error codes.
+
+Stores never raise these: their vocabulary is `gateway.stores.errors`.
+"""
 
 from __future__ import annotations
 
@@ -19,20 +22,6 @@ class InvalidParameter(ApiError):
     pass
 
 
-class NotFound(ApiError):
-    status = 404
-    error_code = "RESOURCE_DOES_NOT_EXIST"
-
-
-class UnknownUpload(NotFound):
-    """A multipart upload id that no store knows for this path: the same words on every store."""
-
-    def __init__(self, path: str, upload_id: str) -> None:
-        super().__init__(
-            f"No multipart upload {upload_id[:200]!r} to '{path}': unknown, completed or aborted"
-        )
-
-
 class Unauthenticated(ApiError):
     """No credentials, or credentials of nobody: the client is told how to authenticate."""
 
@@ -51,17 +40,6 @@ class PermissionDenied(ApiError):
     error_code = "PERMISSION_DENIED"
 
 
-class DestinationUnavailable(ApiError):
-    """The destination is unreachable or refuses us: the client may retry later."""
-
-    status = 503
-    error_code = "TEMPORARILY_UNAVAILABLE"
-
-
-class IncompleteBody(ApiError):
-    error_code = "BAD_REQUEST"
-
-
 class MultipartUnsupported(ApiError):
     """MLflow's words: on exactly this message its client falls back to single requests."""
 
@@ -70,14 +48,6 @@ class MultipartUnsupported(ApiError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"Multipart {what} is not supported for the current artifact repository")
-
-
-class RangeNotSatisfiable(Exception):
-    """The requested byte range lies outside a file of `size` bytes."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(f"range not satisfiable for {size} bytes")
-        self.size = size
 
 
 class UpstreamError(ApiError):

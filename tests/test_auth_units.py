@@ -11,15 +11,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
-from gateway.actions import Action
-from gateway.app import build_app
+from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.config import AuthConfig, Permission, UserConfig
 from gateway.auth.passwords import ScryptHash, hash_secret, verify
 from gateway.auth.policy import enforce_on_passthrough
 from gateway.auth.users import User
 from gateway.config import load_settings
-from gateway.destinations import Destinations
+from gateway.http.app import build_app
+from gateway.routing.destinations import Destinations
 from gateway.stores.local import LocalStore
 
 ALICE_HASH = hash_secret("alice-secret")

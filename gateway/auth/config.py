@@ -6,7 +6,7 @@ import enum
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from gateway.actions import Action
+from gateway.auth.actions import Action
 from gateway.auth.passwords import ScryptHash
 from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, overlaps
 

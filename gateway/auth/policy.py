@@ -12,7 +12,7 @@ from collections.abc import Callable
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from gateway.actions import Action
+from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.users import User
 from gateway.errors import PermissionDenied, Unauthenticated

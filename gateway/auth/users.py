@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from gateway.actions import Action
+from gateway.auth.actions import Action
 from gateway.auth.config import Permission, UserConfig
 from gateway.auth.passwords import ScryptHash
 from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, RangeMap

@@ -7,7 +7,7 @@ import urllib.parse
 
 import requests
 
-from gateway.signing import Signer
+from gateway.links.signing import Signer
 from tests.multipart.conftest import (
     MIB,
     SECRET,

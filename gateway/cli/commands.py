@@ -1,0 +1,92 @@
+"""Operator subcommands: `routes`, `check-config`, `hash-password`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from gateway.auth.passwords import hash_secret
+from gateway.cli.startup import PROG, configured, report
+from gateway.redact import redact
+from gateway.routing.destinations import Destinations
+from gateway.stores import probe
+from gateway.stores.errors import StoreError
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def routes(argv: Sequence[str]) -> int:
+    """Prints which destination serves which experiments; '*' is everything else."""
+    loaded = configured(argv)
+    if loaded is None:
+        return 2
+    _, destinations = loaded
+    rows = [("experiments", "destination", "uri", "endpoint")]
+    for experiments, name in destinations.table.rows():
+        store = destinations.stores[name]
+        rows.append((experiments, name, store.uri, store.endpoint or "-"))
+    print(redact(_table(rows)))
+    return 0
+
+
+async def _reach(name: str, destinations: Destinations) -> str | None:
+    store = destinations.stores[name]
+    try:
+        await store.start()
+        problem = await probe(store)
+    except StoreError as exc:
+        problem = exc
+    finally:
+        await store.close()
+    return None if problem is None else f"destination {name!r}: {problem.message}"
+
+
+def check_config(argv: Sequence[str]) -> int:
+    """Validates the configuration and reaches every destination once: 2 invalid, 1 unreachable."""
+    loaded = configured(argv)
+    if loaded is None:
+        return 2
+    _, destinations = loaded
+
+    async def reach_all() -> list[str | None]:
+        return await asyncio.gather(*(_reach(name, destinations) for name in destinations.stores))
+
+    results = asyncio.run(reach_all())
+    for (name, store), problem in zip(destinations.stores.items(), results, strict=True):
+        if problem is None:
+            print(f"ok  {name}  {redact(store.uri)}")
+    problems = [problem for problem in results if problem is not None]
+    report(problems)
+    return 1 if problems else 0
+
+
+def hash_password(argv: Sequence[str]) -> int:
+    """Reads the password or token from stdin (prompting twice on a terminal), prints its hash."""
+    if argv:
+        report(
+            [f"hash-password takes no arguments; pipe the secret to stdin: {PROG} hash-password"]
+        )
+        return 2
+    if sys.stdin.isatty():
+        secret = getpass.getpass("Password or token: ")
+        if getpass.getpass("Again: ") != secret:
+            report(["the two entries differ"])
+            return 2
+    else:
+        secret = sys.stdin.read().rstrip("\r\n")
+    if not secret:
+        report(["the secret is empty"])
+        return 2
+    print(hash_secret(secret))
+    return 0
+
+
+COMMANDS = {"routes": routes, "check-config": check_config, "hash-password": hash_password}

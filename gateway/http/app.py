@@ -1,0 +1,63 @@
+"""Builds the aiohttp application; destinations are built (routing.build) before serving starts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.auth.authenticator import Authenticator
+from gateway.auth.policy import AUTHENTICATOR, authenticate
+from gateway.config import Settings
+from gateway.http.access import DESTINATIONS
+from gateway.http.errors import errors_as_json
+from gateway.http.routes import (
+    artifacts,
+    health,
+    multipart,
+    presigned,
+    server_info,
+    tracking_artifacts,
+)
+from gateway.http.routes.passthrough import passthrough
+from gateway.links.cleanup import cleanup_context
+from gateway.links.signing import signer_from
+from gateway.links.urls import LINKS, Links
+from gateway.routing.destinations import Destinations
+from gateway.stores import probe
+from gateway.upstream.client import Upstream, install
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, destinations: Destinations) -> web.Application:
+    # Callers are identified before anything is answered or passed through.
+    app = web.Application(middlewares=[errors_as_json, authenticate, passthrough])
+    app[DESTINATIONS] = destinations
+    if settings.auth is not None:
+        app[AUTHENTICATOR] = Authenticator(settings.auth)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await destinations.start()
+        for store in destinations.all():
+            if (problem := await probe(store)) is not None:
+                log.warning("destination %s not ready yet: %s", store.name, problem.message)
+        yield
+        await destinations.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(cleanup_context(destinations, settings.multipart))
+    app[multipart.MULTIPART] = settings.multipart
+    app[LINKS] = Links(
+        signer_from(settings.multipart), settings.multipart.url_ttl, settings.public_url
+    )
+    if settings.tracking_uri:
+        install(app, Upstream(settings.tracking_uri, settings.upstream))
+        tracking_artifacts.add_routes(app)
+    health.add_routes(app)
+    artifacts.add_routes(app)
+    multipart.add_routes(app)
+    presigned.add_routes(app)
+    server_info.add_routes(app)
+    return app
