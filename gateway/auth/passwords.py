@@ -50,6 +50,7 @@ class ScryptHash:
             salt = base64.b64decode(parts[4], validate=True)
             digest = base64.b64decode(parts[5], validate=True)
         except ValueError:
+            # The cause would quote the hash's text: it is dropped on purpose.
             raise ValueError("malformed scrypt hash: bad numbers or base64") from None
         if n < 2 or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 16:
             raise ValueError(f"scrypt parameters out of range: n={n} r={r} p={p}")

@@ -44,8 +44,8 @@ class Signer:
         try:
             expires = int(query["expires"])
             given = query["signature"]
-        except (KeyError, ValueError):
-            raise _refused("it needs 'expires' and 'signature' parameters") from None
+        except (KeyError, ValueError) as exc:
+            raise _refused("it needs 'expires' and 'signature' parameters") from exc
         if not hmac.compare_digest(given.encode(), self.signature(fields, expires).encode()):
             raise _refused("its signature does not match: altered, or signed with another secret")
         if expires < time.time():
