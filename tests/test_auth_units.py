@@ -15,10 +15,11 @@ from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.config import AuthConfig, Permission, UserConfig
 from gateway.auth.passwords import ScryptHash, hash_secret, verify
-from gateway.auth.policy import enforce_on_passthrough
 from gateway.auth.users import User
 from gateway.config import load_settings
 from gateway.http.app import build_app
+from gateway.http.guard import add
+from gateway.http.routes.passthrough import Passthrough
 from gateway.routing.destinations import Destinations
 from gateway.stores.local import LocalStore
 
@@ -202,17 +203,16 @@ def test_cache_can_be_turned_off():
     ],
 )
 def test_passthrough_enforcement_follows_the_setting(tmp_path, enforce, headers, status):
-    """A stand-in passthrough route calls the helper the real passthrough calls."""
+    """A stand-in passthrough route with the rule the real passthrough has."""
     settings = load_settings(["--artifacts-destination", str(tmp_path)])
     settings.auth = auth_config(enforce_on_passthrough=enforce)
 
     async def passthrough(request: web.Request) -> web.Response:
-        enforce_on_passthrough(request)
         return web.json_response({"experiments": []})
 
     async def run() -> tuple[int, dict]:
         app = build_app(settings, Destinations(LocalStore(str(tmp_path), 65536)))
-        app.router.add_get("/api/2.0/mlflow/experiments/search", passthrough)
+        add(app, "GET", "/api/2.0/mlflow/experiments/search", passthrough, Passthrough())
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             response = await client.get("/api/2.0/mlflow/experiments/search", headers=headers)
             return response.status, await response.json()
