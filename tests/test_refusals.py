@@ -6,6 +6,7 @@ Gateways with auth on a local destination, in front of the echo upstream (tests/
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import urllib.parse
@@ -14,8 +15,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from gateway.http.routes.multipart_bodies import BODY_LIMIT, CompleteRequest
+from gateway.stores.capabilities import MAX_PARTS
 from tests import guarded
-from tests.guarded import OWNER, SEED, SEED_BYTES, STRANGER, Guarded, forget, received
+from tests.guarded import OWNER, SEED, SEED_BYTES, STRANGER, Guarded, forget, received, snapshot
 from tests.upstreams import Server, start_echo, stopping
 
 MIB = 1024 * 1024
@@ -136,8 +139,53 @@ def test_anonymous_32_mib_body_is_refused_before_it_is_read(strict, expect):
     assert b'"UNAUTHENTICATED"' in answer
 
 
+def test_a_body_larger_than_any_legal_one_is_refused_by_its_length(strict):
+    lines = [f"Content-Length: {BODY_LIMIT + 1}", *_authorization(OWNER)]
+    answer = exchange(strict.url, head(strict, "POST", CREATE, *lines) + b'{"path": "')
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+
+
 def _authorization(user: guarded.User) -> list[str]:
     return [f"{name}: {value}" for name, value in user.headers().items()]
+
+
+def test_a_body_without_length_is_read_only_up_to_the_limit(strict):
+    before = snapshot(strict.root)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"num_parts": 1, "path": "'
+        for _ in range(BODY_LIMIT // MIB + 1):
+            yield b"a" * MIB
+        yield b'"}'
+
+    url = f"{strict.url}{CREATE}"
+    response = requests.post(url, data=chunks(), headers=OWNER.headers(), timeout=60)
+    assert response.status_code == 413, response.text
+    assert snapshot(strict.root) == before
+
+
+def test_a_path_field_longer_than_a_local_path_is_refused(strict):
+    before = snapshot(strict.root)
+    body = {"path": "a" * 5000, "num_parts": 1}
+    response = requests.post(f"{strict.url}{CREATE}", json=body, headers=OWNER.headers())
+    assert response.status_code == 400, response.text
+    assert "path" in response.json()["message"] and "4096" in response.json()["message"]
+    assert snapshot(strict.root) == before
+
+
+def test_artifact_paths_longer_than_any_store_takes_are_refused(strict):
+    long_path = "7/r/artifacts/" + "/".join(["segment"] * 600)
+    response = requests.get(f"{strict.gateway.api}/{long_path}", headers=OWNER.headers())
+    assert response.status_code == 400, response.text
+    assert "longer than 4096 characters" in response.json()["message"]
+
+
+def test_the_largest_legal_complete_body_fits_the_limit():
+    etag = '"' + "f" * 126 + '"'
+    parts = [{"part_number": n, "etag": etag} for n in range(1, MAX_PARTS + 1)]
+    body = json.dumps({"path": "/" + "d" * 4095, "upload_id": "u" * 1024, "parts": parts})
+    assert len(body) <= BODY_LIMIT
+    assert len(CompleteRequest.model_validate_json(body).parts) == MAX_PARTS
 
 
 @pytest.mark.parametrize("method", ["CONNECT", "TRACE", "PROPFIND"])

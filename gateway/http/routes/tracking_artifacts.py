@@ -118,11 +118,14 @@ async def upload(request: web.Request) -> web.StreamResponse:
         return await forward(request, request.app[UPSTREAM])
     _, path = resolved
     store = store_for(request, path, Action.WRITE)
+    too_large = InvalidParameter("Artifact size is too large. Max size is 10MB.")
+    if (request.content_length or 0) > UI_UPLOAD_LIMIT:
+        raise too_large
     data = await read_limited(request, UI_UPLOAD_LIMIT)
     if not data:
         raise InvalidParameter("Request must specify data.")
     if len(data) > UI_UPLOAD_LIMIT:
-        raise InvalidParameter("Artifact size is too large. Max size is 10MB.")
+        raise too_large
     await store.write(path, InMemoryBody(data), len(data))
     return web.Response(content_type="application/json")
 
