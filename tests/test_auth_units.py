@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import logging
 import time
 
 import pytest
@@ -14,7 +16,7 @@ from pydantic import ValidationError
 from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.config import AuthConfig, Permission, UserConfig
-from gateway.auth.passwords import ScryptHash, hash_secret, verify
+from gateway.auth.passwords import ScryptHash, TokenHash, hash_secret, hash_token, verify
 from gateway.auth.users import User
 from gateway.config import load_settings
 from gateway.http.app import build_app
@@ -221,3 +223,63 @@ def test_passthrough_enforcement_follows_the_setting(tmp_path, enforce, headers,
     assert got == status
     if status == 401:
         assert body["error_code"] == "UNAUTHENTICATED"
+
+
+def token_users(count: int, make=hash_token) -> AuthConfig:
+    users = [
+        UserConfig(name=f"t{i}", token_hash=make(f"token-number-{i}", n=2**4)) for i in range(count)
+    ]
+    return AuthConfig(users=users, cache_seconds=0)
+
+
+def scrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per scrypt computed from now on."""
+    calls: list[int] = []
+    real = hashlib.scrypt
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    return calls
+
+
+def bearer_costs(monkeypatch, config: AuthConfig, valid: str) -> tuple[int, int, str | None]:
+    """scrypt computations for one unknown token, then for the valid one; whom it identified."""
+
+    async def run() -> tuple[int, int, str | None]:
+        authenticator = Authenticator(config)
+        calls = scrypt_calls(monkeypatch)
+        assert await authenticator.identify("Bearer not-anyones-token") is None
+        bogus = len(calls)
+        user = await authenticator.identify(f"Bearer {valid}")
+        return bogus, len(calls) - bogus, user.name if user else None
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("count", [1, 3, 16])
+def test_a_bearer_token_costs_one_scrypt_whatever_the_number_of_token_users(monkeypatch, count):
+    costs = bearer_costs(monkeypatch, token_users(count), f"token-number-{count - 1}")
+    assert costs == (1, 1, f"t{count - 1}")
+
+
+def test_token_hashes_without_lookup_id_still_work_at_a_cost_that_is_logged(monkeypatch, caplog):
+    with caplog.at_level(logging.WARNING, logger="gateway.auth.authenticator"):
+        costs = bearer_costs(monkeypatch, token_users(3, make=hash_secret), "token-number-1")
+    assert costs == (3, 3, "t1")
+    assert "t0, t1, t2" in caplog.text and "hash-password --token" in caplog.text
+
+
+def test_token_hash_format_keeps_the_lookup_id_beside_the_scrypt_hash():
+    encoded = hash_token("a-token", n=2**4)
+    parsed = TokenHash.parse(encoded)
+    assert str(parsed) == encoded and parsed.matches("a-token") and not parsed.matches("a-toke")
+    assert TokenHash.parse(hash_secret("a-token", n=2**4)).lookup is None
+    for broken in (encoded.replace("$", "$x", 1), "scrypt-t$" + "0" * 16 + "$garbage"):
+        with pytest.raises(ValueError) as raised:
+            TokenHash.parse(broken)
+        assert broken not in str(raised.value)
+    with pytest.raises(ValidationError, match="belongs in token_hash"):
+        UserConfig(name="a", password_hash=encoded)
