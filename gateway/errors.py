@@ -41,6 +41,14 @@ class PermissionDenied(ApiError):
     error_code = "PERMISSION_DENIED"
 
 
+class Busy(ApiError):
+    """Too many credential checks wait already: the client is asked to come back shortly."""
+
+    status = 429
+    error_code = "RESOURCE_EXHAUSTED"
+    headers = (("Retry-After", "1"),)
+
+
 class MethodRefused(ApiError):
     """CONNECT, TRACE and methods neither the gateway nor MLflow serve: never passed on."""
 

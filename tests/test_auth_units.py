@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import threading
 import time
 
 import pytest
@@ -17,6 +18,7 @@ from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.config import AuthConfig, Permission, UserConfig
 from gateway.auth.passwords import ScryptHash, TokenHash, hash_secret, hash_token, verify
+from gateway.auth.policy import AUTHENTICATOR
 from gateway.auth.users import User
 from gateway.config import load_settings
 from gateway.http.app import build_app
@@ -283,3 +285,43 @@ def test_token_hash_format_keeps_the_lookup_id_beside_the_scrypt_hash():
         assert broken not in str(raised.value)
     with pytest.raises(ValidationError, match="belongs in token_hash"):
         UserConfig(name="a", password_hash=encoded)
+
+
+def test_waiting_credential_checks_are_bounded_and_the_rest_told_to_retry(tmp_path):
+    """64 uncached checks may run or wait; one more distinct credential gets 429 at once."""
+    settings = load_settings(["--artifacts-destination", str(tmp_path)])
+    settings.auth = auth_config()
+    gate = threading.Event()
+    url = "/api/2.0/mlflow-artifacts/artifacts/7/x.txt"
+
+    async def run() -> tuple[int, dict, str | None, list[int]]:
+        app = build_app(settings, Destinations(LocalStore(str(tmp_path), 65536)))
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            authenticator = app[AUTHENTICATOR]
+            real = authenticator._check
+
+            def held(header: str):
+                gate.wait(60)  # every check waits here until the extra request was answered
+                return real(header)
+
+            authenticator._check = held  # type: ignore[method-assign]
+
+            def get(n: int):
+                return client.get(url, headers={"Authorization": f"Bearer pending-{n}"})
+
+            held = [asyncio.ensure_future(get(n)) for n in range(64)]
+            try:
+                for _ in range(200):  # bounded: until all 64 wait for their check
+                    if len(authenticator._pending) == 64:
+                        break
+                    await asyncio.sleep(0.01)
+                extra = await asyncio.wait_for(get(64), 10)
+                answer = extra.status, await extra.json(), extra.headers.get("Retry-After")
+            finally:
+                gate.set()
+            statuses = [(await response).status for response in held]
+            return (*answer, statuses)
+
+    status, body, retry_after, statuses = asyncio.run(run())
+    assert (status, body["error_code"], retry_after) == (429, "RESOURCE_EXHAUSTED", "1")
+    assert statuses == [401] * 64

@@ -2,8 +2,8 @@
 
 scrypt costs tens of milliseconds and 16 MiB by design, so results are remembered per header
 for `cache_seconds` (keyed by an HMAC of the header, never the header itself), concurrent checks
-of one header share one computation, and few checks run at once. Every uncached check costs one
-scrypt: Basic finds its user by
+of one header share one computation, few checks run at once and few may wait (beyond that the
+caller is told to retry: 429). Every uncached check costs one scrypt: Basic finds its user by
 name, Bearer by the token's lookup id (`passwords.TokenHash`), and an unknown name or token is
 checked against a decoy, so timing does not reveal which users or tokens exist.
 """
@@ -22,11 +22,14 @@ from aiohttp import BasicAuth
 from gateway.auth.config import AuthConfig
 from gateway.auth.passwords import ScryptHash, hash_secret, lookup_id
 from gateway.auth.users import User
+from gateway.errors import Busy
 
 log = logging.getLogger(__name__)
 
 _CACHE_ENTRIES = 4096
 _CONCURRENT_CHECKS = 2
+# Uncached checks running or queued; each waits for a scrypt, so a longer queue only adds delay.
+MAX_PENDING_CHECKS = 64
 
 
 class Authenticator:
@@ -57,7 +60,7 @@ class Authenticator:
         self._checks = asyncio.Semaphore(_CONCURRENT_CHECKS)
 
     async def identify(self, authorization: str) -> User | None:
-        """The user these credentials belong to, or None if they belong to nobody."""
+        """The user these credentials belong to, or None; `Busy` when too many checks wait."""
         key = hmac.digest(self._key, authorization.encode("utf-8", "surrogateescape"), "sha256")
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
@@ -65,6 +68,8 @@ class Authenticator:
             return cached[1]
         task = self._pending.get(key)
         if task is None:  # one check per header, owned by no request, so none can cancel it
+            if len(self._pending) >= MAX_PENDING_CHECKS:
+                raise Busy("Too many credential checks are waiting; retry in a moment")
             task = asyncio.ensure_future(self._verified(key, authorization))
             self._pending[key] = task
             task.add_done_callback(lambda _: self._pending.pop(key, None))
