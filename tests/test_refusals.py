@@ -10,7 +10,8 @@ import json
 import re
 import socket
 import urllib.parse
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
@@ -107,16 +108,22 @@ def exchange(url: str, request: bytes, wait: float = 20.0) -> bytes:
     parsed = urllib.parse.urlsplit(url)
     with socket.create_connection((parsed.hostname, parsed.port), timeout=wait) as sock:
         sock.sendall(request)
-        answer = b""
-        while not _complete(answer.removeprefix(CONTINUE)):
-            try:
-                piece = sock.recv(65536)
-            except TimeoutError:
-                break
-            if not piece:
-                break
-            answer += piece
-    return answer
+        return answer(sock)
+
+
+def answer(sock: socket.socket, until: Callable[[bytes], bool] | None = None) -> bytes:
+    """What the server sends until `until` holds (default: a final answer is complete)."""
+    done = until or (lambda got: _complete(got.removeprefix(CONTINUE)))
+    got = b""
+    while not done(got):
+        try:
+            piece = sock.recv(65536)
+        except TimeoutError:
+            break
+        if not piece:
+            break
+        got += piece
+    return got
 
 
 def _complete(answer: bytes) -> bool:
@@ -137,6 +144,18 @@ def test_anonymous_32_mib_body_is_refused_before_it_is_read(strict, expect):
     answer = exchange(strict.url, head(strict, "POST", CREATE, *lines) + b'{"path": "')
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
     assert b'"UNAUTHENTICATED"' in answer
+
+
+def test_an_allowed_request_is_told_to_continue(strict):
+    target = f"/api/2.0/mlflow-artifacts/artifacts/7/r-{uuid.uuid4().hex}/artifacts/e.txt"
+    lines = ["Content-Length: 5", "Expect: 100-continue", *_authorization(OWNER)]
+    parsed = urllib.parse.urlsplit(strict.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=20) as sock:
+        sock.sendall(head(strict, "PUT", target, *lines))
+        assert answer(sock, until=lambda got: len(got) >= len(CONTINUE)) == CONTINUE
+        sock.sendall(b"hello")
+        assert answer(sock).startswith(b"HTTP/1.1 200 ")
+    assert (strict.root / target.split("/artifacts/", 1)[1]).read_bytes() == b"hello"
 
 
 def test_a_body_larger_than_any_legal_one_is_refused_by_its_length(strict):
