@@ -21,7 +21,14 @@ from gateway.stores import ArtifactStore
 
 DESTINATIONS = web.AppKey("destinations", Destinations)
 
-__all__ = ["DESTINATIONS", "Action", "enforce_on_passthrough", "query_path", "store_for"]
+__all__ = [
+    "DESTINATIONS",
+    "Action",
+    "enforce_on_passthrough",
+    "query_path",
+    "store_for",
+    "url_path",
+]
 
 
 def url_path(request: web.Request) -> tuple[str, bool]:
