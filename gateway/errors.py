@@ -12,6 +12,7 @@ class ApiError(Exception):
     status = 400
     error_code = "INVALID_PARAMETER_VALUE"
     headers: tuple[tuple[str, str], ...] = ()
+    close_connection = False  # the bytes after the request line cannot be trusted as HTTP
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -38,6 +39,25 @@ class Unauthenticated(ApiError):
 class PermissionDenied(ApiError):
     status = 403
     error_code = "PERMISSION_DENIED"
+
+
+class Busy(ApiError):
+    """Too many credential checks wait already: the client is asked to come back shortly."""
+
+    status = 429
+    error_code = "RESOURCE_EXHAUSTED"
+    headers = (("Retry-After", "1"),)
+
+
+class MethodRefused(ApiError):
+    """CONNECT, TRACE and methods neither the gateway nor MLflow serve: never passed on."""
+
+    status = 405
+    error_code = "BAD_REQUEST"
+    close_connection = True
+
+    def __init__(self, method: str) -> None:
+        super().__init__(f"Method {method} is not served here")
 
 
 class MultipartUnsupported(ApiError):

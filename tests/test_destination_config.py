@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from gateway.auth.passwords import verify
+from gateway.auth.passwords import TokenHash, lookup_id, verify
 from gateway.config import load_settings
 from gateway.routing.table import InvalidRouting, RoutingTable
 from gateway.stores import default_options, parse_options
@@ -225,7 +225,18 @@ def test_hash_password_reads_stdin_and_prints_a_verifiable_hash():
     assert verify("s3cret with spaces ", encoded)
     assert run_cli("hash-password", stdin="\n").returncode == 2
     refused = run_cli("hash-password", "extra", stdin="x")
-    assert refused.returncode == 2 and "takes no arguments" in refused.stderr
+    assert refused.returncode == 2 and "takes only --token" in refused.stderr
+
+
+def test_hash_password_for_a_token_prints_a_hash_with_its_lookup_id():
+    token = "a-random-token-of-forty-three-characters-x"
+    result = run_cli("hash-password", "--token", stdin=token + "\n")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    parsed = TokenHash.parse(result.stdout.strip())
+    assert parsed.lookup == lookup_id(token) and parsed.matches(token)
+    assert result.stdout.startswith("scrypt-t$") and token not in result.stdout
+    short = run_cli("hash-password", "--token", stdin="short\n")
+    assert short.returncode == 0 and "can be guessed" in short.stderr
 
 
 def test_the_gateway_refuses_to_start_on_a_bad_routing_table(tmp_path):

@@ -7,7 +7,7 @@ import getpass
 import sys
 from collections.abc import Sequence
 
-from gateway.auth.passwords import hash_secret
+from gateway.auth.passwords import hash_secret, hash_token
 from gateway.cli.startup import PROG, configured, report
 from gateway.redact import redact
 from gateway.routing.destinations import Destinations
@@ -68,15 +68,26 @@ def check_config(argv: Sequence[str]) -> int:
     return 1 if problems else 0
 
 
+# Below this a token's lookup id (see passwords.lookup_id) makes offline guessing cheap.
+_TOKEN_ADVICE = 32
+
+
 def hash_password(argv: Sequence[str]) -> int:
-    """Reads the password or token from stdin (prompting twice on a terminal), prints its hash."""
-    if argv:
+    """Reads the password or token from stdin (prompting twice on a terminal), prints its hash.
+
+    `--token` prints a token hash with a lookup id, for `token_hash`.
+    """
+    token = list(argv) == ["--token"]
+    if argv and not token:
         report(
-            [f"hash-password takes no arguments; pipe the secret to stdin: {PROG} hash-password"]
+            [
+                "hash-password takes only --token; pipe the secret to stdin: "
+                f"{PROG} hash-password [--token]"
+            ]
         )
         return 2
     if sys.stdin.isatty():
-        secret = getpass.getpass("Password or token: ")
+        secret = getpass.getpass("Token: " if token else "Password: ")
         if getpass.getpass("Again: ") != secret:
             report(["the two entries differ"])
             return 2
@@ -85,7 +96,14 @@ def hash_password(argv: Sequence[str]) -> int:
     if not secret:
         report(["the secret is empty"])
         return 2
-    print(hash_secret(secret))
+    if token and len(secret) < _TOKEN_ADVICE:
+        print(
+            f"{PROG}: warning: tokens shorter than {_TOKEN_ADVICE} characters can be guessed "
+            "from their hash; use a random one, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            file=sys.stderr,
+        )
+    print(hash_token(secret) if token else hash_secret(secret))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Which store serves an artifact path for this request, and whether the caller may act there.
+"""Which artifact path a request names, which store serves it, and whether the caller may act.
 
 Every route that touches artifact bytes asks here, after path safety and before the store, so
 per-experiment routing and permissions live in one place.
@@ -6,8 +6,11 @@ per-experiment routing and permissions live in one place.
 
 from __future__ import annotations
 
+import urllib.parse
+
 from aiohttp import web
 
+from gateway import paths
 from gateway.auth.actions import Action
 from gateway.auth.policy import authorize, enforce_on_passthrough, readable
 from gateway.errors import InvalidParameter
@@ -18,7 +21,35 @@ from gateway.stores import ArtifactStore
 
 DESTINATIONS = web.AppKey("destinations", Destinations)
 
-__all__ = ["DESTINATIONS", "Action", "enforce_on_passthrough", "store_for"]
+__all__ = [
+    "DESTINATIONS",
+    "Action",
+    "enforce_on_passthrough",
+    "query_path",
+    "store_for",
+    "url_path",
+]
+
+
+def url_path(request: web.Request) -> tuple[str, bool]:
+    """The route's `{path}` (aiohttp decodes it), normalised, and whether it ended in '/'.
+
+    The path is the one the route matched, so a proxy that routes on the decoded URL sees the
+    same experiment. The raw URL is checked whole: no route of the gateway has a percent-encoded
+    dot, separator or NUL, and a path that is not UTF-8 is refused rather than kept encoded.
+    """
+    raw = request.rel_url.raw_path
+    paths.check_raw(raw)
+    try:
+        urllib.parse.unquote(raw, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidParameter("Invalid artifact path: not valid UTF-8") from exc
+    matched = request.match_info.get("path", "")
+    return paths.normalize(matched), matched.endswith("/")
+
+
+def query_path(request: web.Request) -> str:
+    return paths.normalize(request.query.get("path", ""))
 
 
 def store_for(request: web.Request, path: str, action: Action) -> ArtifactStore:

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.auth.authenticator import Authenticator
-from gateway.auth.policy import AUTHENTICATOR, authenticate
+from gateway.auth.policy import AUTHENTICATOR
 from gateway.config import Settings
 from gateway.http.access import DESTINATIONS
 from gateway.http.errors import errors_as_json
+from gateway.http.guard import guard, require_rules
 from gateway.http.routes import (
     artifacts,
     health,
@@ -20,7 +21,7 @@ from gateway.http.routes import (
     server_info,
     tracking_artifacts,
 )
-from gateway.http.routes.passthrough import passthrough
+from gateway.http.routes.passthrough import install_passthrough, passthrough
 from gateway.links.cleanup import cleanup_context
 from gateway.links.signing import signer_from
 from gateway.links.urls import LINKS, Links
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
-    # Callers are identified before anything is answered or passed through.
-    app = web.Application(middlewares=[errors_as_json, authenticate, passthrough])
+    # Every request is decided by its route's rule before anything is answered or passed on.
+    app = web.Application(middlewares=[errors_as_json, guard, passthrough])
+    app.on_startup.append(require_rules)
     app[DESTINATIONS] = destinations
     if settings.auth is not None:
         app[AUTHENTICATOR] = Authenticator(settings.auth)
@@ -54,6 +56,7 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
     )
     if settings.tracking_uri:
         install(app, Upstream(settings.tracking_uri, settings.upstream))
+        install_passthrough(app)
         tracking_artifacts.add_routes(app)
     health.add_routes(app)
     artifacts.add_routes(app)

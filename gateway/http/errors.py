@@ -68,6 +68,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         response = error_json(exc.status, exc.error_code, exc.message)
         for name, value in exc.headers:
             response.headers.add(name, value)
+        if exc.close_connection:
+            response.force_close()
         return response
     except store.StoreError as exc:
         return store_answer(request, exc)

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import urllib.parse
-
 from aiohttp import web
 
-from gateway import paths
 from gateway.errors import InvalidParameter
-from gateway.http.access import Action, store_for
+from gateway.http.access import Action, query_path, store_for, url_path
 from gateway.http.files import serve_file
+from gateway.http.guard import Artifact, add
 from gateway.stores import Entry
 
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
-_ROUTE = "/mlflow-artifacts/artifacts"
-
-
-def url_path(request: web.Request, route: str = _ROUTE) -> tuple[str, bool]:
-    """The artifact path after `route` in the still-encoded URL, and whether it ended in '/'."""
-    raw = request.rel_url.raw_path.partition(route)[2].removeprefix("/")
-    paths.check_raw(raw)
-    try:
-        decoded = urllib.parse.unquote(raw, errors="strict")
-    except UnicodeDecodeError as exc:
-        raise InvalidParameter("Invalid artifact path: not valid UTF-8") from exc
-    return paths.normalize(decoded), raw.endswith("/")
-
-
-def query_path(request: web.Request) -> str:
-    return paths.normalize(request.query.get("path", ""))
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -73,10 +55,10 @@ async def delete(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    read = Artifact(Action.READ, listing=True)
     for prefix in PREFIXES:
         base = f"{prefix}/artifacts"
-        app.router.add_get(base, list_artifacts, allow_head=False)
-        app.router.add_route("GET", base + "/{path:.*}", download)
-        app.router.add_route("HEAD", base + "/{path:.*}", download)
-        app.router.add_put(base + "/{path:.*}", upload)
-        app.router.add_delete(base + "/{path:.*}", delete)
+        add(app, "GET", base, list_artifacts, read)
+        add(app, ("GET", "HEAD"), base + "/{path:.*}", download, read)
+        add(app, "PUT", base + "/{path:.*}", upload, Artifact(Action.WRITE))
+        add(app, "DELETE", base + "/{path:.*}", delete, Artifact(Action.DELETE))

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.http.access import DESTINATIONS
+from gateway.http.guard import Open, add
 from gateway.redact import redact
 from gateway.stores import ArtifactStore, probe
 from gateway.upstream.client import UPSTREAM
@@ -52,7 +53,8 @@ async def ready(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """With an upstream, `/version` is the tracking server's (the UI shows it)."""
-    app.router.add_get("/health", health)
-    app.router.add_get("/ready", ready)
+    routes = {"/health": health, "/ready": ready}
     if UPSTREAM not in app:
-        app.router.add_get("/version", version)
+        routes["/version"] = version
+    for path, handler in routes.items():
+        add(app, ("GET", "HEAD"), path, handler, Open())

@@ -13,8 +13,9 @@ from aiohttp import web
 
 from gateway.config import Multipart
 from gateway.errors import InvalidParameter, MultipartUnsupported
-from gateway.http.access import DESTINATIONS, Action, store_for
-from gateway.http.routes.artifacts import PREFIXES, url_path
+from gateway.http.access import DESTINATIONS, Action, store_for, url_path
+from gateway.http.guard import Artifact, Signed, add
+from gateway.http.routes.artifacts import PREFIXES
 from gateway.http.routes.multipart_bodies import (
     AbortRequest,
     CompleteRequest,
@@ -23,6 +24,7 @@ from gateway.http.routes.multipart_bodies import (
     read_body,
     target_path,
 )
+from gateway.links.signing import Fields
 from gateway.links.urls import LINKS, PART_ROUTE
 from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import MAX_PARTS, MultipartUploads, StoragePresigning
@@ -32,8 +34,8 @@ MULTIPART = web.AppKey("multipart", Multipart)
 _ROUTES = {name: f"/mlflow-artifacts/mpu/{name}" for name in ("create", "complete", "abort")}
 
 
-def _target(request: web.Request, route: str, local_file: str) -> str:
-    directory, _ = url_path(request, _ROUTES[route])
+def _target(request: web.Request, local_file: str) -> str:
+    directory, _ = url_path(request)
     return target_path(directory, local_file)
 
 
@@ -46,7 +48,7 @@ def _uploads(store: ArtifactStore) -> MultipartUploads:
 
 async def create(request: web.Request) -> web.Response:
     body = await read_body(request, CreateRequest)
-    path = _target(request, "create", body.path)
+    path = _target(request, body.path)
     store = _uploads(store_for(request, path, Action.WRITE))
     config, links = request.app[MULTIPART], request.app[LINKS]
     base = links.base(request)
@@ -68,7 +70,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def complete(request: web.Request) -> web.Response:
     body = await read_body(request, CompleteRequest)
-    path = _target(request, "complete", body.path)
+    path = _target(request, body.path)
     store = _uploads(store_for(request, path, Action.WRITE))
     stored = await store.list_parts(path, body.upload_id)
     await store.complete_upload(path, body.upload_id, ordered_parts(body.parts, stored))
@@ -77,7 +79,7 @@ async def complete(request: web.Request) -> web.Response:
 
 async def abort(request: web.Request) -> web.Response:
     body = await read_body(request, AbortRequest)
-    path = _target(request, "abort", body.path)
+    path = _target(request, body.path)
     await _uploads(store_for(request, path, Action.WRITE)).abort_upload(path, body.upload_id)
     return web.json_response({})
 
@@ -92,14 +94,23 @@ def _part_number(raw: str | None) -> int:
     return number
 
 
-async def put_part(request: web.Request) -> web.Response:
-    """Authorised by the URL's signature alone: clients send no credentials to part URLs."""
-    path, _ = url_path(request, PART_ROUTE)
+def _part(request: web.Request) -> tuple[str, str, int]:
+    """The file, the upload id and the part number a part URL names."""
+    path, _ = url_path(request)
     if not path:
         raise InvalidParameter("A part URL names the file being uploaded")
-    upload_id = request.query.get("upload_id", "")
     number = _part_number(request.query.get("part_number"))
-    request.app[LINKS].signer.verify(("part", path, upload_id, number), request.query)
+    return path, request.query.get("upload_id", ""), number
+
+
+def part_fields(request: web.Request) -> Fields:
+    """What a part link signs: everything it names, all taken from the URL."""
+    return ("part", *_part(request))
+
+
+async def put_part(request: web.Request) -> web.Response:
+    """Authorised by the URL's signature alone (the `Signed` rule, before the body is read)."""
+    path, upload_id, number = _part(request)
     size = request.content_length
     if size is None:
         raise web.HTTPLengthRequired(reason="A part upload needs a Content-Length header")
@@ -114,8 +125,10 @@ async def put_part(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    """The URL's directory names the experiment, so callers are refused before the body."""
+    write = Artifact(Action.WRITE)
     for prefix in PREFIXES:
         base = prefix.removesuffix("/mlflow-artifacts")
         for name, handler in (("create", create), ("complete", complete), ("abort", abort)):
-            app.router.add_post(f"{base}{_ROUTES[name]}/{{path:.*}}", handler)
-        app.router.add_put(f"{base}{PART_ROUTE}/{{path:.*}}", put_part)
+            add(app, "POST", f"{base}{_ROUTES[name]}/{{path:.*}}", handler, write)
+        add(app, "PUT", f"{base}{PART_ROUTE}/{{path:.*}}", put_part, Signed(part_fields))

@@ -13,8 +13,11 @@ from gateway.errors import InvalidParameter
 from gateway.http.bodies import read_limited
 from gateway.stores.capabilities import MAX_PARTS, PartList
 
-# 10,000 parts, each echoed back with its URL, stay well under this.
-BODY_LIMIT = 32 * 1024 * 1024
+# The largest legal body is `complete` with 10,000 parts: about 40 bytes of JSON per part plus
+# its ETag (at most ETAG_LIMIT; S3's and ours are 34), 1.7 MB, beside `path` and `upload_id`.
+ETAG_LIMIT = 128
+PATH_LIMIT = 4096  # the client's local file name: Linux's PATH_MAX
+BODY_LIMIT = 2 * 1024 * 1024
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -22,7 +25,9 @@ Body = TypeVar("Body", bound=BaseModel)
 class _Request(BaseModel):
     model_config = ConfigDict(extra="ignore")  # newer clients may send more
 
-    path: str = Field(min_length=1, description="the client's local file; its name is kept")
+    path: str = Field(
+        min_length=1, max_length=PATH_LIMIT, description="the client's local file; its name is kept"
+    )
 
 
 class CreateRequest(_Request):
@@ -41,19 +46,25 @@ class Part(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     part_number: int = Field(ge=1, le=MAX_PARTS)
-    etag: str | None = None
+    etag: str | None = Field(None, max_length=ETAG_LIMIT)
 
 
 class CompleteRequest(_UploadRequest):
     parts: list[Part] = Field(max_length=MAX_PARTS)
 
 
+def _too_large(size: int) -> web.HTTPRequestEntityTooLarge:
+    reason = f"The request body exceeds {BODY_LIMIT} bytes"
+    return web.HTTPRequestEntityTooLarge(BODY_LIMIT, size, reason=reason)
+
+
 async def read_body(request: web.Request, model: type[Body]) -> Body:
+    """Refused by its Content-Length before a byte is read, else read only up to the limit."""
+    if (request.content_length or 0) > BODY_LIMIT:
+        raise _too_large(request.content_length or 0)
     data = await read_limited(request, BODY_LIMIT)
     if len(data) > BODY_LIMIT:
-        raise web.HTTPRequestEntityTooLarge(
-            BODY_LIMIT, len(data), reason=f"The request body exceeds {BODY_LIMIT} bytes"
-        )
+        raise _too_large(len(data))
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:

@@ -1,7 +1,8 @@
 """Every route the gateway does not answer itself is streamed to the tracking server and back.
 
 Bodies flow chunk by chunk in both directions (aiohttp's flow control bounds memory), compressed
-bodies stay compressed, and the artifact namespace never leaves the gateway.
+bodies stay compressed, and the artifact namespace never leaves the gateway. Requests that match
+no route get the `Passthrough` rule from `http.guard` before anything is forwarded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.auth.policy import enforce_on_passthrough
+from gateway.http.guard import UNMATCHED, Rule
 from gateway.http.routes.artifacts import PREFIXES as ARTIFACT_PREFIXES
 from gateway.upstream.client import UPSTREAM, Upstream
 from gateway.upstream.headers import end_to_end
@@ -56,12 +58,24 @@ async def forward(request: web.Request, upstream: Upstream) -> web.StreamRespons
     return response
 
 
+class Passthrough(Rule):
+    """Unmatched requests to the tracking server: a known user when `enforce_on_passthrough`.
+    The gateway's own paths go nowhere (their 404 or 405 follows), so they need nothing."""
+
+    def check(self, request: web.Request) -> None:
+        if not is_own_path(request.path):
+            enforce_on_passthrough(request)
+
+
+def install_passthrough(app: web.Application) -> None:
+    app[UNMATCHED] = Passthrough()
+
+
 @web.middleware
 async def passthrough(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Requests no gateway route matched go upstream, unless the path is the gateway's own."""
     upstream = request.app.get(UPSTREAM)
     unmatched = request.match_info.http_exception is not None
     if upstream is not None and unmatched and not is_own_path(request.path):
-        enforce_on_passthrough(request)
         return await forward(request, upstream)
     return await handler(request)

@@ -9,25 +9,27 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import InvalidParameter, MultipartUnsupported
-from gateway.http.access import DESTINATIONS, Action, store_for
+from gateway.http.access import DESTINATIONS, Action, store_for, url_path
 from gateway.http.files import serve_file
-from gateway.http.routes.artifacts import PREFIXES, url_path
+from gateway.http.guard import Artifact, Signed, add
+from gateway.http.routes.artifacts import PREFIXES
 from gateway.http.routes.multipart import MULTIPART
+from gateway.links.signing import Fields
 from gateway.links.urls import DOWNLOAD_ROUTE, LINKS
 from gateway.stores.capabilities import RangedDownloads, StoragePresigning
 
 PRESIGNED_ROUTE = "/mlflow-artifacts/presigned"
 
 
-def _file_path(request: web.Request, route: str) -> str:
-    path, trailing_slash = url_path(request, route)
+def _file_path(request: web.Request) -> str:
+    path, trailing_slash = url_path(request)
     if not path or trailing_slash:
         raise InvalidParameter(f"Name a file, not a directory: '{path}/'")
     return path
 
 
 async def presigned(request: web.Request) -> web.Response:
-    path = _file_path(request, PRESIGNED_ROUTE)
+    path = _file_path(request)
     store = store_for(request, path, Action.READ)
     if not isinstance(store, RangedDownloads):
         raise MultipartUnsupported("download")
@@ -39,10 +41,15 @@ async def presigned(request: web.Request) -> web.Response:
     return web.json_response({"url": url, "headers": {}, "file_size": stat.size})
 
 
+def download_fields(request: web.Request) -> Fields:
+    """What a download link signs: the file (and the expiry, as every link)."""
+    return ("download", _file_path(request))
+
+
 async def signed_download(request: web.Request) -> web.StreamResponse:
-    """Authorised by the URL's signature alone; Range, ETag and conditionals as on artifacts."""
-    path = _file_path(request, DOWNLOAD_ROUTE)
-    request.app[LINKS].signer.verify(("download", path), request.query)
+    """Authorised by the URL's signature alone (the `Signed` rule); Range, ETag and conditionals
+    as on artifacts."""
+    path = _file_path(request)
     store = request.app[DESTINATIONS].for_path(path)
     return await serve_file(request, store, path)
 
@@ -50,6 +57,6 @@ async def signed_download(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     for prefix in PREFIXES:
         base = prefix.removesuffix("/mlflow-artifacts")
-        app.router.add_get(f"{base}{PRESIGNED_ROUTE}/{{path:.*}}", presigned, allow_head=False)
-        app.router.add_route("GET", f"{base}{DOWNLOAD_ROUTE}/{{path:.*}}", signed_download)
-        app.router.add_route("HEAD", f"{base}{DOWNLOAD_ROUTE}/{{path:.*}}", signed_download)
+        add(app, "GET", f"{base}{PRESIGNED_ROUTE}/{{path:.*}}", presigned, Artifact(Action.READ))
+        signed = Signed(download_fields)
+        add(app, ("GET", "HEAD"), f"{base}{DOWNLOAD_ROUTE}/{{path:.*}}", signed_download, signed)

@@ -1,7 +1,9 @@
 """`/server-info`: the tracking server's answer, with the artifact fields the gateway can back.
 
 MLflow clients probe it on the artifact host to decide on multipart transfers, and the UI reads it
-at start-up; the artifact fields must describe the gateway, which moves the bytes.
+at start-up; the artifact fields must describe the gateway, which moves the bytes. Like MLflow's
+own basic-auth server, it needs no login; a caller the passthrough would refuse gets the gateway's
+own payload, and the tracking server is not asked on its behalf.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.auth.policy import may_reach_upstream
 from gateway.errors import ApiError
 from gateway.http.capabilities import artifact_capabilities
+from gateway.http.guard import Identified, add
 from gateway.upstream.client import UPSTREAM
 
 log = logging.getLogger(__name__)
@@ -35,7 +39,7 @@ def artifacts_only_payload() -> dict[str, Any]:
 async def server_info(request: web.Request) -> web.Response:
     payload = artifacts_only_payload()
     upstream = request.app.get(UPSTREAM)
-    if upstream is not None:
+    if upstream is not None and may_reach_upstream(request):
         try:
             payload = await upstream.get_json(request, PATHS[0], {})
         except ApiError as exc:
@@ -46,4 +50,4 @@ async def server_info(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     for path in PATHS:
-        app.router.add_get(path, server_info)
+        add(app, ("GET", "HEAD"), path, server_info, Identified())

@@ -4,6 +4,7 @@ A tracking server started with `--no-serve-artifacts` cannot read `mlflow-artifa
 and fails these routes, which breaks the UI's artifact browser. The gateway asks the tracking
 server for the location (as the caller, so the tracking server's permissions apply), serves the
 gateway's own locations through `store_for`, and passes any other location through unchanged.
+Their `Tracking` rule refuses callers the passthrough would refuse before anything is looked up.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gateway.errors import InvalidParameter, UpstreamError
 from gateway.http.access import Action, store_for
 from gateway.http.bodies import InMemoryBody, read_limited
 from gateway.http.files import serve_file
+from gateway.http.guard import Tracking, add
 from gateway.http.routes.artifacts import file_infos
 from gateway.http.routes.passthrough import forward
 from gateway.upstream.client import UPSTREAM
@@ -116,11 +118,14 @@ async def upload(request: web.Request) -> web.StreamResponse:
         return await forward(request, request.app[UPSTREAM])
     _, path = resolved
     store = store_for(request, path, Action.WRITE)
+    too_large = InvalidParameter("Artifact size is too large. Max size is 10MB.")
+    if (request.content_length or 0) > UI_UPLOAD_LIMIT:
+        raise too_large
     data = await read_limited(request, UI_UPLOAD_LIMIT)
     if not data:
         raise InvalidParameter("Request must specify data.")
     if len(data) > UI_UPLOAD_LIMIT:
-        raise InvalidParameter("Artifact size is too large. Max size is 10MB.")
+        raise too_large
     await store.write(path, InMemoryBody(data), len(data))
     return web.Response(content_type="application/json")
 
@@ -129,14 +134,16 @@ def add_routes(app: web.Application) -> None:
     """MLflow 3.17's routes, plus the ajax forms of the two file routes that the UI requests."""
     run_list, versions = listing(run_location, "path"), download(model_version_location, "path")
     logged = listing(logged_model_location, "artifact_directory_path")
+    reads: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        app.router.add_get(f"{prefix}/artifacts/list", run_list)
-        app.router.add_get(f"{prefix}/logged-models/{{model_id}}/artifacts/directories", logged)
+        reads[f"{prefix}/artifacts/list"] = run_list
+        reads[f"{prefix}/logged-models/{{model_id}}/artifacts/directories"] = logged
     for prefix in ("", "/ajax-api/2.0/mlflow"):
-        app.router.add_get(f"{prefix}/get-artifact", download(run_location, "path"))
-        app.router.add_get(f"{prefix}/model-versions/get-artifact", versions)
-    app.router.add_get(
-        "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
-        download(logged_model_location, "artifact_file_path"),
+        reads[f"{prefix}/get-artifact"] = download(run_location, "path")
+        reads[f"{prefix}/model-versions/get-artifact"] = versions
+    reads["/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files"] = download(
+        logged_model_location, "artifact_file_path"
     )
-    app.router.add_post("/ajax-api/2.0/mlflow/upload-artifact", upload)
+    for path, handler in reads.items():
+        add(app, ("GET", "HEAD"), path, handler, Tracking(Action.READ))
+    add(app, "POST", "/ajax-api/2.0/mlflow/upload-artifact", upload, Tracking(Action.WRITE))
