@@ -156,6 +156,9 @@ class Settings(BaseSettings):
         None, description="external base URL for signed links; default from X-Forwarded-*/Host"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ready_details: bool = Field(
+        False, description="show /ready's details to anonymous callers (always to known users)"
+    )
     # Each destination is validated by its scheme's own model (gateway.stores.registry).
     destinations: dict[
         DestinationName, Annotated[dict[str, Any], AfterValidator(RawDestination)]

@@ -189,7 +189,7 @@ def test_slow_upstream_is_a_504_json_error(proxy):
 def test_missing_upstream_is_a_502_and_artifacts_keep_working(orphan):
     resp = requests.post(f"{orphan.url}/api/2.0/mlflow/experiments/search", json={}, timeout=60)
     body = assert_json_error(resp, 502, "TEMPORARILY_UNAVAILABLE")
-    assert "Tracking server" in body["message"]
+    assert body["message"] == "The tracking server is unavailable"
     lookup = requests.get(f"{orphan.url}/get-artifact?run_id=r&path=a.txt", timeout=60)
     assert_json_error(lookup, 502, "TEMPORARILY_UNAVAILABLE")
     api = orphan.api
@@ -197,11 +197,7 @@ def test_missing_upstream_is_a_502_and_artifacts_keep_working(orphan):
     assert requests.get(f"{api}/1/r/artifacts/a.txt", timeout=30).content == b"still"
     assert requests.get(f"{orphan.url}/health", timeout=30).text == "OK"
     ready = requests.get(f"{orphan.url}/ready", timeout=60)
-    assert ready.status_code == 503
-    report = ready.json()
-    assert report["ready"] is False and report["upstream"]["ready"] is False
-    assert report["upstream"]["error"]
-    assert [d["ready"] for d in report["destinations"]] == [True]
+    assert ready.status_code == 503 and ready.json() == {"ready": False}
     info = requests.get(f"{orphan.url}/api/3.0/mlflow/server-info", timeout=30)
     assert info.status_code == 200 and "multipart_uploads_enabled" in info.json()
 
@@ -244,7 +240,7 @@ def test_artifacts_only_mode_answers_server_info_and_readiness_alone(local_gatew
     info = requests.get(f"{local_gateway.url}/ajax-api/3.0/mlflow/server-info", timeout=30).json()
     assert info["store_type"] is None and info["workspaces_enabled"] is False
     ready = requests.get(f"{local_gateway.url}/ready", timeout=30)
-    assert ready.status_code == 200 and ready.json()["upstream"] is None
+    assert ready.status_code == 200 and ready.json() == {"ready": True}
     assert requests.get(f"{local_gateway.url}/version", timeout=30).text[0].isdigit()
 
 

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
     # Callers are identified before anything is answered or passed through.
     app = web.Application(middlewares=[errors_as_json, authenticate, passthrough])
+    app[health.READY_DETAILS] = settings.ready_details
     app[DESTINATIONS] = destinations
     if settings.auth is not None:
         app[AUTHENTICATOR] = Authenticator(settings.auth)
