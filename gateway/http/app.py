@@ -10,8 +10,10 @@ from aiohttp import web
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.policy import AUTHENTICATOR, authenticate
 from gateway.config import Settings
+from gateway.forwarded import TRUSTED_PROXIES, TrustedProxies
 from gateway.http.access import DESTINATIONS
 from gateway.http.errors import errors_as_json
+from gateway.http.hosts import ALLOWED_HOSTS, AllowedHosts, check_host, own_names
 from gateway.http.routes import (
     artifacts,
     health,
@@ -32,8 +34,13 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
-    # Callers are identified before anything is answered or passed through.
-    app = web.Application(middlewares=[errors_as_json, authenticate, passthrough])
+    # A foreign Host is refused before anything is read;
+    # callers are identified before anything is answered or passed through.
+    app = web.Application(middlewares=[errors_as_json, check_host, authenticate, passthrough])
+    app[ALLOWED_HOSTS] = AllowedHosts(
+        settings.allowed_hosts, own_names(settings.public_url, settings.upstream.gateway_hosts)
+    )
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
     app[health.READY_DETAILS] = settings.ready_details
     app[DESTINATIONS] = destinations
     if settings.auth is not None:
