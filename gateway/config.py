@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="addresses or CIDRs whose Forwarded/X-Forwarded-*/X-Real-IP are believed",
     )
+    header_timeout: float = Field(
+        30.0, gt=0, description="seconds a client may take to send a request's headers"
+    )
+    body_idle_timeout: float = Field(
+        60.0, gt=0, description="seconds a request body may stall before the connection is closed"
+    )
     ready_details: bool = Field(
         False, description="show /ready's details to anonymous callers (always to known users)"
     )

@@ -23,6 +23,7 @@ from gateway.http.routes import (
     tracking_artifacts,
 )
 from gateway.http.routes.passthrough import passthrough
+from gateway.http.timeouts import body_idle_timeout
 from gateway.links.cleanup import cleanup_context
 from gateway.links.signing import signer_from
 from gateway.links.urls import LINKS, Links
@@ -34,9 +35,16 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
-    # A foreign Host is refused before anything is read;
+    # A foreign Host is refused before anything is read; body reads get their idle limit;
     # callers are identified before anything is answered or passed through.
-    app = web.Application(middlewares=[errors_as_json, check_host, authenticate, passthrough])
+    middlewares = [
+        errors_as_json,
+        check_host,
+        body_idle_timeout(settings.body_idle_timeout),
+        authenticate,
+        passthrough,
+    ]
+    app = web.Application(middlewares=middlewares)
     app[ALLOWED_HOSTS] = AllowedHosts(
         settings.allowed_hosts, own_names(settings.public_url, settings.upstream.gateway_hosts)
     )

@@ -68,16 +68,19 @@ class Upstream:
     ) -> aiohttp.ClientResponse:
         """Sends a request and returns once the status and headers are in; release the answer."""
         assert self._session is not None, "Upstream.start() was not awaited"
-        with self._failures():
+        # A failure of the caller's own body (a stalled upload) is not the tracking server's.
+        with self._failures(passing=(aiohttp.ClientPayloadError,)):
             return await self._session.request(
                 method, url, headers=headers, data=data, allow_redirects=False
             )
 
     @contextlib.contextmanager
-    def _failures(self) -> Iterator[None]:
-        """Client errors and timeouts become 502 / 504."""
+    def _failures(self, passing: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+        """Client errors and timeouts become 502 / 504; those in `passing` stay as they are."""
         try:
             yield
+        except passing:
+            raise
         except asyncio.TimeoutError as exc:
             raise self._too_slow() from exc
         except aiohttp.ClientError as exc:
