@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ByteSize,
     Field,
     SecretStr,
@@ -20,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -27,6 +29,7 @@ from pydantic_settings import (
 
 from gateway.auth.config import AuthConfig
 from gateway.experiments import ExperimentRange
+from gateway.forwarded import parse_networks
 
 MIB = 1024 * 1024
 S3_MIN_PART = 5 * MIB
@@ -100,6 +103,15 @@ class RawDestination(dict):
         return f"RawDestination(keys={sorted(self)})"
 
 
+def _comma_separated(value: Any) -> Any:
+    """`a,b` from a flag or the environment, as MLflow writes `--allowed-hosts`; YAML may list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)]
+
 DestinationName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([_-][a-z0-9]+)*$")]
 
 
@@ -156,6 +168,25 @@ class Settings(BaseSettings):
         None, description="external base URL for signed links; default from X-Forwarded-*/Host"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    allowed_hosts: CommaList | None = Field(
+        None,
+        description="Host headers to accept, comma-separated host[:port] with * wildcards (as "
+        "MLflow's --allowed-hosts); default: localhost and private addresses; public_url and "
+        "upstream.gateway_hosts always count",
+    )
+    trusted_proxies: CommaList = Field(
+        default_factory=list,
+        description="addresses or CIDRs whose Forwarded/X-Forwarded-*/X-Real-IP are believed",
+    )
+    header_timeout: float = Field(
+        30.0, gt=0, description="seconds a client may take to send a request's headers"
+    )
+    body_idle_timeout: float = Field(
+        60.0, gt=0, description="seconds a request body may stall before the connection is closed"
+    )
+    ready_details: bool = Field(
+        False, description="show /ready's details to anonymous callers (always to known users)"
+    )
     # Each destination is validated by its scheme's own model (gateway.stores.registry).
     destinations: dict[
         DestinationName, Annotated[dict[str, Any], AfterValidator(RawDestination)]
@@ -191,6 +222,11 @@ class Settings(BaseSettings):
         if parsed.username is not None or parsed.password is not None:
             raise ValueError("must not contain credentials: callers' Authorization is forwarded")
         return _base_url(value, "of the MLflow tracking server")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        return [str(network) for network in parse_networks(values)]
 
     @field_validator("public_url")
     @classmethod

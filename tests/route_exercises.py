@@ -177,7 +177,7 @@ EXERCISES: list[tuple[str, type[Rule], Prepare]] = [
     ("/mlflow-artifacts/presigned/{path}", Artifact, presigned),
     ("/mlflow-artifacts/signed/{path}", Signed, signed_download),
     ("/health", Open, plain),
-    ("/ready", Open, plain),
+    ("/ready", Identified, plain),
     ("/version", Open, plain),
     ("/3.0/mlflow/server-info", Identified, plain),
     ("/mlflow/artifacts/list", Tracking, run_listing),

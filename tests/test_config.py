@@ -37,6 +37,29 @@ def test_flags_beat_env_and_env_beats_the_file(tmp_path, monkeypatch):
     assert settings.port == 7003
 
 
+def test_edge_settings_take_mlflows_comma_form_from_flags_env_and_file(tmp_path, monkeypatch):
+    defaults = load_settings([])
+    assert defaults.allowed_hosts is None and defaults.trusted_proxies == []
+    assert (defaults.header_timeout, defaults.body_idle_timeout) == (30.0, 60.0)
+    assert defaults.ready_details is False
+    flags = [
+        *("--allowed-hosts", "mlflow.example.com,10.0.0.5:*"),
+        *("--trusted-proxies", "10.0.0.1, 192.168.0.0/16"),
+        *("--header-timeout", "5", "--body-idle-timeout", "7", "--ready-details"),
+    ]
+    settings = load_settings(flags)
+    assert settings.allowed_hosts == ["mlflow.example.com", "10.0.0.5:*"]
+    assert settings.trusted_proxies == ["10.0.0.1/32", "192.168.0.0/16"]
+    assert (settings.header_timeout, settings.body_idle_timeout) == (5.0, 7.0)
+    assert settings.ready_details is True
+    config = tmp_path / "gateway.yaml"
+    config.write_text("allowed_hosts: [a.example]\ntrusted_proxies: '::1'\n")
+    assert load_settings(["--config", str(config)]).trusted_proxies == ["::1/128"]
+    monkeypatch.setenv("GATEWAY_ALLOWED_HOSTS", "b.example, c.example:5500")
+    settings = load_settings(["--config", str(config)])
+    assert settings.allowed_hosts == ["b.example", "c.example:5500"]
+
+
 def test_mlflow_s3_env_configures_the_default_destination(monkeypatch):
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", "http://minio:9000")
     monkeypatch.setenv("MLFLOW_S3_IGNORE_TLS", "true")
@@ -71,6 +94,8 @@ def run_cli(
         (["--artifacts-destination", "s3://"], {}, ["names no bucket"]),
         (["--artifacts-destination", "file://host/x"], {}, ["names a remote host"]),
         (["--config", "/no/such/file.yaml"], {}, ["does not exist"]),
+        (["--trusted-proxies", "10.0.0.300"], {}, ["'10.0.0.300' is not an IP address or CIDR"]),
+        (["--body-idle-timeout", "0"], {}, ["body_idle_timeout: Input should be greater"]),
     ],
 )
 def test_invalid_configuration_is_one_line_per_problem(args, env, expected):

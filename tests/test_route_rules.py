@@ -88,9 +88,11 @@ def shapes(tmp_path_factory) -> Iterator[dict[str, Guarded]]:
         yield {"tracking": Guarded(tracking, echo.url), "artifacts-only": Guarded(plain, None)}
 
 
-def _check_upstream(rule: Rule, case: str, status: int, seen: list[dict]) -> None:
+def _check_upstream(rule: Rule, path: str, case: str, status: int, seen: list[dict]) -> None:
     if status == 401 or isinstance(rule, Artifact | Signed):
         assert seen == [], seen
+    elif isinstance(rule, Identified) and path == "/ready":  # probes the upstream for anyone
+        assert [r["path"] for r in seen] == ["/health"], seen
     elif isinstance(rule, Identified):
         known = case in ("stranger", "owner")
         assert [r["path"] for r in seen] == (["/api/3.0/mlflow/server-info"] if known else [])
@@ -120,7 +122,7 @@ def test_route_answers_each_caller_by_its_rule(shapes, shape, method, path, rule
     elif method not in ("GET", "HEAD"):
         assert snapshot(g.root) != before, "an allowed write changed nothing"
     if g.echo_url:
-        _check_upstream(rule, case, expected, received(g.echo_url))
+        _check_upstream(rule, path, case, expected, received(g.echo_url))
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -30,6 +30,11 @@ async def identify(request: web.Request) -> None:
         request[_USER] = await authenticator.identify(header)
 
 
+def known_user(request: web.Request) -> User | None:
+    """The authenticated user, or None (anonymous, unknown, or auth off); never raises."""
+    return request.get(_USER)
+
+
 def caller(request: web.Request) -> User | None:
     """The authenticated user; None when auth is off; 401 when auth is on and nobody is known."""
     authenticator = request.app.get(AUTHENTICATOR)

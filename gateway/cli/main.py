@@ -50,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("passing tracking requests through to %s", settings.tracking_uri)
     settle_secret(settings.multipart)
     return serve(
-        lambda: build_app(settings, destinations), settings.host, settings.port, settings.workers
+        lambda: build_app(settings, destinations),
+        settings.host,
+        settings.port,
+        settings.workers,
+        settings.header_timeout,
     )
 
 

@@ -10,9 +10,11 @@ from aiohttp import web
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.policy import AUTHENTICATOR
 from gateway.config import Settings
+from gateway.forwarded import TRUSTED_PROXIES, TrustedProxies
 from gateway.http.access import DESTINATIONS
 from gateway.http.errors import errors_as_json
 from gateway.http.guard import guard, require_rules
+from gateway.http.hosts import ALLOWED_HOSTS, AllowedHosts, check_host, own_names
 from gateway.http.routes import (
     artifacts,
     health,
@@ -22,6 +24,7 @@ from gateway.http.routes import (
     tracking_artifacts,
 )
 from gateway.http.routes.passthrough import install_passthrough, passthrough
+from gateway.http.timeouts import body_idle_timeout
 from gateway.links.cleanup import cleanup_context
 from gateway.links.signing import signer_from
 from gateway.links.urls import LINKS, Links
@@ -33,9 +36,22 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
-    # Every request is decided by its route's rule before anything is answered or passed on.
-    app = web.Application(middlewares=[errors_as_json, guard, passthrough])
+    # A foreign Host is refused before anything is read; body reads get their idle limit;
+    # every request is decided by its route's rule before anything is answered or passed on.
+    middlewares = [
+        errors_as_json,
+        check_host,
+        body_idle_timeout(settings.body_idle_timeout),
+        guard,
+        passthrough,
+    ]
+    app = web.Application(middlewares=middlewares)
     app.on_startup.append(require_rules)
+    app[ALLOWED_HOSTS] = AllowedHosts(
+        settings.allowed_hosts, own_names(settings.public_url, settings.upstream.gateway_hosts)
+    )
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
+    app[health.READY_DETAILS] = settings.ready_details
     app[DESTINATIONS] = destinations
     if settings.auth is not None:
         app[AUTHENTICATOR] = Authenticator(settings.auth)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.errors import InvalidParameter
+from gateway.forwarded import client_host, client_scheme
 from gateway.links.signing import Signer
 
 API = "/api/2.0"
@@ -17,19 +18,12 @@ DOWNLOAD_ROUTE = "/mlflow-artifacts/signed"
 _HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$")
 
 
-def _first(value: str | None) -> str | None:
-    """Proxies append to X-Forwarded-*: the first entry is what the client used."""
-    if not value:
-        return None
-    return value.split(",")[0].strip() or None
-
-
 def external_base(request: web.Request, configured: str | None) -> str:
-    """`public_url` when configured, else from X-Forwarded-Proto/-Host and Host."""
+    """`public_url` when configured, else the client's scheme and host: X-Forwarded-Proto/-Host
+    from a trusted proxy, otherwise the connection's scheme and the (allowed) `Host`."""
     if configured:
         return configured
-    scheme = _first(request.headers.get("X-Forwarded-Proto")) or request.scheme
-    host = _first(request.headers.get("X-Forwarded-Host")) or request.host
+    scheme, host = client_scheme(request), client_host(request) or ""
     if scheme not in ("http", "https") or not _HOST.match(host):
         raise InvalidParameter(
             "Cannot build links from the request's Host / X-Forwarded-* headers; "

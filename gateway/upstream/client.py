@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -67,24 +68,43 @@ class Upstream:
     ) -> aiohttp.ClientResponse:
         """Sends a request and returns once the status and headers are in; release the answer."""
         assert self._session is not None, "Upstream.start() was not awaited"
-        try:
+        # A failure of the caller's own body (a stalled upload) is not the tracking server's.
+        with self._failures(passing=(aiohttp.ClientPayloadError,)):
             return await self._session.request(
                 method, url, headers=headers, data=data, allow_redirects=False
             )
+
+    @contextlib.contextmanager
+    def _failures(self, passing: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+        """Client errors and timeouts become 502 / 504; those in `passing` stay as they are."""
+        try:
+            yield
+        except passing:
+            raise
         except asyncio.TimeoutError as exc:
             raise self._too_slow() from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamError(
-                f"Tracking server {self.base_url} is unavailable: {str(exc) or type(exc).__name__}"
-            ) from exc
+            raise self._unavailable(exc) from exc
+
+    # Callers hear "the tracking server"; its address, and what went wrong there, go to the log.
+    def _unavailable(self, exc: BaseException) -> UpstreamError:
+        log.warning("tracking server %s is unavailable: %s", self.base_url, str(exc) or repr(exc))
+        return UpstreamError("The tracking server is unavailable")
 
     def _too_slow(self) -> UpstreamError:
         timeouts = f"connect {self.options.connect_timeout} s, read {self.options.read_timeout} s"
-        return UpstreamError(
-            f"Tracking server {self.base_url} did not answer in time ({timeouts})",
-            504,
-            "DEADLINE_EXCEEDED",
-        )
+        log.warning("tracking server %s did not answer in time (%s)", self.base_url, timeouts)
+        return UpstreamError("The tracking server did not answer in time", 504, "DEADLINE_EXCEEDED")
+
+    async def get_plain(self, path: str, limit: int) -> tuple[int, str, bytes]:
+        """A GET with none of the caller's headers (no credentials, no cookies): status,
+        content type and at most `limit` bytes of the body."""
+        headers = CIMultiDict({"Accept-Encoding": "identity"})
+        async with await self.open("GET", self.url(path), headers) as response:
+            with self._failures():
+                body = await response.content.read(limit)
+        content_type = response.headers.get("Content-Type", "text/plain; charset=utf-8")
+        return response.status, content_type, body
 
     async def get_json(
         self, request: web.Request, path: str, params: dict[str, str]
@@ -105,7 +125,9 @@ class Upstream:
                 body = None
         if response.status == 200 and isinstance(body, dict):
             return body
-        refusal = _refusal(response.status, body, f"{self.base_url}{path}")
+        if not 400 <= response.status < 500:
+            log.warning("tracking server %s%s answered %s", self.base_url, path, response.status)
+        refusal = _refusal(response.status, body, path)
         # A 401 must keep its challenge, or MLflow clients and browsers never send credentials.
         refusal.headers = tuple(
             ("WWW-Authenticate", value) for value in response.headers.getall("WWW-Authenticate", ())
@@ -128,7 +150,7 @@ class Upstream:
 
 def _refusal(status: int, body: Any, where: str) -> UpstreamError:
     if not 400 <= status < 500:
-        return UpstreamError(f"Tracking server gave no usable answer ({status}) for {where}")
+        return UpstreamError(f"The tracking server gave no usable answer ({status}) for {where}")
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         code = body.get("error_code") or _ERROR_CODES.get(status, "BAD_REQUEST")
         return UpstreamError(body["message"], status, str(code))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from gateway.forwarded import PROXY_HEADERS, client_host, client_scheme, from_trusted_proxy
+
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -42,14 +44,26 @@ def end_to_end(headers: Headers) -> CIMultiDict[str]:
 
 
 def upstream_request_headers(request: web.Request, *, authorization: bool) -> CIMultiDict[str]:
-    """The caller's headers as the tracking server should see them, with X-Forwarded-*."""
+    """The caller's headers as the tracking server should see them, with X-Forwarded-*.
+
+    From a trusted proxy its forwarding headers are kept and the peer appended to
+    X-Forwarded-For; from anyone else they are claims, replaced by what the gateway saw.
+    """
     headers = end_to_end(request.headers)
     for name in _REQUEST_ONLY:
         headers.popall(name, None)
     if not authorization:
         headers.popall("Authorization", None)
-    forwarded_for = ", ".join(filter(None, (headers.get("X-Forwarded-For"), request.remote)))
-    headers["X-Forwarded-For"] = forwarded_for
-    headers["X-Forwarded-Proto"] = request.scheme
-    headers["X-Forwarded-Host"] = request.host
+    trusted = from_trusted_proxy(request)
+    chain = headers.popall("X-Forwarded-For", []) if trusted else []
+    if not trusted:
+        for name in PROXY_HEADERS:
+            headers.popall(name, None)
+    headers["X-Forwarded-For"] = ", ".join(filter(None, (*chain, request.remote)))
+    headers["X-Forwarded-Proto"] = client_scheme(request)
+    host = client_host(request)
+    if host:
+        headers["X-Forwarded-Host"] = host
+    else:
+        headers.popall("X-Forwarded-Host", None)
     return headers

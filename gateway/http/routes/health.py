@@ -1,4 +1,9 @@
-"""Liveness, readiness and version: answered by the gateway itself in every mode."""
+"""Liveness, readiness and version: answered by the gateway itself in every mode.
+
+All three are open. Anonymous `/ready` says only whether the gateway is ready: which upstream
+and destinations it uses, and why one fails, is for known users (or everyone with
+`ready_details`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,15 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
+from gateway.auth.policy import known_user
 from gateway.http.access import DESTINATIONS
-from gateway.http.guard import Open, add
+from gateway.http.guard import Identified, Open, add
 from gateway.redact import redact
 from gateway.stores import ArtifactStore, probe
 from gateway.upstream.client import UPSTREAM
+
+READY_DETAILS = web.AppKey("ready_details", bool)
+_VERSION_LIMIT = 4096
 
 
 async def health(request: web.Request) -> web.Response:
@@ -20,14 +29,19 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def version(request: web.Request) -> web.Response:
-    return web.Response(text=__version__)
+    """The gateway's version; with an upstream the tracking server's (the UI shows it), asked
+    by the gateway with none of the caller's headers, so no credentials are needed here."""
+    upstream = request.app.get(UPSTREAM)
+    if upstream is None:
+        return web.Response(text=__version__)
+    status, content_type, body = await upstream.get_plain("/version", _VERSION_LIMIT)
+    return web.Response(status=status, body=body, headers={"Content-Type": content_type})
 
 
 async def _destination(store: ArtifactStore) -> dict[str, Any]:
     problem = await probe(store)
-    if problem is not None:
-        return {"uri": store.uri, "ready": False, "error": redact(problem.message)}
-    return {"uri": store.uri, "ready": True}
+    report = {"name": store.name, "uri": store.uri, "ready": problem is None}
+    return report if problem is None else report | {"error": redact(problem.message)}
 
 
 async def _upstream(request: web.Request) -> dict[str, Any] | None:
@@ -40,21 +54,20 @@ async def _upstream(request: web.Request) -> dict[str, Any] | None:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """200 when the upstream (if any) and every destination answer, else 503; each one listed."""
+    """200 when the upstream (if any) and every destination answer, else 503."""
     stores = request.app[DESTINATIONS].all()
     upstream, *destinations = await asyncio.gather(
         _upstream(request), *(_destination(store) for store in stores)
     )
     parts = [*destinations, *([upstream] if upstream else [])]
-    is_ready = all(part["ready"] for part in parts)
-    body = {"ready": is_ready, "upstream": upstream, "destinations": destinations}
-    return web.json_response(body, status=200 if is_ready else 503)
+    body: dict[str, Any] = {"ready": all(part["ready"] for part in parts)}
+    if request.app[READY_DETAILS] or known_user(request) is not None:
+        body |= {"upstream": upstream, "destinations": destinations}
+    return web.json_response(body, status=200 if body["ready"] else 503)
 
 
 def add_routes(app: web.Application) -> None:
-    """With an upstream, `/version` is the tracking server's (the UI shows it)."""
-    routes = {"/health": health, "/ready": ready}
-    if UPSTREAM not in app:
-        routes["/version"] = version
-    for path, handler in routes.items():
-        add(app, ("GET", "HEAD"), path, handler, Open())
+    """`/ready` reads credentials when sent: known users see the details."""
+    add(app, ("GET", "HEAD"), "/health", health, Open())
+    add(app, ("GET", "HEAD"), "/version", version, Open())
+    add(app, ("GET", "HEAD"), "/ready", ready, Identified())

@@ -22,7 +22,7 @@ from gateway.upstream.headers import end_to_end
 
 log = logging.getLogger(__name__)
 
-_OWN_PATHS = frozenset({"/health", "/ready"})
+_OWN_PATHS = frozenset({"/health", "/ready", "/version"})
 
 
 def is_own_path(path: str) -> bool:

@@ -146,14 +146,23 @@ class LocalFiles(RangedDownloads, ArtifactStore):
             )
 
     def local_path(self, path: str) -> str:
-        """The filesystem path; symlinks may not lead outside the root, nor paths into staging."""
-        if path.split("/", 1)[0] == STAGING:
+        """The filesystem path; symlinks may not lead outside the root, nor paths into staging
+        or to another upload's temp file."""
+        segments = path.split("/") if path else []
+        if segments[:1] == [STAGING]:
             raise self._invalid(f"Invalid artifact path {path!r}: {STAGING} is reserved")
-        full = os.path.join(self.root, *path.split("/")) if path else self.root
-        real = os.path.realpath(full)
-        if real != self.root and not real.startswith(self.root + os.sep):
+        if any(_TEMP_NAME.match(segment) for segment in segments):
+            raise self._invalid(
+                f"Invalid artifact path {path!r}: names of the gateway's temp files are reserved"
+            )
+        full = os.path.join(self.root, *segments)
+        if not self._inside(full):
             raise self._invalid(f"Invalid artifact path {path!r}: resolves outside the root")
         return full
+
+    def _inside(self, full: str) -> bool:
+        real = os.path.realpath(full)
+        return real == self.root or real.startswith(self.root + os.sep)
 
     def _missing(self, path: str) -> NotFound:
         return NotFound(f"No such file or directory: '{path}'", destination=self.name)
@@ -248,8 +257,8 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         entries = await self._call(self._list, self.local_path(path))
         return [entry for entry in entries if path or entry.name != STAGING]
 
-    @staticmethod
-    def _list(full: str) -> list[Entry]:
+    def _list(self, full: str) -> list[Entry]:
+        """Temp files, and symlinks leading out of the root (unreadable here), are left out."""
         try:
             with os.scandir(full) as it:
                 items = list(it)
@@ -257,7 +266,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
             return []
         entries = []
         for item in items:
-            if _TEMP_NAME.match(item.name):
+            if _TEMP_NAME.match(item.name) or (item.is_symlink() and not self._inside(item.path)):
                 continue
             try:
                 is_dir = item.is_dir()
