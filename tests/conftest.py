@@ -13,6 +13,7 @@ import boto3
 import pytest
 import requests
 
+from tests.backends.fixtures import azurite, fake_gcs  # noqa: F401  (session fixtures)
 from tests.processes import ManagedProcess, free_port
 from tests.seaweed import Identity, SeaweedS3
 
