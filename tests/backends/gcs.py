@@ -35,9 +35,9 @@ def fake_gcs_binary() -> Path:
 
 
 class FakeGcs(ManagedProcess):
-    """`fake-gcs-server -scheme http -host 127.0.0.1 -backend filesystem` on a free port."""
+    """`fake-gcs-server -scheme http -host 127.0.0.1 -backend memory` on a free port."""
 
-    def __init__(self, workdir: Path, port: int | None = None, backend: str = "filesystem") -> None:
+    def __init__(self, workdir: Path, port: int | None = None, backend: str = "memory") -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.authority = f"127.0.0.1:{self.port}"

@@ -6,8 +6,9 @@ backend has such a state, how to start a gateway whose destination cannot be rea
 
 To add a destination (GCS, Azure, a pyarrow-local one), write one `Backend` entry: a `start`
 context manager yielding a `Destination` (a gateway plus a `Raw` view, e.g. `PyarrowRaw` over
-the emulator's `pyarrow.fs` filesystem) and, if it can be unreachable, an `unreachable` one.
-Every test in tests/conformance/ then runs against it.
+the emulator's `pyarrow.fs` filesystem) and, if it can be unreachable, an `unreachable` one
+(a gateway pointed at a closed port or a stopped emulator). Every test in tests/conformance/
+then runs against it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Raw(Protocol):
 
 @dataclass
 class Destination:
-    name: str
+    name: str  # the key in BACKENDS
     gateway: Gateway
     raw: Raw
     uri: str  # the destination as configured, which error messages must name
@@ -80,6 +81,9 @@ class Backend:
     start: Starter  # -> Destination
     unreachable: Starter | None = None  # -> Unreachable
     no_unreachable: str = ""  # why there is none, shown as the skip reason
+    # the streamed transfer's size; an emulator too slow for 512 MiB (fake-gcs-server's
+    # uploads are quadratic) may name less, saying why in the entry
+    large: int = 512 * 1024 * 1024
 
 
 def _hash_chunks(chunks: Iterator[bytes]) -> str:
