@@ -313,9 +313,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
             fs.delete_file(full)
         else:  # on GCS an implied directory may look missing: its contents go all the same
             fs.delete_dir_contents(full, missing_dir_ok=True)
-            if kind == pafs.FileType.Directory and full != self.base:
-                with contextlib.suppress(FileNotFoundError):
-                    fs.delete_dir(full)  # a marker, or the local directory
+            self._remove_marker(fs, full)
         self._prune(fs, path)
 
     def _prune(self, fs: pafs.FileSystem, path: str) -> None:
@@ -326,10 +324,15 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
             full = self._full(parent)
             if self._children(fs, full):
                 return
-            if fs.get_file_info(full).type == pafs.FileType.Directory:
-                with contextlib.suppress(FileNotFoundError):
-                    fs.delete_dir(full)
+            self._remove_marker(fs, full)
             parent = posixpath.dirname(parent)
+
+    def _remove_marker(self, fs: pafs.FileSystem, full: str) -> None:
+        """An emptied directory that still exists is a marker (Azure, GCS) or a local directory.
+        GCS's implied directories vanish with their contents; deleting one raises."""
+        if full != self.base and fs.get_file_info(full).type == pafs.FileType.Directory:
+            with contextlib.suppress(FileNotFoundError):
+                fs.delete_dir(full)
 
     # -- stale staging objects -----------------------------------------------------------------
 
