@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr, field_validator, model_validator
 
-from gateway.stores.options import DestinationOptions, InvalidDestination
+from gateway.stores.options import DestinationOptions, InvalidDestination, http_endpoint
 from gateway.stores.registry import StoreType
 
 if TYPE_CHECKING:
@@ -39,14 +39,7 @@ class AzureOptions(DestinationOptions):
     connection_string_file: Path | None = None
     endpoint_url: str | None = None  # Azurite, private endpoints: http(s)://host:port[/account]
 
-    @field_validator("endpoint_url")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if value is not None:
-            parsed = urllib.parse.urlparse(value)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ValueError("must be http(s)://host[:port][/account]")
-        return value
+    _endpoint = field_validator("endpoint_url")(http_endpoint)
 
     @model_validator(mode="after")
     def _one_credential(self) -> AzureOptions:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import field_validator, model_validator
 
-from gateway.stores.options import DestinationOptions, InvalidDestination
+from gateway.stores.options import DestinationOptions, InvalidDestination, http_endpoint
 from gateway.stores.registry import StoreType
 
 if TYPE_CHECKING:
@@ -34,14 +34,7 @@ class GcsOptions(DestinationOptions):
     endpoint_url: str | None = None  # emulators and private endpoints: http(s)://host:port
     retry_time_limit: float = 15.0  # seconds Google's client retries transient failures
 
-    @field_validator("endpoint_url")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if value is not None:
-            parsed = urllib.parse.urlparse(value)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ValueError("must be http(s)://host[:port]")
-        return value
+    _endpoint = field_validator("endpoint_url")(http_endpoint)
 
     @model_validator(mode="after")
     def _one_identity(self) -> GcsOptions:
