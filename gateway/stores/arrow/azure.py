@@ -48,6 +48,14 @@ class AzureOptions(DestinationOptions):
             raise ValueError(f"give one of account_key, sas_token, connection_string, not {given}")
         return self
 
+    def secrets(self) -> list[str]:
+        """A connection string's key and SAS token are masked on their own as well."""
+        found = super().secrets()
+        if self.connection_string is not None:
+            fields = _connection_fields(self.connection_string.get_secret_value())
+            found += [v for k in ("AccountKey", "SharedAccessSignature") if (v := fields.get(k))]
+        return found
+
     @classmethod
     def from_environment(cls, uri: str) -> AzureOptions:
         connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
