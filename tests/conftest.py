@@ -13,6 +13,7 @@ import boto3
 import pytest
 import requests
 
+from tests.backends.fixtures import azurite, fake_gcs  # noqa: F401  (session fixtures)
 from tests.processes import ManagedProcess, free_port
 from tests.seaweed import Identity, SeaweedS3
 
@@ -69,12 +70,17 @@ class Gateway:
 
 
 def start_gateway(
-    workdir: Path, args: list[str], env: dict[str, str], name: str = "gateway"
+    workdir: Path,
+    args: list[str],
+    env: dict[str, str],
+    name: str = "gateway",
+    module: str = "gateway",
 ) -> tuple[ManagedProcess, str]:
-    """A gateway process on a free port; returns it with its base URL."""
+    """A gateway process on a free port; returns it with its base URL. `module` runs a wrapper
+    that registers a test-only store type before the gateway's main."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port), *args]
+    argv = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *args]
     process = ManagedProcess(argv, f"{url}/health", workdir / f"{name}.log", env=env, cwd=workdir)
     return process.start(), url
 

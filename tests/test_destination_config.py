@@ -153,7 +153,7 @@ def test_check_config_reports_every_problem_one_line_each(tmp_path):
                 "access_key_id": "AKID",
                 "secret_access_key_file": str(tmp_path / "missing-secret"),
             },
-            "gcs": {"uri": "gs://bucket/x"},
+            "ftp": {"uri": "ftp://bucket/x"},
             "archive": {"uri": str(tmp_path / "archive")},
         },
         "routes": [
@@ -172,7 +172,7 @@ def test_check_config_reports_every_problem_one_line_each(tmp_path):
         "routes[2]: unknown destination 'nlp'",
         "experiments 1-3 (routes[1]) and 2 (routes[1]) overlap",
         "destinations.vision: cannot read secret file",
-        "destinations.gcs: unsupported destination 'gs://bucket/x'",
+        "destinations.ftp: unsupported destination 'ftp://bucket/x'",
     ):
         assert sum(fragment in line for line in lines) == 1, fragment
 

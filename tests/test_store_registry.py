@@ -4,6 +4,7 @@ end to end (options, secrets, routing, HTTP), and built-in schemes load only whe
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -161,16 +162,34 @@ def test_without_registration_the_scheme_is_unsupported(tmp_path):
     assert raised.value.problems[0].startswith("destinations.play: unsupported destination")
 
 
-def test_a_local_gateway_does_not_load_the_s3_backend(tmp_path):
+def _modules_loaded(destination: str, tmp_path: Path, *names: str) -> list[str]:
+    """Which of `names` a gateway process has imported once its destinations are built."""
     code = (
-        "import sys; from gateway.config import load_settings;"
+        "import json, sys; from gateway.config import load_settings;"
         "from gateway.routing.build import build_destinations;"
-        f"build_destinations(load_settings(['--artifacts-destination', {str(tmp_path)!r}]));"
-        "names = ('gateway.stores.s3', 'aiobotocore');"
-        "print(sorted(m for m in sys.modules if m.startswith(names)))"
+        f"build_destinations(load_settings(['--artifacts-destination', {destination!r}]));"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({names!r}))))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=clean_env()
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    return json.loads(out.stdout)
+
+
+def test_a_local_gateway_does_not_load_the_s3_or_pyarrow_backends(tmp_path):
+    names = ("gateway.stores.s3", "aiobotocore", "gateway.stores.arrow", "pyarrow")
+    assert _modules_loaded(str(tmp_path), tmp_path, *names) == []
+
+
+def test_an_s3_gateway_does_not_load_pyarrow(tmp_path):
+    loaded = _modules_loaded("s3://bucket/prefix", tmp_path, "gateway.stores.arrow", "pyarrow")
+    assert loaded == []
+
+
+def test_a_gcs_gateway_loads_its_own_scheme_only(tmp_path):
+    """pyarrow comes with the store it serves; Azure's module and the S3 backend do not."""
+    loaded = _modules_loaded("gs://bucket/prefix", tmp_path, "gateway.stores", "aiobotocore")
+    assert "gateway.stores.arrow.gcs" in loaded and "gateway.stores.arrow.azure" not in loaded
+    assert "pyarrow" in _modules_loaded("gs://bucket/prefix", tmp_path, "pyarrow")
+    assert not any(name.startswith(("gateway.stores.s3", "aiobotocore")) for name in loaded)

@@ -1,7 +1,8 @@
 """Aborts multipart uploads nobody finished: once at start-up, then every `cleanup_interval`.
 
 A client that dies between `mpu/create` and `mpu/complete` leaves parts that S3 keeps (and
-bills) forever; a crashed streaming upload does the same. Any replica may run the pass.
+bills) forever; a crashed streaming upload does the same, and on pyarrow destinations a killed
+gateway leaves a staging object (`StaleTemporaries`). Any replica may run the pass.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from gateway.config import Multipart
 from gateway.routing.destinations import Destinations
-from gateway.stores.capabilities import MultipartUploads
+from gateway.stores.capabilities import MultipartUploads, StaleTemporaries
 from gateway.stores.errors import NotFound, StoreError
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ async def cleanup_pass(destinations: Destinations, max_age: int) -> int:
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=max_age)
     aborted = 0
     for store in destinations.all():
+        if isinstance(store, StaleTemporaries):
+            aborted += await _remove_temporaries(store, cutoff)
         if not isinstance(store, MultipartUploads):
             continue
         try:
@@ -52,6 +55,19 @@ async def cleanup_pass(destinations: Destinations, max_age: int) -> int:
                 upload.started.isoformat(timespec="seconds"),
             )
     return aborted
+
+
+async def _remove_temporaries(store: StaleTemporaries, cutoff: datetime) -> int:
+    try:
+        removed = await store.remove_stale_temporaries(cutoff)
+    except StoreError as exc:
+        log.warning(
+            "cleanup: cannot remove staging objects on %s: %s [%s]", store.name, exc, exc.code
+        )
+        return 0
+    if removed:
+        log.info("cleanup: removed %d stale staging object(s) on %s", removed, store.name)
+    return removed
 
 
 async def _every(destinations: Destinations, config: Multipart) -> None:

@@ -2,7 +2,8 @@
 
 A store that implements `MultipartUploads` takes MLflow's proxied multipart uploads; one that
 implements `RangedDownloads` serves byte ranges cheaply enough to advertise parallel ranged
-downloads; `StoragePresigning` hands out URLs on the storage itself.
+downloads; `StoragePresigning` hands out URLs on the storage itself; `StaleTemporaries`
+stages uploads under hidden names that a killed gateway can leave behind.
 """
 
 from __future__ import annotations
@@ -75,3 +76,15 @@ class StoragePresigning(abc.ABC):
     @abc.abstractmethod
     async def presign_download(self, path: str, expires_in: int) -> str:
         """A ranged-GET URL of one file."""
+
+
+class StaleTemporaries(abc.ABC):
+    """Uploads staged under hidden names (pyarrow stores: their streams cannot be abandoned
+    without committing). A gateway killed mid-upload leaves one; the cleanup pass removes them.
+
+    Not part of `MultipartUploads`: a store with staging objects need not take client-driven
+    multipart uploads, and `/server-info` advertises those by that interface."""
+
+    @abc.abstractmethod
+    async def remove_stale_temporaries(self, older_than: datetime) -> int:
+        """Deletes staging objects last written before `older_than`; returns how many."""

@@ -7,6 +7,7 @@ names exists anywhere else.
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,15 @@ def read_secret_file(path: Path) -> SecretStr:
     if not value:
         raise InvalidDestination(f"secret file '{path}' is empty")
     return SecretStr(value)
+
+
+def http_endpoint(value: str | None) -> str | None:
+    """An `endpoint_url` (emulators, private endpoints): http(s)://host[:port][/path]."""
+    if value is not None:
+        parsed = urllib.parse.urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be http(s)://host[:port]")
+    return value
 
 
 class DestinationOptions(BaseModel):

@@ -37,6 +37,10 @@ _BUILTIN: Mapping[str, str] = {
     "": "gateway.stores.local:STORE_TYPE",
     "file": "gateway.stores.local:STORE_TYPE",
     "s3": "gateway.stores.s3:STORE_TYPE",
+    "gs": "gateway.stores.arrow.gcs:STORE_TYPE",
+    "wasbs": "gateway.stores.arrow.azure:STORE_TYPE",
+    "abfss": "gateway.stores.arrow.azure:STORE_TYPE",
+    "hdfs": "gateway.stores.arrow.hdfs:STORE_TYPE",
 }
 _registered: dict[str, StoreType] = {}
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:([\\/]|$)")
