@@ -41,7 +41,7 @@ class _EchoServer(socketserver.ThreadingTCPServer):
         self.received: list[int] = []
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def echo() -> Iterator[_EchoServer]:
     server = _EchoServer()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
@@ -118,7 +118,6 @@ def test_bandwidth_throttles(proxy):
 def test_cut_after_n_bytes(proxy, echo, how, direction):
     proxy.fault(cut_after=100_000, direction=direction, how=how)
     payload = b"y" * 300_000
-    echo.received.clear()
     with connect(proxy) as sock:
         got = bytearray()
         try:
@@ -136,23 +135,23 @@ def test_cut_after_n_bytes(proxy, echo, how, direction):
     else:  # the cut ends both directions: what the echo had not yet sent back never comes
         assert len(got) <= 100_000
     assert wait_for(lambda: len(echo.received) == 1)
-    if direction == "up":
-        assert echo.received == [100_000]
+    if direction == "up":  # an RST may discard what the kernel had not sent yet
+        assert echo.received == [100_000] if how == "close" else echo.received[0] <= 100_000
     assert proxy.stats().cuts == 1
     # once: the next connection is healthy
     with connect(proxy) as sock:
         assert exchange(sock, payload) == payload
 
 
-def test_cut_counts_bytes_over_all_connections(proxy):
+def test_cut_counts_bytes_over_all_connections(proxy, echo):
     proxy.fault(cut_after=150, direction="up")
     with connect(proxy) as first:
         assert exchange(first, b"a" * 100) == b"a" * 100
     with connect(proxy) as second:
-        got = exchange(second, b"b" * 100)
-        while data := second.recv(1024):
-            got += data
-    assert got == b"b" * 50  # byte 150 of the transfer was the 50th of the second connection
+        exchange(second, b"b" * 100)
+    # byte 150 of the transfer was the 50th of the second connection
+    assert wait_for(lambda: len(echo.received) == 2)
+    assert echo.received == [100, 50]
 
 
 def test_cut_not_once_cuts_every_connection(proxy):
@@ -164,7 +163,6 @@ def test_cut_not_once_cuts_every_connection(proxy):
 
 
 def test_blackhole_accepts_reads_and_never_answers(proxy, echo):
-    echo.received.clear()
     proxy.fault(blackhole=True)
     with connect(proxy, timeout=0.5) as sock:
         sock.sendall(b"q" * 10_000)
