@@ -20,6 +20,8 @@ Faults (any combination, switched at run time, applying to open and new connecti
 - ``blackhole``: bytes are read and dropped, nothing is forwarded, nothing answered; new
   connections are accepted (the peer's connect succeeds) and never connected onwards. When the
   fault is cleared, connections that lost bytes are reset: their streams are broken.
+- ``blackhole_after``: forwards this many bytes in ``direction`` (counted as for a cut), then
+  becomes a black hole: a peer that stops answering in the middle of a transfer.
 - ``refuse``: new connections are reset as soon as they are accepted.
 
 ``reset_all()`` resets every open connection at once. ``stats()`` counts connections and bytes
@@ -50,6 +52,7 @@ class Fault:
     how: Literal["close", "reset"] = "close"
     once: bool = True
     blackhole: bool = False
+    blackhole_after: int | None = None
     refuse: bool = False
 
     def applies(self, direction: str) -> bool:
@@ -300,6 +303,16 @@ class FaultProxy:
     def _budget(self, data: bytes, direction: str) -> tuple[bytes, str | None]:
         """What may be forwarded of `data`, and whether the connection is cut after it."""
         fault = self._fault
+        if fault.blackhole_after is not None and fault.applies(direction):
+            left = fault.blackhole_after - self._counted
+            if left >= len(data):
+                self._counted += len(data)
+                return data, None
+            self._counted = fault.blackhole_after
+            self._fault = replace(fault, blackhole=True, blackhole_after=None)
+            self._fired.set()
+            self._stats.dropped += len(data) - max(left, 0)
+            return data[: max(left, 0)], None
         if fault.cut_after is None or not fault.applies(direction):
             return data, None
         left = fault.cut_after - self._counted

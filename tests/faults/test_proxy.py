@@ -204,7 +204,8 @@ def test_reset_all_and_refuse(proxy):
         with pytest.raises(ConnectionResetError):
             sock.recv(1)
     proxy.fault(refuse=True)
-    with connect(proxy) as sock, pytest.raises((ConnectionResetError, BrokenPipeError)):
+    # the reset may come at connect or at first use
+    with pytest.raises((ConnectionResetError, BrokenPipeError)), connect(proxy) as sock:
         sock.sendall(b"x")
         sock.recv(1)
     assert proxy.wait_fired(1)
@@ -212,3 +213,15 @@ def test_reset_all_and_refuse(proxy):
     with connect(proxy) as sock:
         assert exchange(sock, b"ok") == b"ok"
     assert wait_for(lambda: proxy.stats().active == 0)
+
+
+def test_blackhole_after_n_bytes(proxy, echo):
+    proxy.fault(blackhole_after=1000, direction="up")
+    with connect(proxy, timeout=0.5) as sock:
+        sock.sendall(b"w" * 3000)
+        assert proxy.wait_fired(5)
+        with pytest.raises(TimeoutError):  # the hole swallows both ways, the echo included
+            sock.recv(4096)
+        assert wait_for(lambda: proxy.stats().dropped >= 2000)
+        proxy.clear()
+    assert wait_for(lambda: echo.received == [1000])  # what came before the hole went through
