@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.soak.report import THRESHOLDS, floors, theil_sen, trends
 from tests.soak.sampler import Sample
 
@@ -36,18 +38,34 @@ def test_trend_check_passes_a_flat_noisy_series():
     assert not [t for t in trends(samples) if t.failed]
 
 
-def test_trend_check_fails_a_slow_leak_under_noise():
+@pytest.mark.parametrize(
+    ("minutes", "mib_per_min", "fds_per_min"),
+    [(3, 12, 6), (30, 2, 1.5)],
+    ids=["fast-leak-in-3-min", "slow-leak-in-30-min"],
+)
+def test_trend_check_fails_a_leak_under_noise(minutes, mib_per_min, fds_per_min):
     rng = random.Random(5)
-    # 3 MiB and 3 fds a minute under the same noise as above
     samples = _series(
-        3,
+        minutes,
         180,
-        lambda t: 160 + 3 * t / 60 + rng.uniform(-8, 8),
-        lambda t: 28 + int(3 * t / 60) + rng.randint(0, 5),
+        lambda t: 160 + mib_per_min * t / 60 + rng.uniform(-8, 8),
+        lambda t: 28 + int(fds_per_min * t / 60) + rng.randint(0, 5),
         lambda t: 11 + rng.randint(0, 6),
     )
     failed = {t.metric for t in trends(samples) if t.failed}
-    assert failed == {"rss_mib", "fds"}, failed
+    assert failed == {"rss_mib", "fds"}, [t.line() for t in trends(samples)]
+
+
+def test_trend_check_passes_a_flat_noisy_30_minute_series():
+    rng = random.Random(6)
+    samples = _series(
+        30,
+        180,
+        lambda t: 160 + rng.uniform(-8, 8),
+        lambda t: 28 + rng.randint(0, 5),
+        lambda t: 11 + rng.randint(0, 6),
+    )
+    assert not [t for t in trends(samples) if t.failed]
 
 
 def test_floors_and_slope():
