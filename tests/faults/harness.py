@@ -250,6 +250,22 @@ def assert_download_invariants(seen: Seen, expected: bytes, what: str) -> None:
     assert_clear_error(seen, what)
 
 
+def quiesce(proxy, quiet: float = 1.0, timeout: float = 30.0) -> bool:
+    """Waits until no byte has crossed the proxy for `quiet` seconds: work the gateway still
+    does for an earlier case (a retry after a black hole cleared) must not land in the next."""
+    last, since = None, time.monotonic()
+    deadline = since + timeout
+    while time.monotonic() < deadline:
+        stats = proxy.stats()
+        key = (stats.bytes_up, stats.bytes_down, stats.dropped, stats.accepted)
+        if key != last:
+            last, since = key, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 # --- the gateway process --------------------------------------------------------------------
 
 

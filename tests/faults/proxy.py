@@ -214,6 +214,12 @@ class FaultProxy:
     # --- forwarding -------------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Closing a connection cancels this task; ending normally keeps asyncio's stream callback
+        # (which calls task.exception()) from logging the cancellation as an error.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._serve(reader, writer)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._stats.accepted += 1
         conn = _Conn(client=writer)
         if self._fault.refuse:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.faults import harness
-from tests.faults.conftest import BLACKHOLE_CLIENT_TIMEOUT, PREFIX, Stack
+from tests.faults.conftest import BLACKHOLE_CLIENT_TIMEOUT, PART_SIZE, PREFIX, Stack
 from tests.faults.harness import (
     KIB,
     MIB,
@@ -36,6 +36,7 @@ from tests.faults.harness import (
     payload,
     pending,
     put,
+    quiesce,
     record,
     s3_object,
     settle,
@@ -82,6 +83,7 @@ def _size(op: str) -> int:
     return {
         "put-small": SMALL,
         "put-multipart": LARGE,
+        "put-one-part": PART_SIZE,
         "client-mpu": sum(MPU_PARTS),
         "get-full": DOWNLOAD,
         "get-range": RANGE[1] - RANGE[0],
@@ -136,6 +138,32 @@ def _cases() -> list[Case]:
             ),
             Case(op, "black hole", (("blackhole", True),)),
         ]
+    one = _points("put-one-part")  # exactly one part: multipart with one part, not PutObject
+    cases += [
+        Case(
+            "put-one-part",
+            "reset once",
+            (("cut_after", one["mid-body"]), ("direction", "up"), ("how", "reset")),
+            "request mid-body",
+        ),
+        Case(
+            "put-one-part",
+            "cut once",
+            (("cut_after", one["end-of-body"]), ("direction", "up")),
+            "request end-of-body",
+        ),
+        Case(
+            "put-one-part",
+            "reset from then on",
+            (
+                ("cut_after", one["mid-body"]),
+                ("direction", "up"),
+                ("how", "reset"),
+                ("once", False),
+            ),
+            "request mid-body",
+        ),
+    ]
     for op in ("put-multipart", "client-mpu"):
         mid = _points(op)["mid-body"]
         settings = (("blackhole_after", mid), ("direction", "up"))
@@ -208,7 +236,7 @@ class Outcome:
 
 def _run(st: Stack, op: str, path: str, data: bytes) -> Outcome:
     gw = st.gateway
-    if op in ("put-small", "put-multipart"):
+    if op.startswith("put"):
         seen = put(gw, path, data)
         return Outcome(seen, seen.ok, seen.describe(), None if seen.ok else seen)
     if op == "client-mpu":
@@ -276,10 +304,27 @@ def _check(st: Stack, case: Case, out: Outcome, path: str, data: bytes) -> str:
     return "nothing"
 
 
+def _expectations(case: Case, out: Outcome) -> None:
+    """What must hold for each kind of fault."""
+    if case.fault.startswith(("latency", "throttle")):
+        assert out.ok, f"{case.id}: a slow S3 is no failure: {out.described}"
+    if case.once and case.op.startswith("put"):
+        assert out.ok, f"{case.id}: a one-off fault must cost the client nothing: {out.described}"
+    if case.once and case.op == "client-mpu":
+        assert out.ok, (
+            f"{case.id}: a part sent again after a clear error must succeed: {out.described}"
+        )
+    if case.once and (case.where.endswith("headers")):
+        assert out.ok, f"{case.id}: a read is retried before its first byte: {out.described}"
+    if case.persistent and case.op.startswith("put"):
+        assert not out.ok, f"{case.id}: {out.described} although S3 never took the body"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_s3_fault(stack: Stack, case: Case, monkeypatch):
     if case.kwargs.get("blackhole") or "blackhole_after" in case.kwargs:
         monkeypatch.setattr(harness, "client_timeout", BLACKHOLE_CLIENT_TIMEOUT)
+    assert quiesce(stack.proxy), "the gateway is still talking to S3 after the last case"
     base = f"t{uuid.uuid4().hex[:10]}"
     path, data = _prepare(stack, case.op, base)
     before = stack.proxy.stats()
@@ -297,21 +342,12 @@ def test_s3_fault(stack: Stack, case: Case, monkeypatch):
     else:
         assert after.bytes_up + after.bytes_down > before.bytes_up + before.bytes_down
 
-    left = _check(stack, case, out, path, data)
-
-    # What must hold for each kind of fault.
-    if case.fault.startswith(("latency", "throttle")):
-        assert out.ok, f"{case.id}: a slow S3 is no failure: {out.described}"
-    if case.once and case.op in ("put-small", "put-multipart"):
-        assert out.ok, f"{case.id}: a one-off fault must cost the client nothing: {out.described}"
-    if case.once and case.op == "client-mpu":
-        assert out.ok, (
-            f"{case.id}: a part sent again after a clear error must succeed: {out.described}"
-        )
-    if case.once and (case.where.endswith("headers")):
-        assert out.ok, f"{case.id}: a read is retried before its first byte: {out.described}"
-    if case.persistent and case.op.startswith("put"):
-        assert not out.ok, f"{case.id}: {out.described} although S3 never took the body"
+    try:
+        left = _check(stack, case, out, path, data)
+        _expectations(case, out)
+    except AssertionError as exc:
+        record(Row(case.fault, case.where, case.op, out.described, f"TEST FAILED: {exc}"[:300]))
+        raise
 
     # The gateway serves normally again, with no restart.
     again_path, again_data = _prepare(stack, case.op, f"{base}-again")
