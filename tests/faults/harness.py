@@ -9,10 +9,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -374,18 +372,3 @@ def record(row: Row) -> None:
     row.test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
     with open(target, "a", encoding="utf-8") as file:
         file.write(json.dumps(asdict(row)) + "\n")
-
-
-def port_of(url: str) -> int:
-    port = urllib.parse.urlsplit(url).port
-    assert port is not None
-    return port
-
-
-def python() -> str:
-    return sys.executable
-
-
-def chunks_of(data: bytes, size: int) -> Iterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i : i + size]
