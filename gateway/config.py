@@ -6,10 +6,12 @@ import os
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ByteSize,
     Field,
     SecretStr,
@@ -19,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -26,6 +29,7 @@ from pydantic_settings import (
 
 from gateway.auth.config import AuthConfig
 from gateway.experiments import ExperimentRange
+from gateway.forwarded import parse_networks
 
 MIB = 1024 * 1024
 S3_MIN_PART = 5 * MIB
@@ -42,21 +46,6 @@ class S3Transfer(BaseModel):
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     max_pool_connections: int = Field(64, ge=1)
-
-
-_SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token")
-
-
-def read_secret_file(path: Path) -> SecretStr:
-    """Docker and Kubernetes secrets are files; a trailing newline is not part of the secret."""
-    try:
-        value = path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise ValueError(f"cannot read secret file '{path}': {reason}") from None
-    if not value:
-        raise ValueError(f"secret file '{path}' is empty")
-    return SecretStr(value)
 
 
 class UpstreamProxy(BaseModel):
@@ -104,56 +93,24 @@ class Multipart(BaseModel):
         return self
 
 
-class DestinationConfig(BaseModel):
-    """One place artifacts live. S3 keys left empty come from botocore's default chain."""
+class RawDestination(dict):
+    """One destination's keys before its scheme's model (gateway.stores) validates them.
 
-    model_config = {"extra": "forbid"}
+    Values may be secrets, so the repr shows the keys only.
+    """
 
-    uri: str
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: SecretStr | None = None
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = None
-    access_key_id_file: Path | None = None
-    secret_access_key_file: Path | None = None
-    session_token_file: Path | None = None
-    profile: str | None = None
-    addressing_style: Literal["auto", "path", "virtual"] = "auto"
-    verify_tls: bool = True
+    def __repr__(self) -> str:
+        return f"RawDestination(keys={sorted(self)})"
 
-    @field_validator("uri")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value.strip()
 
-    @model_validator(mode="after")
-    def _one_source_each(self) -> DestinationConfig:
-        given = {}
-        for name in _SECRET_FIELDS:
-            value, path = getattr(self, name), getattr(self, f"{name}_file")
-            if value is not None and path is not None:
-                raise ValueError(f"give {name} or {name}_file, not both")
-            given[name] = value is not None or path is not None
-        if given["access_key_id"] != given["secret_access_key"]:
-            raise ValueError("give both access_key_id and secret_access_key, or neither")
-        return self
+def _comma_separated(value: Any) -> Any:
+    """`a,b` from a flag or the environment, as MLflow writes `--allowed-hosts`; YAML may list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
-    def with_secret_files(self) -> DestinationConfig:
-        """Reads `*_file` secrets at start-up, so check-config reports them with all else."""
-        update = {
-            name: read_secret_file(path)
-            for name in _SECRET_FIELDS
-            if (path := getattr(self, f"{name}_file")) is not None
-        }
-        return self.model_copy(update=update) if update else self
 
-    def secrets(self) -> list[str]:
-        values = (self.access_key_id, self.secret_access_key, self.session_token)
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
-
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)]
 
 DestinationName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([_-][a-z0-9]+)*$")]
 
@@ -173,15 +130,6 @@ class RouteConfig(BaseModel):
 
     def ranges(self) -> list[ExperimentRange]:
         return [ExperimentRange.parse(value) for value in self.experiments]
-
-
-class MlflowS3Env(BaseSettings):
-    """The S3 variables `mlflow server` reads, so the gateway drops into its place."""
-
-    model_config = SettingsConfigDict(extra="ignore")
-
-    mlflow_s3_endpoint_url: str | None = None
-    mlflow_s3_ignore_tls: bool = False
 
 
 class Settings(BaseSettings):
@@ -220,9 +168,29 @@ class Settings(BaseSettings):
         None, description="external base URL for signed links; default from X-Forwarded-*/Host"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    destinations: dict[DestinationName, DestinationConfig] = Field(
-        default_factory=dict, description="named destinations (see README)"
+    allowed_hosts: CommaList | None = Field(
+        None,
+        description="Host headers to accept, comma-separated host[:port] with * wildcards (as "
+        "MLflow's --allowed-hosts); default: localhost and private addresses; public_url and "
+        "upstream.gateway_hosts always count",
     )
+    trusted_proxies: CommaList = Field(
+        default_factory=list,
+        description="addresses or CIDRs whose Forwarded/X-Forwarded-*/X-Real-IP are believed",
+    )
+    header_timeout: float = Field(
+        30.0, gt=0, description="seconds a client may take to send a request's headers"
+    )
+    body_idle_timeout: float = Field(
+        60.0, gt=0, description="seconds a request body may stall before the connection is closed"
+    )
+    ready_details: bool = Field(
+        False, description="show /ready's details to anonymous callers (always to known users)"
+    )
+    # Each destination is validated by its scheme's own model (gateway.stores.registry).
+    destinations: dict[
+        DestinationName, Annotated[dict[str, Any], AfterValidator(RawDestination)]
+    ] = Field(default_factory=dict, description="named destinations (see README)")
     routes: list[RouteConfig] = Field(
         default_factory=list, description="experiments to destinations (see README)"
     )
@@ -255,20 +223,17 @@ class Settings(BaseSettings):
             raise ValueError("must not contain credentials: callers' Authorization is forwarded")
         return _base_url(value, "of the MLflow tracking server")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        return [str(network) for network in parse_networks(values)]
+
     @field_validator("public_url")
     @classmethod
     def _http_base(cls, value: str | None) -> str | None:
         if value is None:
             return None
         return _base_url(value, "")
-
-    def default_destination(self, env: MlflowS3Env | None = None) -> DestinationConfig:
-        env = env or MlflowS3Env()
-        return DestinationConfig(
-            uri=self.artifacts_destination,
-            endpoint_url=env.mlflow_s3_endpoint_url,
-            verify_tls=not env.mlflow_s3_ignore_tls,
-        )
 
 
 def _base_url(value: str, what: str) -> str:
@@ -308,3 +273,11 @@ def load_settings(argv: Sequence[str]) -> Settings:
 
 class ConfigFileError(Exception):
     """The configuration file itself cannot be read."""
+
+
+class ConfigProblems(Exception):
+    """Everything wrong with a configuration, one line each, so all are reported at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems

@@ -1,4 +1,7 @@
-"""Errors a client can cause or a destination can return, with MLflow's error codes."""
+"""Errors answered to clients, with HTTP status and MLflow's error codes.
+
+Stores never raise these: their vocabulary is `gateway.stores.errors`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ class ApiError(Exception):
     status = 400
     error_code = "INVALID_PARAMETER_VALUE"
     headers: tuple[tuple[str, str], ...] = ()
+    close_connection = False  # the bytes after the request line cannot be trusted as HTTP
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -17,20 +21,6 @@ class ApiError(Exception):
 
 class InvalidParameter(ApiError):
     pass
-
-
-class NotFound(ApiError):
-    status = 404
-    error_code = "RESOURCE_DOES_NOT_EXIST"
-
-
-class UnknownUpload(NotFound):
-    """A multipart upload id that no store knows for this path: the same words on every store."""
-
-    def __init__(self, path: str, upload_id: str) -> None:
-        super().__init__(
-            f"No multipart upload {upload_id[:200]!r} to '{path}': unknown, completed or aborted"
-        )
 
 
 class Unauthenticated(ApiError):
@@ -51,15 +41,23 @@ class PermissionDenied(ApiError):
     error_code = "PERMISSION_DENIED"
 
 
-class DestinationUnavailable(ApiError):
-    """The destination is unreachable or refuses us: the client may retry later."""
+class Busy(ApiError):
+    """Too many credential checks wait already: the client is asked to come back shortly."""
 
-    status = 503
-    error_code = "TEMPORARILY_UNAVAILABLE"
+    status = 429
+    error_code = "RESOURCE_EXHAUSTED"
+    headers = (("Retry-After", "1"),)
 
 
-class IncompleteBody(ApiError):
+class MethodRefused(ApiError):
+    """CONNECT, TRACE and methods neither the gateway nor MLflow serve: never passed on."""
+
+    status = 405
     error_code = "BAD_REQUEST"
+    close_connection = True
+
+    def __init__(self, method: str) -> None:
+        super().__init__(f"Method {method} is not served here")
 
 
 class MultipartUnsupported(ApiError):
@@ -70,14 +68,6 @@ class MultipartUnsupported(ApiError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"Multipart {what} is not supported for the current artifact repository")
-
-
-class RangeNotSatisfiable(Exception):
-    """The requested byte range lies outside a file of `size` bytes."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(f"range not satisfiable for {size} bytes")
-        self.size = size
 
 
 class UpstreamError(ApiError):

@@ -1,5 +1,9 @@
 """An HTTP server that stands in for a tracking server where MLflow cannot show proxy mechanics:
-compressed answers, hop-by-hop headers, slow answers, answers in pieces. It reports what it got.
+compressed answers, hop-by-hop headers, slow answers, answers in pieces. It reports what it got,
+and `GET /_received` lists every request that reached it (`DELETE /_received` forgets them).
+
+Run lookups answer by the id: `gw-<exp>` lies on the gateway (`mlflow-artifacts:/<exp>/...`),
+`s3-<exp>` in a bucket elsewhere; any other id is refused as an authenticating server would.
 
 `python -m tests.echo_upstream <port>`; listens on 127.0.0.1 only. Every wait is bounded.
 """
@@ -10,8 +14,10 @@ import asyncio
 import gzip
 import hashlib
 import sys
+from collections import deque
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 GZIP_PAYLOAD = b'{"experiments": []}' * 500
 SERVER_INFO = {
@@ -25,6 +31,34 @@ WAIT_LIMIT = 60.0
 
 released = asyncio.Event()
 first_chunk_seen = asyncio.Event()
+received: deque[dict[str, object]] = deque(maxlen=1000)
+LOCATIONS = {"gw": "mlflow-artifacts:/{exp}/{id}/artifacts", "s3": "s3://other-bucket/{exp}/{id}"}
+
+
+@web.middleware
+async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    finally:
+        if request.path != "/_received":
+            received.append(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "query": request.rel_url.raw_query_string,
+                    "authorization": "Authorization" in request.headers,
+                    "body_bytes": request.content.total_bytes,
+                }
+            )
+
+
+async def list_received(request: web.Request) -> web.Response:
+    return web.json_response(list(received))
+
+
+async def forget_received(request: web.Request) -> web.Response:
+    received.clear()
+    return web.json_response({})
 
 
 async def digest_body(request: web.Request) -> dict[str, object]:
@@ -101,13 +135,38 @@ async def slow(request: web.Request) -> web.Response:
     return web.Response(text="too late")
 
 
-async def guarded_run(request: web.Request) -> web.Response:
+def _location(lookup_id: str) -> str | None:
+    kind, _, exp = lookup_id.partition("-")
+    template = LOCATIONS.get(kind)
+    return template.format(exp=exp, id=lookup_id) if template and exp.isdigit() else None
+
+
+def _guarded() -> web.Response:
     """A tracking server with authentication on: lookups without credentials get its challenge."""
     return web.json_response(
         {"error_code": "UNAUTHENTICATED", "message": "You are not authenticated."},
         status=401,
         headers={"WWW-Authenticate": 'Basic realm="mlflow"'},
     )
+
+
+async def guarded_run(request: web.Request) -> web.Response:
+    location = _location(request.query.get("run_id", ""))
+    if location is None:
+        return _guarded()
+    return web.json_response({"run": {"info": {"artifact_uri": location}}})
+
+
+async def download_uri(request: web.Request) -> web.Response:
+    location = _location(request.query.get("name", ""))
+    return _guarded() if location is None else web.json_response({"artifact_uri": location})
+
+
+async def logged_model(request: web.Request) -> web.Response:
+    location = _location(request.match_info["model_id"])
+    if location is None:
+        return _guarded()
+    return web.json_response({"model": {"info": {"artifact_uri": location}}})
 
 
 async def health(request: web.Request) -> web.Response:
@@ -119,7 +178,9 @@ async def server_info(request: web.Request) -> web.Response:
 
 
 def build() -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[record])
+    app.router.add_get("/_received", list_received)
+    app.router.add_delete("/_received", forget_received)
     gets = {
         "/health": health,
         "/gzip": gzipped,
@@ -132,6 +193,8 @@ def build() -> web.Application:
         "/slow": slow,
         "/api/3.0/mlflow/server-info": server_info,
         "/api/2.0/mlflow/runs/get": guarded_run,
+        "/api/2.0/mlflow/model-versions/get-download-uri": download_uri,
+        "/api/2.0/mlflow/logged-models/{model_id}": logged_model,
     }
     for path, handler in gets.items():
         app.router.add_get(path, handler)

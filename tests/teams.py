@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.auth.passwords import hash_secret
+from gateway.auth.passwords import hash_secret, hash_token
 from tests.conftest import NOBODY, TEAM_A, TEAM_B, Gateway, clean_env, s3_env, start_gateway
 
 WRONG_SECRET = "wrong-team-a-secret-2b4d6f8a0c"
@@ -33,7 +33,7 @@ class User:
         if self.password:
             entry["password_hash"] = hash_secret(self.password)
         if self.token:
-            entry["token_hash"] = hash_secret(self.token)
+            entry["token_hash"] = hash_token(self.token)
         return entry
 
     def headers(self, password: str | None = None) -> dict[str, str]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import logging
+import threading
 import time
 
 import pytest
@@ -11,15 +14,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
-from gateway.actions import Action
-from gateway.app import build_app
+from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.config import AuthConfig, Permission, UserConfig
-from gateway.auth.passwords import ScryptHash, hash_secret, verify
-from gateway.auth.policy import enforce_on_passthrough
+from gateway.auth.passwords import ScryptHash, TokenHash, hash_secret, hash_token, verify
+from gateway.auth.policy import AUTHENTICATOR
 from gateway.auth.users import User
 from gateway.config import load_settings
-from gateway.destinations import Destinations
+from gateway.http.app import build_app
+from gateway.http.guard import add
+from gateway.http.routes.passthrough import Passthrough
+from gateway.routing.destinations import Destinations
 from gateway.stores.local import LocalStore
 
 ALICE_HASH = hash_secret("alice-secret")
@@ -202,17 +207,16 @@ def test_cache_can_be_turned_off():
     ],
 )
 def test_passthrough_enforcement_follows_the_setting(tmp_path, enforce, headers, status):
-    """A stand-in passthrough route calls the helper the real passthrough calls."""
+    """A stand-in passthrough route with the rule the real passthrough has."""
     settings = load_settings(["--artifacts-destination", str(tmp_path)])
     settings.auth = auth_config(enforce_on_passthrough=enforce)
 
     async def passthrough(request: web.Request) -> web.Response:
-        enforce_on_passthrough(request)
         return web.json_response({"experiments": []})
 
     async def run() -> tuple[int, dict]:
         app = build_app(settings, Destinations(LocalStore(str(tmp_path), 65536)))
-        app.router.add_get("/api/2.0/mlflow/experiments/search", passthrough)
+        add(app, "GET", "/api/2.0/mlflow/experiments/search", passthrough, Passthrough())
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             response = await client.get("/api/2.0/mlflow/experiments/search", headers=headers)
             return response.status, await response.json()
@@ -221,3 +225,103 @@ def test_passthrough_enforcement_follows_the_setting(tmp_path, enforce, headers,
     assert got == status
     if status == 401:
         assert body["error_code"] == "UNAUTHENTICATED"
+
+
+def token_users(count: int, make=hash_token) -> AuthConfig:
+    users = [
+        UserConfig(name=f"t{i}", token_hash=make(f"token-number-{i}", n=2**4)) for i in range(count)
+    ]
+    return AuthConfig(users=users, cache_seconds=0)
+
+
+def scrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per scrypt computed from now on."""
+    calls: list[int] = []
+    real = hashlib.scrypt
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    return calls
+
+
+def bearer_costs(monkeypatch, config: AuthConfig, valid: str) -> tuple[int, int, str | None]:
+    """scrypt computations for one unknown token, then for the valid one; whom it identified."""
+
+    async def run() -> tuple[int, int, str | None]:
+        authenticator = Authenticator(config)
+        calls = scrypt_calls(monkeypatch)
+        assert await authenticator.identify("Bearer not-anyones-token") is None
+        bogus = len(calls)
+        user = await authenticator.identify(f"Bearer {valid}")
+        return bogus, len(calls) - bogus, user.name if user else None
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("count", [1, 3, 16])
+def test_a_bearer_token_costs_one_scrypt_whatever_the_number_of_token_users(monkeypatch, count):
+    costs = bearer_costs(monkeypatch, token_users(count), f"token-number-{count - 1}")
+    assert costs == (1, 1, f"t{count - 1}")
+
+
+def test_token_hashes_without_lookup_id_still_work_at_a_cost_that_is_logged(monkeypatch, caplog):
+    with caplog.at_level(logging.WARNING, logger="gateway.auth.authenticator"):
+        costs = bearer_costs(monkeypatch, token_users(3, make=hash_secret), "token-number-1")
+    assert costs == (3, 3, "t1")
+    assert "t0, t1, t2" in caplog.text and "hash-password --token" in caplog.text
+
+
+def test_token_hash_format_keeps_the_lookup_id_beside_the_scrypt_hash():
+    encoded = hash_token("a-token", n=2**4)
+    parsed = TokenHash.parse(encoded)
+    assert str(parsed) == encoded and parsed.matches("a-token") and not parsed.matches("a-toke")
+    assert TokenHash.parse(hash_secret("a-token", n=2**4)).lookup is None
+    for broken in (encoded.replace("$", "$x", 1), "scrypt-t$" + "0" * 16 + "$garbage"):
+        with pytest.raises(ValueError) as raised:
+            TokenHash.parse(broken)
+        assert broken not in str(raised.value)
+    with pytest.raises(ValidationError, match="belongs in token_hash"):
+        UserConfig(name="a", password_hash=encoded)
+
+
+def test_waiting_credential_checks_are_bounded_and_the_rest_told_to_retry(tmp_path):
+    """64 uncached checks may run or wait; one more distinct credential gets 429 at once."""
+    settings = load_settings(["--artifacts-destination", str(tmp_path)])
+    settings.auth = auth_config()
+    gate = threading.Event()
+    url = "/api/2.0/mlflow-artifacts/artifacts/7/x.txt"
+
+    async def run() -> tuple[int, dict, str | None, list[int]]:
+        app = build_app(settings, Destinations(LocalStore(str(tmp_path), 65536)))
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            authenticator = app[AUTHENTICATOR]
+            real = authenticator._check
+
+            def held(header: str):
+                gate.wait(60)  # every check waits here until the extra request was answered
+                return real(header)
+
+            authenticator._check = held  # type: ignore[method-assign]
+
+            def get(n: int):
+                return client.get(url, headers={"Authorization": f"Bearer pending-{n}"})
+
+            held = [asyncio.ensure_future(get(n)) for n in range(64)]
+            try:
+                for _ in range(200):  # bounded: until all 64 wait for their check
+                    if len(authenticator._pending) == 64:
+                        break
+                    await asyncio.sleep(0.01)
+                extra = await asyncio.wait_for(get(64), 10)
+                answer = extra.status, await extra.json(), extra.headers.get("Retry-After")
+            finally:
+                gate.set()
+            statuses = [(await response).status for response in held]
+            return (*answer, statuses)
+
+    status, body, retry_after, statuses = asyncio.run(run())
+    assert (status, body["error_code"], retry_after) == (429, "RESOURCE_EXHAUSTED", "1")
+    assert statuses == [401] * 64

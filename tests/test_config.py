@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigFileError, MlflowS3Env, load_settings
-from gateway.stores import InvalidDestination, create_store, scheme_of
+from gateway.config import ConfigFileError, load_settings
+from gateway.stores import InvalidDestination, create_store, default_options, scheme_of
 from gateway.stores.local import LocalStore, local_root
-from gateway.stores.s3 import S3Store, parse_s3_uri
+from gateway.stores.s3 import MlflowS3Env, S3Store, parse_s3_uri
 from tests.conftest import clean_env
 
 
@@ -37,10 +37,35 @@ def test_flags_beat_env_and_env_beats_the_file(tmp_path, monkeypatch):
     assert settings.port == 7003
 
 
+def test_edge_settings_take_mlflows_comma_form_from_flags_env_and_file(tmp_path, monkeypatch):
+    defaults = load_settings([])
+    assert defaults.allowed_hosts is None and defaults.trusted_proxies == []
+    assert (defaults.header_timeout, defaults.body_idle_timeout) == (30.0, 60.0)
+    assert defaults.ready_details is False
+    flags = [
+        *("--allowed-hosts", "mlflow.example.com,10.0.0.5:*"),
+        *("--trusted-proxies", "10.0.0.1, 192.168.0.0/16"),
+        *("--header-timeout", "5", "--body-idle-timeout", "7", "--ready-details"),
+    ]
+    settings = load_settings(flags)
+    assert settings.allowed_hosts == ["mlflow.example.com", "10.0.0.5:*"]
+    assert settings.trusted_proxies == ["10.0.0.1/32", "192.168.0.0/16"]
+    assert (settings.header_timeout, settings.body_idle_timeout) == (5.0, 7.0)
+    assert settings.ready_details is True
+    config = tmp_path / "gateway.yaml"
+    config.write_text("allowed_hosts: [a.example]\ntrusted_proxies: '::1'\n")
+    assert load_settings(["--config", str(config)]).trusted_proxies == ["::1/128"]
+    monkeypatch.setenv("GATEWAY_ALLOWED_HOSTS", "b.example, c.example:5500")
+    settings = load_settings(["--config", str(config)])
+    assert settings.allowed_hosts == ["b.example", "c.example:5500"]
+
+
 def test_mlflow_s3_env_configures_the_default_destination(monkeypatch):
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", "http://minio:9000")
     monkeypatch.setenv("MLFLOW_S3_IGNORE_TLS", "true")
-    dest = load_settings(["--artifacts-destination", "s3://b/p"]).default_destination()
+    dest = default_options(
+        load_settings(["--artifacts-destination", "s3://b/p"]).artifacts_destination
+    )
     assert dest.endpoint_url == "http://minio:9000" and dest.verify_tls is False
     assert MlflowS3Env().mlflow_s3_endpoint_url == "http://minio:9000"
 
@@ -69,6 +94,8 @@ def run_cli(
         (["--artifacts-destination", "s3://"], {}, ["names no bucket"]),
         (["--artifacts-destination", "file://host/x"], {}, ["names a remote host"]),
         (["--config", "/no/such/file.yaml"], {}, ["does not exist"]),
+        (["--trusted-proxies", "10.0.0.300"], {}, ["'10.0.0.300' is not an IP address or CIDR"]),
+        (["--body-idle-timeout", "0"], {}, ["body_idle_timeout: Input should be greater"]),
     ],
 )
 def test_invalid_configuration_is_one_line_per_problem(args, env, expected):
@@ -141,9 +168,10 @@ def test_scheme_of(uri, scheme):
 
 def test_stores_are_chosen_by_scheme(tmp_path):
     settings = load_settings(["--artifacts-destination", str(tmp_path / "a")])
-    assert isinstance(create_store(settings.default_destination(), settings), LocalStore)
+    store = create_store(default_options(settings.artifacts_destination), settings)
+    assert isinstance(store, LocalStore)
     settings = load_settings(["--artifacts-destination", "s3://bucket/deep/prefix/"])
-    store = create_store(settings.default_destination(), settings)
+    store = create_store(default_options(settings.artifacts_destination), settings)
     assert isinstance(store, S3Store) and (store.bucket, store.prefix) == ("bucket", "deep/prefix")
     assert parse_s3_uri("s3://bucket") == ("bucket", "")
 
@@ -160,7 +188,8 @@ def test_missing_config_file_is_a_config_error(tmp_path):
 def test_s3_payload_is_signed_only_without_tls(endpoint, signed):
     """Over TLS botocore need not read every part again to SHA-256 it; over http it must."""
     settings = load_settings(["--artifacts-destination", "s3://bucket/p"])
-    dest = settings.default_destination().model_copy(update={"endpoint_url": endpoint})
+    dest = default_options(settings.artifacts_destination)
+    dest = dest.model_copy(update={"endpoint_url": endpoint})
     store = create_store(dest, settings)
 
     async def client_config():

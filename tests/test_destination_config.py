@@ -9,9 +9,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from gateway.auth.passwords import verify
+from gateway.auth.passwords import TokenHash, lookup_id, verify
 from gateway.config import load_settings
-from gateway.routing import InvalidRouting, RoutingTable
+from gateway.routing.table import InvalidRouting, RoutingTable
+from gateway.stores import default_options, parse_options
 from tests.conftest import ADMIN, TEAM_A
 from tests.processes import free_port
 from tests.test_config import run_cli
@@ -45,7 +46,7 @@ def readme_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_readme_example_loads_with_secrets_from_file_and_environment(readme_config, tmp_path):
     settings = load_settings(["--config", str(readme_config)])
-    vision, nlp = settings.destinations["vision"], settings.destinations["nlp"]
+    vision, nlp = (parse_options(settings.destinations[name]) for name in ("vision", "nlp"))
     assert vision.with_secret_files().secret_access_key.get_secret_value() == (
         "vision-secret-from-file"
     )
@@ -80,7 +81,7 @@ def test_environment_alone_can_configure_destinations_and_the_default(monkeypatc
     monkeypatch.setenv("GATEWAY_DESTINATIONS__ARCHIVE__URI", str(tmp_path))
     monkeypatch.setenv("GATEWAY_DEFAULT_DESTINATION", "archive")
     settings = load_settings([])
-    assert settings.destinations["archive"].uri == str(tmp_path)
+    assert parse_options(settings.destinations["archive"]).uri == str(tmp_path)
     assert RoutingTable.from_settings(settings).destination_of("3") == "archive"
 
 
@@ -89,7 +90,7 @@ def test_without_routes_the_flag_destination_serves_everything(monkeypatch):
     settings = load_settings(["--artifacts-destination", "s3://b/p"])
     table = RoutingTable.from_settings(settings)
     assert table.rows() == [("*", "default")]
-    assert settings.default_destination().endpoint_url == "http://minio:9000"
+    assert default_options(settings.artifacts_destination).endpoint_url == "http://minio:9000"
 
 
 @pytest.mark.parametrize(
@@ -104,7 +105,7 @@ def test_without_routes_the_flag_destination_serves_everything(monkeypatch):
 def test_invalid_destinations_are_refused(destination, fragment, tmp_path):
     path = write_config(tmp_path, {"destinations": {"vision": destination}})
     with pytest.raises(ValidationError, match=fragment):
-        load_settings(["--config", str(path)])
+        parse_options(load_settings(["--config", str(path)]).destinations["vision"])
 
 
 def test_destination_names_are_checked(tmp_path):
@@ -224,7 +225,18 @@ def test_hash_password_reads_stdin_and_prints_a_verifiable_hash():
     assert verify("s3cret with spaces ", encoded)
     assert run_cli("hash-password", stdin="\n").returncode == 2
     refused = run_cli("hash-password", "extra", stdin="x")
-    assert refused.returncode == 2 and "takes no arguments" in refused.stderr
+    assert refused.returncode == 2 and "takes only --token" in refused.stderr
+
+
+def test_hash_password_for_a_token_prints_a_hash_with_its_lookup_id():
+    token = "a-random-token-of-forty-three-characters-x"
+    result = run_cli("hash-password", "--token", stdin=token + "\n")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    parsed = TokenHash.parse(result.stdout.strip())
+    assert parsed.lookup == lookup_id(token) and parsed.matches(token)
+    assert result.stdout.startswith("scrypt-t$") and token not in result.stdout
+    short = run_cli("hash-password", "--token", stdin="short\n")
+    assert short.returncode == 0 and "can be guessed" in short.stderr
 
 
 def test_the_gateway_refuses_to_start_on_a_bad_routing_table(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import InvalidParameter
-from gateway.proxied_roots import destination_path, join
+from gateway.upstream.proxied_roots import destination_path, join
 
 OWN = {"gw.example:5500", "127.0.0.1:5500"}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from gateway.config import load_settings
+from gateway.stores import default_options
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,7 @@ def test_compose_stack_gives_bucket_keys_to_the_gateway_only(monkeypatch):
     for name, value in gateway["environment"].items():
         monkeypatch.setenv(name, str(value))
     settings = load_settings(gateway["command"])
-    assert settings.default_destination().endpoint_url == "http://minio:9000"
+    assert default_options(settings.artifacts_destination).endpoint_url == "http://minio:9000"
     tracking = services["tracking"]
     assert not any("AWS_" in str(v) for v in tracking.get("environment", {}))
     command = " ".join(tracking["command"])

@@ -44,7 +44,8 @@ def tracking(tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def gw(tracking, seaweed, tmp_path_factory) -> Iterator[Gateway]:
     workdir = tmp_path_factory.mktemp("topology-a-gateway")
-    with stopping(start_s3_gateway(workdir, seaweed, PREFIX, "--tracking-uri", tracking.url)) as g:
+    args = ("--tracking-uri", tracking.url, "--ready-details")
+    with stopping(start_s3_gateway(workdir, seaweed, PREFIX, *args)) as g:
         yield g
 
 
@@ -289,7 +290,9 @@ def test_readiness_reports_the_tracking_server_and_the_destination(gw, tracking)
     report = get_json(f"{gw.url}/ready")
     assert report["ready"] is True
     assert report["upstream"] == {"url": tracking.url, "ready": True}
-    assert report["destinations"] == [{"uri": f"s3://{BUCKET}/{PREFIX}", "ready": True}]
+    assert report["destinations"] == [
+        {"name": "default", "uri": f"s3://{BUCKET}/{PREFIX}", "ready": True}
+    ]
 
 
 def test_tracking_server_stopped_metadata_fails_cleanly_artifacts_still_served(

@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import urllib.parse
 from pathlib import Path
 
@@ -138,3 +139,51 @@ def test_symlink_out_of_the_local_root_is_not_followed(local_gateway, http):
     assert listing.status_code == 400
     assert (target / "secret.txt").read_bytes() == SECRET
     assert sorted(p.name for p in target.iterdir()) == ["secret.txt"]
+
+
+TEMP_NAME = ".model.pkl.0123456789abcdef0123456789abcdef.gateway-part"
+
+
+def test_a_name_like_an_upload_temp_file_is_neither_listed_nor_served(local_gateway, http, exp):
+    """Such a file may be another upload still being written: never readable, replaceable or
+    removable through the API, whoever put it there."""
+    assert local_gateway.root is not None
+    directory = local_gateway.root / exp
+    directory.mkdir()
+    (directory / TEMP_NAME).write_bytes(SECRET)
+    assert http.get(local_gateway.api, params={"path": exp}, timeout=30).json() == {}
+    for tail in (TEMP_NAME, f"{TEMP_NAME}/inner.txt"):
+        for method in ("GET", "HEAD", "PUT", "DELETE"):
+            target = f"{local_gateway.api}/{exp}/{tail}"
+            resp = http.request(method, target, data=b"x", timeout=30)
+            assert resp.status_code == 400, (method, tail, resp.status_code)
+            assert SECRET not in resp.content
+    listing = http.get(local_gateway.api, params={"path": f"{exp}/{TEMP_NAME}"}, timeout=30)
+    assert listing.status_code == 400
+    assert (directory / TEMP_NAME).read_bytes() == SECRET
+    assert sorted(p.name for p in directory.iterdir()) == [TEMP_NAME]
+    shutil.rmtree(directory)
+
+
+def test_listings_leave_out_symlinks_that_lead_out_of_the_root(local_gateway, http, exp):
+    root = local_gateway.root
+    assert root is not None
+    outside = root.parent / f"outside-{exp}"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(SECRET)
+    directory = root / exp
+    directory.mkdir()
+    (directory / "real.txt").write_bytes(b"real")
+    os.symlink(outside / "secret.txt", directory / "out-file.txt")
+    os.symlink(outside, directory / "out-dir")
+    os.symlink(directory / "real.txt", directory / "in-file.txt")
+    files = http.get(local_gateway.api, params={"path": exp}, timeout=30).json()["files"]
+    listed = {entry["path"].rsplit("/", 1)[-1]: entry for entry in files}
+    assert sorted(listed) == ["in-file.txt", "real.txt"]
+    assert listed["in-file.txt"]["file_size"] == 4
+    for name in ("out-file.txt", "out-dir/secret.txt"):
+        resp = http.get(f"{local_gateway.api}/{exp}/{name}", timeout=30)
+        assert resp.status_code == 400 and SECRET not in resp.content
+    assert http.get(f"{local_gateway.api}/{exp}/in-file.txt", timeout=30).content == b"real"
+    shutil.rmtree(directory)
+    shutil.rmtree(outside)

@@ -6,8 +6,8 @@ import enum
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from gateway.actions import Action
-from gateway.auth.passwords import ScryptHash
+from gateway.auth.actions import Action
+from gateway.auth.passwords import TOKEN_PREFIX, ScryptHash, TokenHash
 from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, overlaps
 
 
@@ -41,11 +41,20 @@ class UserConfig(BaseModel):
     token_hash: SecretStr | None = None
     permissions: dict[str, Permission] = Field(default_factory=dict)
 
-    @field_validator("password_hash", "token_hash")
+    @field_validator("password_hash")
     @classmethod
-    def _is_a_hash(cls, value: SecretStr | None) -> SecretStr | None:
+    def _is_a_password_hash(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
+            if value.get_secret_value().strip().startswith(TOKEN_PREFIX + "$"):
+                raise ValueError("a token hash (scrypt-t$...) belongs in token_hash")
             ScryptHash.parse(value.get_secret_value())
+        return value
+
+    @field_validator("token_hash")
+    @classmethod
+    def _is_a_token_hash(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            TokenHash.parse(value.get_secret_value())
         return value
 
     @field_validator("permissions")

@@ -1,7 +1,9 @@
 """Salted scrypt hashes of passwords and tokens, with their parameters inside the hash string.
 
 scrypt is memory-hard and in the standard library; N=2**14, r=8, p=1 are Django's defaults.
-Format: `scrypt$<n>$<r>$<p>$<salt, base64>$<hash, base64>`.
+Format: `scrypt$<n>$<r>$<p>$<salt, base64>$<hash, base64>`. Token hashes carry a lookup id in
+front (`scrypt-t$<lookup>$<n>$...`) so that a Bearer token finds its user without one scrypt per
+token user: see `TokenHash`.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass
 
 PREFIX = "scrypt"
+TOKEN_PREFIX = "scrypt-t"
 N, R, P = 2**14, 8, 1
 _SALT_BYTES = 16
 _HASH_BYTES = 32
 _MIB = 1024 * 1024
 _MAX_MEMORY = 256 * _MIB
+_LOOKUP_CONTEXT = b"mlflow-artifact-gateway token lookup\x00"
+_LOOKUP = re.compile(r"[0-9a-f]{16}")
 
 
 def _b64(data: bytes) -> str:
@@ -50,6 +56,7 @@ class ScryptHash:
             salt = base64.b64decode(parts[4], validate=True)
             digest = base64.b64decode(parts[5], validate=True)
         except ValueError:
+            # The cause would quote the hash's text: it is dropped on purpose.
             raise ValueError("malformed scrypt hash: bad numbers or base64") from None
         if n < 2 or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 16:
             raise ValueError(f"scrypt parameters out of range: n={n} r={r} p={p}")
@@ -75,3 +82,44 @@ def hash_secret(secret: str, *, n: int = N, r: int = R, p: int = P) -> str:
 
 def verify(secret: str, encoded: str) -> bool:
     return ScryptHash.parse(encoded).matches(secret)
+
+
+def lookup_id(token: str) -> str:
+    """8 bytes of a domain-separated SHA-256 of the token: an index, not a secret.
+
+    It lets anyone holding the hash test a guess with one SHA-256 instead of one scrypt, so it
+    is safe only for high-entropy tokens (random, 32+ characters); scrypt still decides.
+    """
+    data = token.encode("utf-8", "surrogateescape")
+    return hashlib.sha256(_LOOKUP_CONTEXT + data).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TokenHash:
+    """A token's scrypt hash and, in the `scrypt-t$` format, its lookup id (None: older format)."""
+
+    lookup: str | None
+    scrypt: ScryptHash
+
+    @classmethod
+    def parse(cls, encoded: str) -> TokenHash:
+        text = encoded.strip()
+        if not text.startswith(TOKEN_PREFIX + "$"):
+            return cls(None, ScryptHash.parse(text))
+        lookup, _, rest = text.removeprefix(TOKEN_PREFIX + "$").partition("$")
+        if not _LOOKUP.fullmatch(lookup):
+            raise ValueError("malformed token hash: the lookup id is not 16 hex digits")
+        return cls(lookup, ScryptHash.parse(f"{PREFIX}${rest}"))
+
+    def matches(self, token: str) -> bool:
+        return self.scrypt.matches(token)
+
+    def __str__(self) -> str:
+        if self.lookup is None:
+            return str(self.scrypt)
+        return f"{TOKEN_PREFIX}${self.lookup}${str(self.scrypt).removeprefix(PREFIX + '$')}"
+
+
+def hash_token(token: str, *, n: int = N, r: int = R, p: int = P) -> str:
+    """A token hash with its lookup id: Bearer checks cost one scrypt however many token users."""
+    return str(TokenHash(lookup_id(token), ScryptHash.parse(hash_secret(token, n=n, r=r, p=p))))

@@ -1,8 +1,8 @@
-"""Who may do what: the checks `access.store_for` and the passthrough call.
+"""Who may do what: the checks the route rules (`http.guard`) and `access.store_for` make.
 
-Authentication happens once per request in `authenticate` (scrypt is async, in a thread); the
-decision whether credentials are needed is left to the route, so health checks stay open and
-passthrough routes can leave the Authorization header to the upstream server.
+Credentials are checked once per request in `identify` (scrypt is async, in a thread), and only
+for routes whose rule needs to know the caller; the rule then decides, so health checks stay
+open and passthrough routes can leave the Authorization header to the upstream server.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler
 
-from gateway.actions import Action
+from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.users import User
 from gateway.errors import PermissionDenied, Unauthenticated
@@ -23,14 +22,17 @@ _NEEDS = {Action.READ: "READ", Action.WRITE: "EDIT", Action.DELETE: "MANAGE"}
 _VERBS = {Action.READ: "read", Action.WRITE: "write", Action.DELETE: "delete"}
 
 
-@web.middleware
-async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def identify(request: web.Request) -> None:
     """Resolves the Authorization header to a user (or None) without deciding anything yet."""
     authenticator = request.app.get(AUTHENTICATOR)
     header = request.headers.get(hdrs.AUTHORIZATION)
     if authenticator is not None and header:
         request[_USER] = await authenticator.identify(header)
-    return await handler(request)
+
+
+def known_user(request: web.Request) -> User | None:
+    """The authenticated user, or None (anonymous, unknown, or auth off); never raises."""
+    return request.get(_USER)
 
 
 def caller(request: web.Request) -> User | None:
@@ -72,12 +74,19 @@ def readable(request: web.Request) -> Callable[[str], bool]:
     return lambda experiment: user.may(Action.READ, experiment)
 
 
-def enforce_on_passthrough(request: web.Request) -> None:
-    """For tracking-server passthrough routes: a known user is required when so configured.
+def may_reach_upstream(request: web.Request) -> bool:
+    """Whether this caller's request may go to the tracking server (as the caller).
 
     Per-experiment checks of tracking calls stay with the upstream server; with
     `auth.enforce_on_passthrough: false` the gateway leaves authentication to it entirely.
     """
     authenticator = request.app.get(AUTHENTICATOR)
-    if authenticator is not None and authenticator.enforce_on_passthrough:
+    if authenticator is None or not authenticator.enforce_on_passthrough:
+        return True
+    return request.get(_USER) is not None
+
+
+def enforce_on_passthrough(request: web.Request) -> None:
+    """For tracking-server passthrough routes: 401 unless `may_reach_upstream`."""
+    if not may_reach_upstream(request):
         caller(request)

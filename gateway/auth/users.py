@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import SecretStr
 
-from gateway.actions import Action
+from gateway.auth.actions import Action
 from gateway.auth.config import Permission, UserConfig
-from gateway.auth.passwords import ScryptHash
+from gateway.auth.passwords import ScryptHash, TokenHash
 from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, RangeMap
+
+Hash = TypeVar("Hash", ScryptHash, TokenHash)
 
 
 @dataclass(frozen=True)
 class User:
     name: str
     password: ScryptHash | None
-    token: ScryptHash | None
+    token: TokenHash | None
     default: Permission
     permissions: RangeMap[Permission]
 
@@ -25,8 +29,8 @@ class User:
         """`'*'` is the user's default; a user without one has NO_PERMISSIONS elsewhere."""
         return cls(
             name=config.name,
-            password=_parsed(config.password_hash),
-            token=_parsed(config.token_hash),
+            password=_parsed(config.password_hash, ScryptHash.parse),
+            token=_parsed(config.token_hash, TokenHash.parse),
             default=config.permissions.get(ANY_EXPERIMENT, Permission.NO_PERMISSIONS),
             permissions=RangeMap(
                 (ExperimentRange.parse(key), value)
@@ -43,5 +47,5 @@ class User:
         return self.permission_on(experiment).allows(action)
 
 
-def _parsed(secret: SecretStr | None) -> ScryptHash | None:
-    return ScryptHash.parse(secret.get_secret_value()) if secret is not None else None
+def _parsed(secret: SecretStr | None, parse: Callable[[str], Hash]) -> Hash | None:
+    return parse(secret.get_secret_value()) if secret is not None else None

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Protocol
 
-from gateway.errors import IncompleteBody, MultipartUnsupported
-from gateway.ranges import ByteRange
+from gateway.stores.errors import DestinationUnavailable, IncompleteBody, StoreError
+from gateway.stores.ranges import ByteRange
 
-
-class InvalidDestination(ValueError):
-    """A destination URI or option that cannot work; reported at start-up."""
+PROBE_TIMEOUT = 10.0  # one readiness probe, for /ready, check-config and start-up
 
 
 class ByteSource(Protocol):
@@ -38,18 +37,6 @@ class Entry:
     size: int | None = None
 
 
-PartList = list[tuple[int, str]]  # (part number, ETag) in order
-
-
-@dataclass(frozen=True)
-class PendingUpload:
-    """A multipart upload neither completed nor aborted, as the cleanup pass sees it."""
-
-    path: str
-    upload_id: str
-    started: datetime
-
-
 class Download(abc.ABC):
     """An open read of bytes [start, stop) of a file; close it whether or not it was read."""
 
@@ -72,14 +59,20 @@ class Download(abc.ABC):
 
 
 class ArtifactStore(abc.ABC):
-    """One destination. Paths are already normalised (`a/b/c`) and relative to its root."""
+    """One destination. Paths are already normalised (`a/b/c`) and relative to its root.
 
-    schemes: ClassVar[tuple[str, ...]]
-    multipart_uploads: ClassVar[bool] = False  # implements the upload primitives below
-    multipart_downloads: ClassVar[bool] = True  # every store serves byte ranges through `open`
+    Stores raise only the errors of `gateway.stores.errors`; capabilities beyond these
+    primitives are the interfaces in `gateway.stores.capabilities`.
+    """
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, name: str = "default") -> None:
         self.uri = uri
+        self.name = name  # the configured destination name, for errors and logs
+
+    @property
+    def endpoint(self) -> str | None:
+        """Where the backend is reached (host, endpoint URL), as the `routes` table shows it."""
+        return None
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Opens clients and pools; called once before the first request."""
@@ -111,49 +104,23 @@ class ArtifactStore(abc.ABC):
         """Removes a file or a whole directory; a missing path is not an error."""
 
     async def check(self) -> None:
-        """Raises DestinationUnavailable if the destination cannot be reached."""
+        """Raises DestinationUnavailable (or CredentialsRefused) unless the destination answers."""
         await self.list("")
 
-    # Multipart uploads driven by the client: parts arrive in any order, possibly at different
-    # replicas, and nothing is visible at `path` until `complete_upload`.
 
-    async def create_upload(self, path: str) -> str:
-        """Starts an upload to `path` and returns its id."""
-        raise MultipartUnsupported("upload")
-
-    async def upload_part(
-        self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
-    ) -> str:
-        """Stores exactly `size` bytes as part `part_number` (replacing it); returns its ETag."""
-        raise MultipartUnsupported("upload")
-
-    async def list_parts(self, path: str, upload_id: str) -> PartList:
-        """(number, ETag) of the parts stored so far; NotFound for an unknown upload.
-
-        A part sent again may be listed beside the one it replaces (SeaweedFS does this)."""
-        raise MultipartUnsupported("upload")
-
-    async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:
-        """Makes `path` appear atomically from `parts` ((number, ETag) in order)."""
-        raise MultipartUnsupported("upload")
-
-    async def abort_upload(self, path: str, upload_id: str) -> None:
-        """Removes the upload and every stored part. NotFound for an unknown upload."""
-        raise MultipartUnsupported("upload")
-
-    async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
-        """Uploads started before `older_than`, for the cleanup pass."""
-        return []
-
-    async def presign_part(
-        self, path: str, upload_id: str, part_number: int, expires_in: int
-    ) -> str | None:
-        """A URL on the storage itself (`multipart.direct`); None where there is none."""
-        return None
-
-    async def presign_download(self, path: str, expires_in: int) -> str | None:
-        """A ranged-GET URL on the storage itself (`multipart.direct`); None where there is none."""
-        return None
+async def probe(store: ArtifactStore) -> StoreError | None:
+    """The readiness probe: None when the store answers within PROBE_TIMEOUT, else why not."""
+    try:
+        await asyncio.wait_for(store.check(), PROBE_TIMEOUT)
+    except StoreError as exc:
+        return exc
+    except asyncio.TimeoutError:
+        return DestinationUnavailable(
+            f"Destination {store.uri}: no answer within {PROBE_TIMEOUT:.0f} s",
+            destination=store.name,
+            code="Timeout",
+        )
+    return None
 
 
 async def read_pieces(body: ByteSource, size: int) -> list[bytes]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import ClassVar
 
 import requests
 from aiohttp.test_utils import TestServer
@@ -16,19 +15,41 @@ from mlflow.exceptions import (
 )
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
-from gateway.app import build_app, build_destinations
-from gateway.capabilities import MULTIPART_DOWNLOADS, MULTIPART_UPLOADS, artifact_capabilities
 from gateway.config import load_settings
-from gateway.destinations import Destinations
-from gateway.stores.local import LocalStore
+from gateway.http.app import build_app
+from gateway.http.capabilities import MULTIPART_DOWNLOADS, MULTIPART_UPLOADS, artifact_capabilities
+from gateway.routing.build import build_destinations
+from gateway.routing.destinations import Destinations
+from gateway.stores import ArtifactStore
+from gateway.stores.local import LocalFiles
 from tests.multipart.conftest import MIB
 
 
-class WithoutMultipart(LocalStore):
-    """A destination that cannot take parts or serve ranges, as some pyarrow.fs stores won't."""
+class WithoutMultipart(ArtifactStore):
+    """A destination that cannot take parts or serve ranges, as some pyarrow.fs stores won't:
+    local files behind none of the capability interfaces (gateway.stores.capabilities)."""
 
-    multipart_uploads: ClassVar[bool] = False
-    multipart_downloads: ClassVar[bool] = False
+    def __init__(self, uri: str, chunk_size: int) -> None:
+        super().__init__(uri)
+        self._files = LocalFiles(uri, chunk_size)
+
+    async def start(self) -> None:
+        await self._files.start()
+
+    async def stat(self, path):
+        return await self._files.stat(path)
+
+    async def open(self, path, byte_range):
+        return await self._files.open(path, byte_range)
+
+    async def write(self, path, body, size_hint=None):
+        await self._files.write(path, body, size_hint)
+
+    async def list(self, path):
+        return await self._files.list(path)
+
+    async def delete(self, path):
+        await self._files.delete(path)
 
 
 def test_local_and_s3_destinations_advertise_both(tmp_path):

@@ -11,10 +11,10 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from gateway.config import DestinationConfig, S3Transfer
-from gateway.stores.base import ArtifactStore
+from gateway.config import S3Transfer
+from gateway.stores import ArtifactStore
 from gateway.stores.local import LocalStore
-from gateway.stores.s3 import S3Store
+from gateway.stores.s3 import S3Options, S3Store
 from tests.conftest import ADMIN, BUCKET, Gateway, clean_env, s3_env, start_gateway, stored_bytes
 from tests.multipart.conftest import MIB, create, put_part, stored_parts
 from tests.test_failures import wait_until
@@ -23,7 +23,7 @@ SWEEP = ["--multipart.url-ttl", "1", "--multipart.cleanup-age", "2"]
 
 
 def s3_store(endpoint: str, prefix: str) -> S3Store:
-    dest = DestinationConfig(
+    dest = S3Options(
         uri=f"s3://{BUCKET}/{prefix}",
         endpoint_url=endpoint,
         region="us-east-1",

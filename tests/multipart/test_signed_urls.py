@@ -7,7 +7,7 @@ import urllib.parse
 
 import requests
 
-from gateway.signing import Signer
+from gateway.links.signing import Signer
 from tests.multipart.conftest import (
     MIB,
     SECRET,
@@ -113,31 +113,22 @@ def test_presigned_download_is_a_signed_range_capable_url(replicas, exp):
     requests.delete(f"{a.api}/{exp}", timeout=30).raise_for_status()
 
 
-def test_links_follow_forwarded_headers_unless_public_url_is_set(replicas, exp):
+def test_links_are_built_on_public_url_whatever_the_request_says(replicas, exp):
+    """Without public_url, see tests/test_hosts.py: X-Forwarded-* count from trusted proxies."""
     a, b = replicas.a, replicas.b  # b is configured with public_url = a.url
     path = f"{exp}/fw.bin"
     requests.put(f"{a.api}/{path}", data=b"fw", timeout=30).raise_for_status()
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "ml.example.com, proxy.lan"}
-    assert presign(a, path, **forwarded).json()["url"].startswith("https://ml.example.com/api/")
-    assert (
-        presign(a, path, Host="gw.internal:8443")
-        .json()["url"]
-        .startswith("http://gw.internal:8443/api/")
-    )
     assert presign(b, path, **forwarded).json()["url"].startswith(f"{a.url}/api/")
-
     resp = requests.post(
-        f"{a.url}/api/2.0/mlflow-artifacts/mpu/create/{exp}",
+        f"{b.url}/api/2.0/mlflow-artifacts/mpu/create/{exp}",
         json={"path": "up.bin", "num_parts": 2},
         headers=forwarded,
         timeout=30,
     )
     created = resp.json()
-    assert all(c["url"].startswith("https://ml.example.com/api/") for c in created["credentials"])
+    assert all(c["url"].startswith(f"{a.url}/api/") for c in created["credentials"])
     mpu(a, "abort", exp, path="up.bin", upload_id=created["upload_id"]).raise_for_status()
-
-    bad = presign(a, path, **{"X-Forwarded-Host": "evil.example/path"})
-    assert "public_url" in assert_error(bad, 400, "INVALID_PARAMETER_VALUE")
     requests.delete(f"{a.api}/{exp}", timeout=30).raise_for_status()
 
 

@@ -1,0 +1,1 @@
+"""The command line: the server, its sub-commands, start-up and worker supervision."""

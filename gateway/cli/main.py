@@ -1,0 +1,62 @@
+"""`artifact-gateway`: configuration problems are reported one line each, never as tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from gateway.cli.commands import COMMANDS
+from gateway.cli.serve import serve
+from gateway.cli.startup import configured
+from gateway.http.app import build_app
+from gateway.links.signing import settle_secret
+from gateway.redact import RedactingFilter
+
+log = logging.getLogger("gateway")
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    # The process id tells `--workers` apart.
+    fmt = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.access").setLevel(max(root.level, logging.INFO))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:
+        return COMMANDS[args[0]](args[1:])
+    loaded = configured(args)
+    if loaded is None:
+        return 2
+    settings, destinations = loaded
+    configure_logging(settings.log_level)
+    for experiments, name in destinations.table.rows():
+        log.info("experiments %s -> %s (%s)", experiments, name, destinations.stores[name].uri)
+    log.info(
+        "serving artifacts on http://%s:%s with %d worker(s); client authentication %s",
+        settings.host,
+        settings.port,
+        settings.workers,
+        "on" if settings.auth else "off",
+    )
+    if settings.tracking_uri:
+        log.info("passing tracking requests through to %s", settings.tracking_uri)
+    settle_secret(settings.multipart)
+    return serve(
+        lambda: build_app(settings, destinations),
+        settings.host,
+        settings.port,
+        settings.workers,
+        settings.header_timeout,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Whose word counts for the client's address, scheme and host.
+
+`Forwarded`, `X-Forwarded-*` and `X-Real-IP` are claims any client can make; they are believed
+only when the peer (`request.remote`) is a configured trusted proxy. Otherwise the request's own
+connection and `Host` describe the client.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from aiohttp import hdrs, web
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+PROXY_HEADERS = (
+    "Forwarded",
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "X-Real-IP",
+)
+
+
+def parse_networks(values: Iterable[str]) -> list[Network]:
+    """`10.0.0.5`, `10.0.0.0/8`, `::1`: each an address or CIDR (host bits allowed)."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IP address or CIDR network") from exc
+    return networks
+
+
+class TrustedProxies:
+    """The peers whose forwarding headers are believed; none by default."""
+
+    def __init__(self, networks: Iterable[str]) -> None:
+        self._networks = tuple(parse_networks(networks))
+
+    def trusts(self, peer: str | None) -> bool:
+        if not peer or not self._networks:
+            return False
+        try:
+            address = ipaddress.ip_address(peer.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self._networks)
+
+
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
+
+
+def from_trusted_proxy(request: web.Request) -> bool:
+    proxies = request.app.get(TRUSTED_PROXIES)
+    return proxies is not None and proxies.trusts(request.remote)
+
+
+def first_entry(value: str | None) -> str | None:
+    """Proxies append to X-Forwarded-*: the first entry is what the client used."""
+    if not value:
+        return None
+    return value.split(",")[0].strip() or None
+
+
+def client_scheme(request: web.Request) -> str:
+    """`X-Forwarded-Proto` from a trusted proxy, else the connection's own scheme."""
+    if from_trusted_proxy(request):
+        claimed = first_entry(request.headers.get("X-Forwarded-Proto"))
+        if claimed:
+            return claimed.lower()
+    return request.scheme
+
+
+def client_host(request: web.Request) -> str | None:
+    """`X-Forwarded-Host` from a trusted proxy, else the `Host` header (None when absent).
+
+    Not `request.host`, which falls back to this machine's name when a client sends no Host.
+    """
+    if from_trusted_proxy(request):
+        claimed = first_entry(request.headers.get("X-Forwarded-Host"))
+        if claimed:
+            return claimed
+    return request.headers.get(hdrs.HOST) or None

@@ -1,0 +1,82 @@
+"""Builds the aiohttp application; destinations are built (routing.build) before serving starts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.auth.authenticator import Authenticator
+from gateway.auth.policy import AUTHENTICATOR
+from gateway.config import Settings
+from gateway.forwarded import TRUSTED_PROXIES, TrustedProxies
+from gateway.http.access import DESTINATIONS
+from gateway.http.errors import errors_as_json
+from gateway.http.guard import guard, require_rules
+from gateway.http.hosts import ALLOWED_HOSTS, AllowedHosts, check_host, own_names
+from gateway.http.routes import (
+    artifacts,
+    health,
+    multipart,
+    presigned,
+    server_info,
+    tracking_artifacts,
+)
+from gateway.http.routes.passthrough import install_passthrough, passthrough
+from gateway.http.timeouts import body_idle_timeout
+from gateway.links.cleanup import cleanup_context
+from gateway.links.signing import signer_from
+from gateway.links.urls import LINKS, Links
+from gateway.routing.destinations import Destinations
+from gateway.stores import probe
+from gateway.upstream.client import Upstream, install
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, destinations: Destinations) -> web.Application:
+    # A foreign Host is refused before anything is read; body reads get their idle limit;
+    # every request is decided by its route's rule before anything is answered or passed on.
+    middlewares = [
+        errors_as_json,
+        check_host,
+        body_idle_timeout(settings.body_idle_timeout),
+        guard,
+        passthrough,
+    ]
+    app = web.Application(middlewares=middlewares)
+    app.on_startup.append(require_rules)
+    app[ALLOWED_HOSTS] = AllowedHosts(
+        settings.allowed_hosts, own_names(settings.public_url, settings.upstream.gateway_hosts)
+    )
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
+    app[health.READY_DETAILS] = settings.ready_details
+    app[DESTINATIONS] = destinations
+    if settings.auth is not None:
+        app[AUTHENTICATOR] = Authenticator(settings.auth)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await destinations.start()
+        for store in destinations.all():
+            if (problem := await probe(store)) is not None:
+                log.warning("destination %s not ready yet: %s", store.name, problem.message)
+        yield
+        await destinations.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(cleanup_context(destinations, settings.multipart))
+    app[multipart.MULTIPART] = settings.multipart
+    app[LINKS] = Links(
+        signer_from(settings.multipart), settings.multipart.url_ttl, settings.public_url
+    )
+    if settings.tracking_uri:
+        install(app, Upstream(settings.tracking_uri, settings.upstream))
+        install_passthrough(app)
+        tracking_artifacts.add_routes(app)
+    health.add_routes(app)
+    artifacts.add_routes(app)
+    multipart.add_routes(app)
+    presigned.add_routes(app)
+    server_info.add_routes(app)
+    return app

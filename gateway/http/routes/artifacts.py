@@ -1,0 +1,64 @@
+"""MLflow's artifact REST API: route -> path safety -> experiment mapping -> store."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.errors import InvalidParameter
+from gateway.http.access import Action, query_path, store_for, url_path
+from gateway.http.files import serve_file
+from gateway.http.guard import Artifact, add
+from gateway.stores import Entry
+
+PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
+
+
+async def upload(request: web.Request) -> web.Response:
+    path, trailing_slash = url_path(request)
+    if not path or trailing_slash:
+        raise InvalidParameter(f"Cannot upload to a directory path '{path}/': name a file")
+    store = store_for(request, path, Action.WRITE)
+    await store.write(path, request.content, request.content_length)
+    return web.json_response({})
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    path, _ = url_path(request)
+    if not path:
+        return await list_artifacts(request)
+    store = store_for(request, path, Action.READ)
+    return await serve_file(request, store, path)
+
+
+def file_infos(entries: list[Entry], under: str = "") -> list[dict[str, object]]:
+    """MLflow's FileInfo JSON: `path` is `under/<name>`, `file_size` for files only."""
+    return [
+        {"path": f"{under}/{e.name}" if under else e.name, "is_dir": e.is_dir}
+        | ({} if e.is_dir else {"file_size": e.size})
+        for e in entries
+    ]
+
+
+async def list_artifacts(request: web.Request) -> web.Response:
+    """MLflow's shape: names relative to the listed directory, sorted, `{}` when empty."""
+    path = query_path(request)
+    files = file_infos(await store_for(request, path, Action.READ).list(path))
+    return web.json_response({"files": files} if files else {})
+
+
+async def delete(request: web.Request) -> web.Response:
+    path, _ = url_path(request)
+    if not path:
+        raise InvalidParameter("Refusing to delete the root of a destination: name a path")
+    await store_for(request, path, Action.DELETE).delete(path)
+    return web.json_response({})
+
+
+def add_routes(app: web.Application) -> None:
+    read = Artifact(Action.READ, listing=True)
+    for prefix in PREFIXES:
+        base = f"{prefix}/artifacts"
+        add(app, "GET", base, list_artifacts, read)
+        add(app, ("GET", "HEAD"), base + "/{path:.*}", download, read)
+        add(app, "PUT", base + "/{path:.*}", upload, Artifact(Action.WRITE))
+        add(app, "DELETE", base + "/{path:.*}", delete, Artifact(Action.DELETE))

@@ -1,0 +1,134 @@
+"""MLflow's proxied multipart upload: `mpu/create|complete|abort`, and the signed part PUT.
+
+`mlflow server` answers `mpu/create` with presigned bucket URLs, so every client must reach the
+bucket. The gateway answers with signed URLs to itself and streams each part to the store, so
+the bucket credentials stay here. No state is kept between requests: any replica serves any part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiohttp import web
+
+from gateway.config import Multipart
+from gateway.errors import InvalidParameter, MultipartUnsupported
+from gateway.http.access import DESTINATIONS, Action, store_for, url_path
+from gateway.http.guard import Artifact, Signed, add
+from gateway.http.routes.artifacts import PREFIXES
+from gateway.http.routes.multipart_bodies import (
+    AbortRequest,
+    CompleteRequest,
+    CreateRequest,
+    ordered_parts,
+    read_body,
+    target_path,
+)
+from gateway.links.signing import Fields
+from gateway.links.urls import LINKS, PART_ROUTE
+from gateway.stores import ArtifactStore
+from gateway.stores.capabilities import MAX_PARTS, MultipartUploads, StoragePresigning
+from gateway.stores.errors import StoreError
+
+MULTIPART = web.AppKey("multipart", Multipart)
+_ROUTES = {name: f"/mlflow-artifacts/mpu/{name}" for name in ("create", "complete", "abort")}
+
+
+def _target(request: web.Request, local_file: str) -> str:
+    directory, _ = url_path(request)
+    return target_path(directory, local_file)
+
+
+def _uploads(store: ArtifactStore) -> MultipartUploads:
+    """MLflow's 501, on which its client falls back to single requests."""
+    if not isinstance(store, MultipartUploads):
+        raise MultipartUnsupported("upload")
+    return store
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await read_body(request, CreateRequest)
+    path = _target(request, body.path)
+    store = _uploads(store_for(request, path, Action.WRITE))
+    config, links = request.app[MULTIPART], request.app[LINKS]
+    base = links.base(request)
+    upload_id = await store.create_upload(path)
+    try:
+        credentials = []
+        for number in range(1, body.num_parts + 1):
+            url = None
+            if config.direct and isinstance(store, StoragePresigning):
+                url = await store.presign_part(path, upload_id, number, config.url_ttl)
+            url = url or links.part_url(base, path, upload_id, number)
+            credentials.append({"url": url, "part_number": number, "headers": {}})
+    except Exception:
+        with contextlib.suppress(StoreError):  # the cleanup pass is the backstop
+            await store.abort_upload(path, upload_id)
+        raise
+    return web.json_response({"upload_id": upload_id, "credentials": credentials})
+
+
+async def complete(request: web.Request) -> web.Response:
+    body = await read_body(request, CompleteRequest)
+    path = _target(request, body.path)
+    store = _uploads(store_for(request, path, Action.WRITE))
+    stored = await store.list_parts(path, body.upload_id)
+    await store.complete_upload(path, body.upload_id, ordered_parts(body.parts, stored))
+    return web.json_response({})
+
+
+async def abort(request: web.Request) -> web.Response:
+    body = await read_body(request, AbortRequest)
+    path = _target(request, body.path)
+    await _uploads(store_for(request, path, Action.WRITE)).abort_upload(path, body.upload_id)
+    return web.json_response({})
+
+
+def _part_number(raw: str | None) -> int:
+    try:
+        number = int(raw or "")
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_PARTS:
+        raise InvalidParameter(f"part_number must be an integer from 1 to {MAX_PARTS}")
+    return number
+
+
+def _part(request: web.Request) -> tuple[str, str, int]:
+    """The file, the upload id and the part number a part URL names."""
+    path, _ = url_path(request)
+    if not path:
+        raise InvalidParameter("A part URL names the file being uploaded")
+    number = _part_number(request.query.get("part_number"))
+    return path, request.query.get("upload_id", ""), number
+
+
+def part_fields(request: web.Request) -> Fields:
+    """What a part link signs: everything it names, all taken from the URL."""
+    return ("part", *_part(request))
+
+
+async def put_part(request: web.Request) -> web.Response:
+    """Authorised by the URL's signature alone (the `Signed` rule, before the body is read)."""
+    path, upload_id, number = _part(request)
+    size = request.content_length
+    if size is None:
+        raise web.HTTPLengthRequired(reason="A part upload needs a Content-Length header")
+    limit = request.app[MULTIPART].max_part_size
+    if size > limit:
+        raise web.HTTPRequestEntityTooLarge(
+            limit, size, reason=f"Part {number} has {size} bytes; parts may have at most {limit}"
+        )
+    store = _uploads(request.app[DESTINATIONS].for_path(path))
+    etag = await store.upload_part(path, upload_id, number, request.content, size)
+    return web.Response(headers={"ETag": etag})
+
+
+def add_routes(app: web.Application) -> None:
+    """The URL's directory names the experiment, so callers are refused before the body."""
+    write = Artifact(Action.WRITE)
+    for prefix in PREFIXES:
+        base = prefix.removesuffix("/mlflow-artifacts")
+        for name, handler in (("create", create), ("complete", complete), ("abort", abort)):
+            add(app, "POST", f"{base}{_ROUTES[name]}/{{path:.*}}", handler, write)
+        add(app, "PUT", f"{base}{PART_ROUTE}/{{path:.*}}", put_part, Signed(part_fields))

@@ -1,0 +1,114 @@
+"""The JSON bodies of MLflow's `mpu/create|complete|abort` requests, validated by pydantic."""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway import paths
+from gateway.errors import InvalidParameter
+from gateway.http.bodies import read_limited
+from gateway.stores.capabilities import MAX_PARTS, PartList
+
+# The largest legal body is `complete` with 10,000 parts: about 40 bytes of JSON per part plus
+# its ETag (at most ETAG_LIMIT; S3's and ours are 34), 1.7 MB, beside `path` and `upload_id`.
+ETAG_LIMIT = 128
+PATH_LIMIT = 4096  # the client's local file name: Linux's PATH_MAX
+BODY_LIMIT = 2 * 1024 * 1024
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # newer clients may send more
+
+    path: str = Field(
+        min_length=1, max_length=PATH_LIMIT, description="the client's local file; its name is kept"
+    )
+
+
+class CreateRequest(_Request):
+    num_parts: int = Field(ge=1, le=MAX_PARTS)
+
+
+class _UploadRequest(_Request):
+    upload_id: str = Field(min_length=1, max_length=1024, pattern=r"^[\x21-\x7e]+$")
+
+
+class AbortRequest(_UploadRequest):
+    pass
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    part_number: int = Field(ge=1, le=MAX_PARTS)
+    etag: str | None = Field(None, max_length=ETAG_LIMIT)
+
+
+class CompleteRequest(_UploadRequest):
+    parts: list[Part] = Field(max_length=MAX_PARTS)
+
+
+def _too_large(size: int) -> web.HTTPRequestEntityTooLarge:
+    reason = f"The request body exceeds {BODY_LIMIT} bytes"
+    return web.HTTPRequestEntityTooLarge(BODY_LIMIT, size, reason=reason)
+
+
+async def read_body(request: web.Request, model: type[Body]) -> Body:
+    """Refused by its Content-Length before a byte is read, else read only up to the limit."""
+    if (request.content_length or 0) > BODY_LIMIT:
+        raise _too_large(request.content_length or 0)
+    data = await read_limited(request, BODY_LIMIT)
+    if len(data) > BODY_LIMIT:
+        raise _too_large(len(data))
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+            for err in exc.errors(include_input=False)[:5]
+        )
+        raise InvalidParameter(f"Invalid request body: {problems}") from exc
+
+
+def target_path(directory: str, local_file: str) -> str:
+    """MLflow stores the upload at `<URL path>/<basename of the client's local file>`."""
+    name = re.split(r"[\\/]", local_file)[-1]
+    if not name:
+        raise InvalidParameter("'path' must name the local file being uploaded")
+    return paths.normalize(f"{directory}/{name}" if directory else name, allow_empty=False)
+
+
+def ordered_parts(parts: list[Part], stored: PartList) -> PartList:
+    """The parts to join, checked against what was stored: all of them, each ETag right."""
+    etags: dict[int, set[str]] = {}
+    for number, etag in stored:
+        etags.setdefault(number, set()).add(_bare(etag))
+    numbers = sorted(part.part_number for part in parts)
+    if not numbers or numbers != list(range(1, len(numbers) + 1)):
+        raise InvalidParameter(
+            "'parts' must list parts 1 to N, each once, without gaps; got "
+            f"{_few(numbers) or 'none'}"
+        )
+    if no_etag := [part.part_number for part in parts if not part.etag]:
+        raise InvalidParameter(f"Parts without an ETag: {_few(no_etag)}")
+    if missing := [n for n in numbers if n not in etags]:
+        raise InvalidParameter(f"Parts never uploaded: {_few(missing)}")
+    if unlisted := sorted(set(etags) - set(numbers)):
+        raise InvalidParameter(f"Uploaded parts missing from 'parts': {_few(unlisted)}")
+    if wrong := [p.part_number for p in parts if _bare(p.etag) not in etags[p.part_number]]:
+        raise InvalidParameter(f"ETags that do not match the stored parts: parts {_few(wrong)}")
+    return sorted((p.part_number, f'"{_bare(p.etag)}"') for p in parts)
+
+
+def _bare(etag: str | None) -> str:
+    return (etag or "").strip().removeprefix("W/").strip('"')
+
+
+def _few(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:10]))
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")

@@ -1,0 +1,81 @@
+"""Every route the gateway does not answer itself is streamed to the tracking server and back.
+
+Bodies flow chunk by chunk in both directions (aiohttp's flow control bounds memory), compressed
+bodies stay compressed, and the artifact namespace never leaves the gateway. Requests that match
+no route get the `Passthrough` rule from `http.guard` before anything is forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.auth.policy import enforce_on_passthrough
+from gateway.http.guard import UNMATCHED, Rule
+from gateway.http.routes.artifacts import PREFIXES as ARTIFACT_PREFIXES
+from gateway.upstream.client import UPSTREAM, Upstream
+from gateway.upstream.headers import end_to_end
+
+log = logging.getLogger(__name__)
+
+_OWN_PATHS = frozenset({"/health", "/ready", "/version"})
+
+
+def is_own_path(path: str) -> bool:
+    """Paths only the gateway answers, even when no route of its own matches the method."""
+    return path in _OWN_PATHS or any(
+        path == prefix or path.startswith(prefix + "/") for prefix in ARTIFACT_PREFIXES
+    )
+
+
+async def forward(request: web.Request, upstream: Upstream) -> web.StreamResponse:
+    """Streams the request to the upstream and its answer back, status and headers unchanged."""
+    body = request.content if request.body_exists else None
+    url = upstream.url(request.rel_url.raw_path, request.rel_url.raw_query_string)
+    answer = await upstream.open(request.method, url, upstream.headers_for(request), body)
+    async with answer:
+        response = web.StreamResponse(
+            status=answer.status, reason=answer.reason, headers=end_to_end(answer.headers)
+        )
+        await response.prepare(request)
+        try:
+            async for chunk in answer.content.iter_any():
+                await response.write(chunk)
+        except ConnectionResetError:
+            log.debug("client went away during %s %s", request.method, request.path)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            # Status and headers are out; only a closed connection can tell the client.
+            log.warning("upstream broke off %s %s: %s", request.method, request.path, exc)
+            response.force_close()
+            if request.transport is not None:
+                request.transport.close()
+            return response
+    await response.write_eof()
+    return response
+
+
+class Passthrough(Rule):
+    """Unmatched requests to the tracking server: a known user when `enforce_on_passthrough`.
+    The gateway's own paths go nowhere (their 404 or 405 follows), so they need nothing."""
+
+    def check(self, request: web.Request) -> None:
+        if not is_own_path(request.path):
+            enforce_on_passthrough(request)
+
+
+def install_passthrough(app: web.Application) -> None:
+    app[UNMATCHED] = Passthrough()
+
+
+@web.middleware
+async def passthrough(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Requests no gateway route matched go upstream, unless the path is the gateway's own."""
+    upstream = request.app.get(UPSTREAM)
+    unmatched = request.match_info.http_exception is not None
+    if upstream is not None and unmatched and not is_own_path(request.path):
+        return await forward(request, upstream)
+    return await handler(request)

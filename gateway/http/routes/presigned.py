@@ -1,0 +1,62 @@
+"""MLflow's multipart download: `presigned/<path>` hands out a signed, Range-capable URL.
+
+The stock client then fetches byte ranges of that URL in parallel. The URL points back at the
+gateway (or, with `multipart.direct`, at the bucket), so clients need no bucket access.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.errors import InvalidParameter, MultipartUnsupported
+from gateway.http.access import DESTINATIONS, Action, store_for, url_path
+from gateway.http.files import serve_file
+from gateway.http.guard import Artifact, Signed, add
+from gateway.http.routes.artifacts import PREFIXES
+from gateway.http.routes.multipart import MULTIPART
+from gateway.links.signing import Fields
+from gateway.links.urls import DOWNLOAD_ROUTE, LINKS
+from gateway.stores.capabilities import RangedDownloads, StoragePresigning
+
+PRESIGNED_ROUTE = "/mlflow-artifacts/presigned"
+
+
+def _file_path(request: web.Request) -> str:
+    path, trailing_slash = url_path(request)
+    if not path or trailing_slash:
+        raise InvalidParameter(f"Name a file, not a directory: '{path}/'")
+    return path
+
+
+async def presigned(request: web.Request) -> web.Response:
+    path = _file_path(request)
+    store = store_for(request, path, Action.READ)
+    if not isinstance(store, RangedDownloads):
+        raise MultipartUnsupported("download")
+    config, links = request.app[MULTIPART], request.app[LINKS]
+    stat = await store.stat(path)
+    direct = config.direct and isinstance(store, StoragePresigning)
+    url = await store.presign_download(path, config.url_ttl) if direct else None
+    url = url or links.download_url(links.base(request), path)
+    return web.json_response({"url": url, "headers": {}, "file_size": stat.size})
+
+
+def download_fields(request: web.Request) -> Fields:
+    """What a download link signs: the file (and the expiry, as every link)."""
+    return ("download", _file_path(request))
+
+
+async def signed_download(request: web.Request) -> web.StreamResponse:
+    """Authorised by the URL's signature alone (the `Signed` rule); Range, ETag and conditionals
+    as on artifacts."""
+    path = _file_path(request)
+    store = request.app[DESTINATIONS].for_path(path)
+    return await serve_file(request, store, path)
+
+
+def add_routes(app: web.Application) -> None:
+    for prefix in PREFIXES:
+        base = prefix.removesuffix("/mlflow-artifacts")
+        add(app, "GET", f"{base}{PRESIGNED_ROUTE}/{{path:.*}}", presigned, Artifact(Action.READ))
+        signed = Signed(download_fields)
+        add(app, ("GET", "HEAD"), f"{base}{DOWNLOAD_ROUTE}/{{path:.*}}", signed_download, signed)

@@ -1,0 +1,149 @@
+"""Tracking routes that read artifact bytes, answered here when the location is the gateway's.
+
+A tracking server started with `--no-serve-artifacts` cannot read `mlflow-artifacts:` locations
+and fails these routes, which breaks the UI's artifact browser. The gateway asks the tracking
+server for the location (as the caller, so the tracking server's permissions apply), serves the
+gateway's own locations through `store_for`, and passes any other location through unchanged.
+Their `Tracking` rule refuses callers the passthrough would refuse before anything is looked up.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from gateway import paths
+from gateway.errors import InvalidParameter, UpstreamError
+from gateway.http.access import Action, store_for
+from gateway.http.bodies import InMemoryBody, read_limited
+from gateway.http.files import serve_file
+from gateway.http.guard import Tracking, add
+from gateway.http.routes.artifacts import file_infos
+from gateway.http.routes.passthrough import forward
+from gateway.upstream.client import UPSTREAM
+from gateway.upstream.proxied_roots import destination_path, join
+
+Lookup = Callable[[web.Request], Awaitable[str]]
+
+
+def _required(request: web.Request, *names: str) -> str:
+    for name in names:
+        if value := request.query.get(name):
+            return value
+    raise InvalidParameter(f"Missing value for required parameter '{names[0]}'")
+
+
+def _field(body: dict[str, Any], *keys: str) -> str:
+    value: Any = body
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(value, str):
+        raise UpstreamError(f"Tracking server answer has no {'.'.join(keys)}")
+    return value
+
+
+async def run_location(request: web.Request) -> str:
+    run_id = _required(request, "run_id", "run_uuid")
+    body = await request.app[UPSTREAM].get_json(
+        request, "/api/2.0/mlflow/runs/get", {"run_id": run_id}
+    )
+    return _field(body, "run", "info", "artifact_uri")
+
+
+async def model_version_location(request: web.Request) -> str:
+    params = {"name": _required(request, "name"), "version": _required(request, "version")}
+    body = await request.app[UPSTREAM].get_json(
+        request, "/api/2.0/mlflow/model-versions/get-download-uri", params
+    )
+    return _field(body, "artifact_uri")
+
+
+async def logged_model_location(request: web.Request) -> str:
+    model_id = urllib.parse.quote(request.match_info["model_id"], safe="")
+    body = await request.app[UPSTREAM].get_json(
+        request, f"/api/2.0/mlflow/logged-models/{model_id}", {}
+    )
+    return _field(body, "model", "info", "artifact_uri")
+
+
+async def _resolve(request: web.Request, lookup: Lookup, relative: str) -> tuple[str, str] | None:
+    """(location, destination path), or None when the location is not the gateway's."""
+    location = await lookup(request)
+    upstream = request.app[UPSTREAM]
+    own_hosts = {request.host.lower(), *(h.lower() for h in upstream.options.gateway_hosts)}
+    root = destination_path(location, own_hosts)
+    return None if root is None else (location, join(root, relative))
+
+
+def listing(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """MLflow's ListArtifacts answer: `root_uri`, and `files` named relative to the location."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        relative = paths.normalize(request.query.get(param, ""))
+        resolved = await _resolve(request, lookup, relative)
+        if resolved is None:
+            return await forward(request, request.app[UPSTREAM])
+        location, path = resolved
+        files = file_infos(await store_for(request, path, Action.READ).list(path), relative)
+        return web.json_response({"root_uri": location} | ({"files": files} if files else {}))
+
+    return handler
+
+
+def download(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """One file as an attachment, with the same headers as the artifacts route."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        relative = paths.normalize(request.query.get(param, ""), allow_empty=False)
+        resolved = await _resolve(request, lookup, relative)
+        if resolved is None:
+            return await forward(request, request.app[UPSTREAM])
+        _, path = resolved
+        return await serve_file(request, store_for(request, path, Action.READ), path)
+
+    return handler
+
+
+UI_UPLOAD_LIMIT = 10 * 1024 * 1024  # MLflow's own limit for this route
+
+
+async def upload(request: web.Request) -> web.StreamResponse:
+    """The UI's `upload-artifact` (at most 10 MB, as MLflow), stored through `store_for`."""
+    relative = paths.normalize(_required(request, "path"), allow_empty=False)
+    resolved = await _resolve(request, run_location, relative)
+    if resolved is None:
+        return await forward(request, request.app[UPSTREAM])
+    _, path = resolved
+    store = store_for(request, path, Action.WRITE)
+    too_large = InvalidParameter("Artifact size is too large. Max size is 10MB.")
+    if (request.content_length or 0) > UI_UPLOAD_LIMIT:
+        raise too_large
+    data = await read_limited(request, UI_UPLOAD_LIMIT)
+    if not data:
+        raise InvalidParameter("Request must specify data.")
+    if len(data) > UI_UPLOAD_LIMIT:
+        raise too_large
+    await store.write(path, InMemoryBody(data), len(data))
+    return web.Response(content_type="application/json")
+
+
+def add_routes(app: web.Application) -> None:
+    """MLflow 3.17's routes, plus the ajax forms of the two file routes that the UI requests."""
+    run_list, versions = listing(run_location, "path"), download(model_version_location, "path")
+    logged = listing(logged_model_location, "artifact_directory_path")
+    reads: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
+    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+        reads[f"{prefix}/artifacts/list"] = run_list
+        reads[f"{prefix}/logged-models/{{model_id}}/artifacts/directories"] = logged
+    for prefix in ("", "/ajax-api/2.0/mlflow"):
+        reads[f"{prefix}/get-artifact"] = download(run_location, "path")
+        reads[f"{prefix}/model-versions/get-artifact"] = versions
+    reads["/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files"] = download(
+        logged_model_location, "artifact_file_path"
+    )
+    for path, handler in reads.items():
+        add(app, ("GET", "HEAD"), path, handler, Tracking(Action.READ))
+    add(app, "POST", "/ajax-api/2.0/mlflow/upload-artifact", upload, Tracking(Action.WRITE))

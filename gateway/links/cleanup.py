@@ -1,0 +1,82 @@
+"""Aborts multipart uploads nobody finished: once at start-up, then every `cleanup_interval`.
+
+A client that dies between `mpu/create` and `mpu/complete` leaves parts that S3 keeps (and
+bills) forever; a crashed streaming upload does the same. Any replica may run the pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
+
+from aiohttp import web
+
+from gateway.config import Multipart
+from gateway.routing.destinations import Destinations
+from gateway.stores.capabilities import MultipartUploads
+from gateway.stores.errors import NotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+
+async def cleanup_pass(destinations: Destinations, max_age: int) -> int:
+    """Aborts every upload older than `max_age` seconds; returns how many it aborted."""
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=max_age)
+    aborted = 0
+    for store in destinations.all():
+        if not isinstance(store, MultipartUploads):
+            continue
+        try:
+            pending = await store.list_uploads(cutoff)
+        except StoreError as exc:
+            log.warning("cleanup: cannot list uploads on %s: %s [%s]", store.name, exc, exc.code)
+            continue
+        for upload in pending:
+            try:
+                await store.abort_upload(upload.path, upload.upload_id)
+            except NotFound:
+                continue  # completed or aborted meanwhile
+            except StoreError as exc:
+                log.warning(
+                    "cleanup: cannot abort an upload on %s: %s [%s]", store.name, exc, exc.code
+                )
+                continue
+            aborted += 1
+            log.info(
+                "cleanup: aborted the upload to %s on %s started %s",
+                upload.path,
+                store.name,
+                upload.started.isoformat(timespec="seconds"),
+            )
+    return aborted
+
+
+async def _every(destinations: Destinations, config: Multipart) -> None:
+    while True:
+        try:
+            aborted = await asyncio.wait_for(
+                cleanup_pass(destinations, config.cleanup_age),
+                timeout=max(60, config.cleanup_interval),
+            )
+            log.info("cleanup pass done: %d abandoned upload(s) aborted", aborted)
+        except Exception as exc:  # the next pass tries again; the task must survive
+            log.warning("cleanup pass failed: %r", exc)
+        await asyncio.sleep(config.cleanup_interval)
+
+
+def cleanup_context(
+    destinations: Destinations, config: Multipart
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """For `app.cleanup_ctx`, after the stores have started; stopped before they close."""
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_every(destinations, config))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return run

@@ -1,0 +1,82 @@
+"""Destinations from settings: each one's options parsed by its scheme, its store created.
+
+Every problem is collected, so `check-config` and start-up report all of them at once, one
+line each, before anything listens. Nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway import redact
+from gateway.config import ConfigProblems, Settings
+from gateway.routing.destinations import Destinations
+from gateway.routing.table import IMPLICIT, RoutingTable
+from gateway.stores import (
+    ArtifactStore,
+    DestinationOptions,
+    InvalidDestination,
+    create_store,
+    default_options,
+    parse_options,
+)
+from gateway.stores.registry import store_type_for
+
+
+def validation_problems(exc: ValidationError, where: str = "") -> list[str]:
+    """pydantic's errors as `loc: message` lines, under `where` (e.g. `destinations.vision`)."""
+    lines = []
+    for err in exc.errors(include_input=False):
+        loc = ".".join(str(p) for p in (*filter(None, [where]), *err["loc"]))
+        lines.append(f"{loc or 'config'}: {err['msg']}")
+    return lines
+
+
+def _options(raw: dict[str, Any] | None, settings: Settings) -> DestinationOptions:
+    """A named destination's options, or (raw None) the implicit `--artifacts-destination`."""
+    if raw is None:
+        return default_options(settings.artifacts_destination)
+    return parse_options(raw)
+
+
+def _register_secrets(options: DestinationOptions) -> None:
+    redact.register(*options.secrets())
+    store_type = store_type_for(options.uri)
+    redact.register(*(os.environ.get(name) for name in store_type.environment_secrets))
+
+
+def build_destinations(settings: Settings) -> Destinations:
+    """Raises ConfigProblems (every problem, one each)."""
+    for user in settings.auth.users if settings.auth else ():
+        redact.register(*user.secrets())
+    problems: list[str] = []
+    try:
+        table: RoutingTable | None = RoutingTable.from_settings(settings)
+    except ConfigProblems as exc:
+        problems, table = list(exc.problems), None
+    wanted: dict[str, dict[str, Any] | None] = dict(settings.destinations)
+    if table is not None and IMPLICIT in table.used():
+        wanted[IMPLICIT] = None
+    stores: dict[str, ArtifactStore] = {}
+    for name, raw in wanted.items():
+        label = f"destinations.{name}"
+        try:
+            options = _options(raw, settings)
+            _register_secrets(options)
+            options = options.with_secret_files()
+            _register_secrets(options)
+            store = create_store(options, settings)
+        except ValidationError as exc:
+            problems += validation_problems(exc, label)
+            continue
+        except (InvalidDestination, ValueError) as exc:
+            problems.append(f"{label}: {exc}" if raw is not None else str(exc))
+            continue
+        store.name = name
+        stores[name] = store
+    if problems or table is None:
+        raise ConfigProblems(problems)
+    return Destinations(stores, table)

@@ -1,0 +1,77 @@
+"""What a store can do beyond the base primitives, as interfaces checked with `isinstance`.
+
+A store that implements `MultipartUploads` takes MLflow's proxied multipart uploads; one that
+implements `RangedDownloads` serves byte ranges cheaply enough to advertise parallel ranged
+downloads; `StoragePresigning` hands out URLs on the storage itself.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.stores.base import ByteSource
+
+MAX_PARTS = 10_000  # MLflow's and S3's limit on parts per upload
+PartList = list[tuple[int, str]]  # (part number, ETag) in order
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """A multipart upload neither completed nor aborted, as the cleanup pass sees it."""
+
+    path: str
+    upload_id: str
+    started: datetime
+
+
+class MultipartUploads(abc.ABC):
+    """Uploads driven by the client: parts arrive in any order, possibly at different replicas,
+    and nothing is visible at `path` until `complete_upload`."""
+
+    @abc.abstractmethod
+    async def create_upload(self, path: str) -> str:
+        """Starts an upload to `path` and returns its id."""
+
+    @abc.abstractmethod
+    async def upload_part(
+        self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
+    ) -> str:
+        """Stores exactly `size` bytes as part `part_number` (replacing it); returns its ETag."""
+
+    @abc.abstractmethod
+    async def list_parts(self, path: str, upload_id: str) -> PartList:
+        """(number, ETag) of the parts stored so far; UnknownUpload for an unknown upload.
+
+        A part sent again may be listed beside the one it replaces (SeaweedFS does this)."""
+
+    @abc.abstractmethod
+    async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:
+        """Makes `path` appear atomically from `parts` ((number, ETag) in order)."""
+
+    @abc.abstractmethod
+    async def abort_upload(self, path: str, upload_id: str) -> None:
+        """Removes the upload and every stored part. UnknownUpload for an unknown upload."""
+
+    @abc.abstractmethod
+    async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
+        """Uploads started before `older_than`, for the cleanup pass."""
+
+
+class RangedDownloads(abc.ABC):  # noqa: B024 - a declaration: `open` honours byte ranges cheaply
+    """Parallel ranged downloads are worth advertising: a range costs what it reads."""
+
+
+class StoragePresigning(abc.ABC):
+    """URLs on the storage itself, so clients that reach it move bytes without the gateway."""
+
+    @abc.abstractmethod
+    async def presign_part(
+        self, path: str, upload_id: str, part_number: int, expires_in: int
+    ) -> str:
+        """A PUT URL for one part of an upload started with `create_upload`."""
+
+    @abc.abstractmethod
+    async def presign_download(self, path: str, expires_in: int) -> str:
+        """A ranged-GET URL of one file."""

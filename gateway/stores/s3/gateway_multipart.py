@@ -1,0 +1,106 @@
+"""The gateway cuts one upload body into S3 parts: a bounded number in flight, aborted on any
+failure. (Client-driven multipart uploads are in client_multipart.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from typing import Any
+
+from gateway.stores.base import ByteSource
+from gateway.stores.capabilities import MAX_PARTS
+from gateway.stores.errors import InvalidRequest
+from gateway.stores.s3.body import PiecesBody, read_part
+
+log = logging.getLogger(__name__)
+
+_MIB = 1024 * 1024
+
+
+def part_size_for(configured: int, size_hint: int | None) -> int:
+    """Large declared bodies get larger parts so they fit in S3's 10,000-part limit."""
+    if not size_hint:
+        return configured
+    needed = math.ceil(size_hint / (MAX_PARTS - 1))
+    return max(configured, math.ceil(needed / _MIB) * _MIB)
+
+
+class MultipartWriter:
+    """Memory stays near part_size * (concurrency + 1) whatever the body's length."""
+
+    def __init__(
+        self, client: Any, bucket: str, key: str, part_size: int, concurrency: int
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.part_size = part_size
+        self.concurrency = concurrency
+
+    async def upload(self, first: PiecesBody, body: ByteSource, content_type: str) -> None:
+        created = await self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=self.key, ContentType=content_type
+        )
+        upload_id = created["UploadId"]
+        try:
+            parts = await self._send_parts(upload_id, first, body)
+            await self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            await _shielded(self._abort(upload_id))
+            raise
+
+    async def _send_parts(self, upload_id: str, first: PiecesBody, body: ByteSource) -> list[dict]:
+        parts: list[dict] = []
+        pending: set[asyncio.Task] = set()
+        block, number = first, 0
+        try:
+            while len(block):
+                number += 1
+                if number > MAX_PARTS:
+                    raise InvalidRequest(
+                        f"The upload exceeds {MAX_PARTS} parts of {self.part_size} bytes: "
+                        "send Content-Length, or raise s3.part_size"
+                    )
+                while len(pending) >= self.concurrency:
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    parts.extend(task.result() for task in done)
+                pending.add(asyncio.create_task(self._part(upload_id, number, block)))
+                block = await read_part(body, self.part_size)
+            parts.extend(await asyncio.gather(*pending))
+            pending = set()
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        return sorted(parts, key=lambda part: part["PartNumber"])
+
+    async def _part(self, upload_id: str, number: int, data: PiecesBody) -> dict:
+        response = await self.client.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
+        )
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    async def _abort(self, upload_id: str) -> None:
+        try:
+            await self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=upload_id
+            )
+        except Exception as exc:  # the abandoned-upload cleanup pass is the backstop
+            log.warning("could not abort multipart upload of %s: %s", self.key, exc)
+
+
+async def _shielded(coro: Any) -> None:
+    """Runs clean-up to the end even when the request task is being cancelled."""
+    task = asyncio.ensure_future(coro)
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.shield(task)
+    if not task.done():
+        await task

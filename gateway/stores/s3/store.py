@@ -1,0 +1,291 @@
+"""S3-compatible destination (AWS, MinIO, SeaweedFS) through aiobotocore: streamed both ways.
+
+Every backend call runs inside `_errors`, the one funnel that turns botocore and connection
+failures into the store vocabulary, keeps the cause, and never puts a key in a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
+from datetime import timezone
+from typing import Any
+
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gateway.config import S3Transfer
+from gateway.mime import content_type
+from gateway.paths import parent_dirs
+from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
+from gateway.stores.capabilities import RangedDownloads
+from gateway.stores.errors import (
+    CredentialsRefused,
+    DestinationUnavailable,
+    NotFound,
+    RangeNotSatisfiable,
+    StoreError,
+)
+from gateway.stores.options import InvalidDestination
+from gateway.stores.ranges import ByteRange
+from gateway.stores.s3.body import read_part
+from gateway.stores.s3.client_multipart import S3Uploads, streaming_config
+from gateway.stores.s3.gateway_multipart import MultipartWriter, part_size_for
+from gateway.stores.s3.options import S3Options
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_REFUSED_CREDENTIALS = {
+    "403",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+}
+_DELETE_BATCH = 1000
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urllib.parse.urlparse(uri)
+    if not parsed.netloc:
+        raise InvalidDestination(f"{uri!r} names no bucket (expected s3://bucket/prefix)")
+    return parsed.netloc, parsed.path.strip("/")
+
+
+def _stat(response: dict) -> FileStat:
+    size = response["ContentLength"]
+    if content_range := response.get("ContentRange"):
+        size = int(content_range.rsplit("/", 1)[1])
+    modified = response["LastModified"].astimezone(timezone.utc)
+    return FileStat(size=size, etag=response["ETag"], last_modified=modified)
+
+
+class S3Download(Download):
+    def __init__(self, response: dict, stat: FileStat, start: int, stop: int, chunk: int) -> None:
+        super().__init__(stat, start, stop)
+        self._body = response["Body"]
+        self._chunk = chunk
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._body.iter_chunks(self._chunk):
+            yield chunk
+
+    async def close(self) -> None:
+        self._body.close()
+
+
+class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
+    def __init__(
+        self, dest: S3Options, transfer: S3Transfer, chunk_size: int, name: str = "default"
+    ) -> None:
+        super().__init__(dest.uri, name)
+        self.bucket, self.prefix = parse_s3_uri(dest.uri)
+        self.dest = dest
+        self.transfer = transfer
+        self.chunk_size = chunk_size
+        self._stack = contextlib.AsyncExitStack()
+        self._client: Any = None
+        self._stream_client: Any = None  # for part bodies streamed from a client
+
+    async def start(self) -> None:
+        dest, transfer = self.dest, self.transfer
+        style = dest.addressing_style
+        if style == "auto" and dest.endpoint_url:
+            style = "path"  # MinIO, SeaweedFS and most self-hosted endpoints
+        config = AioConfig(
+            connect_timeout=transfer.connect_timeout,
+            read_timeout=transfer.read_timeout,
+            max_pool_connections=transfer.max_pool_connections,
+            retries={"mode": "standard", "max_attempts": 3},
+            # TLS protects the body in transit; SHA-256 signing it would read every part once
+            # more. Over plain http the payload signature is what protects it.
+            s3={"addressing_style": style, "payload_signing_enabled": not _over_tls(dest)},
+            signature_version="s3v4",  # also for presigned URLs, where botocore may pick SigV2
+            # Checksums only where S3 requires them: saves a pass over every body and the
+            # aws-chunked encoding that older S3-compatible stores reject.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        session = AioSession(profile=dest.profile)
+        self._client = await self._stack.enter_async_context(self._create(session, config))
+        self._stream_client = await self._stack.enter_async_context(
+            self._create(session, streaming_config(config))
+        )
+
+    def _create(self, session: AioSession, config: AioConfig) -> Any:
+        dest = self.dest
+        return session.create_client(
+            "s3",
+            endpoint_url=dest.endpoint_url,
+            region_name=dest.region,
+            aws_access_key_id=_reveal(dest.access_key_id),
+            aws_secret_access_key=_reveal(dest.secret_access_key),
+            aws_session_token=_reveal(dest.session_token),
+            verify=dest.verify_tls,
+            config=config,
+        )
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.dest.endpoint_url
+
+    def _key(self, path: str) -> str:
+        return "/".join(part for part in (self.prefix, path) if part)
+
+    @contextlib.contextmanager
+    def _errors(self, path: str) -> Iterator[None]:
+        """Backend failures become the store vocabulary, naming the destination, never the keys.
+
+        A failure of the client's own body (it went away) is the client's, and passes as it is.
+        """
+        try:
+            yield
+        except (StoreError, aiohttp.ClientPayloadError):
+            raise
+        except ClientError as exc:
+            raise self._refusal(exc, path) from exc
+        except (BotoCoreError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DestinationUnavailable(
+                f"Destination {self.uri} is unreachable: {type(exc).__name__}: {exc}",
+                destination=self.name,
+                code=type(exc).__name__,
+            ) from exc
+
+    def _refusal(self, exc: ClientError, path: str) -> StoreError:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        where = {"destination": self.name, "code": code}
+        if code in _NOT_FOUND:
+            return NotFound(f"No such file or directory: '{path}'", **where)
+        if code == "InvalidRange":
+            return RangeNotSatisfiable(-1, **where)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        message = (
+            f"Destination {self.uri} refused the request: {code} {error.get('Message') or status}"
+        )
+        kind = CredentialsRefused if code in _REFUSED_CREDENTIALS else DestinationUnavailable
+        return kind(message.rstrip(), **where)
+
+    async def stat(self, path: str) -> FileStat:
+        try:
+            with self._errors(path):
+                response = await self._client.head_object(Bucket=self.bucket, Key=self._key(path))
+        except NotFound:
+            await self.check()  # HEAD cannot tell a missing key from a missing bucket
+            raise
+        return _stat(response)
+
+    async def open(self, path: str, byte_range: ByteRange | None) -> Download:
+        extra = {"Range": byte_range.header()} if byte_range else {}
+        try:
+            with self._errors(path):
+                response = await self._client.get_object(
+                    Bucket=self.bucket, Key=self._key(path), **extra
+                )
+        except RangeNotSatisfiable as exc:
+            size = (await self.stat(path)).size  # 416 names the size
+            raise RangeNotSatisfiable(size, destination=self.name, code=exc.code) from exc
+        stat = _stat(response)
+        start = 0
+        if content_range := response.get("ContentRange"):
+            start = int(content_range.split()[1].split("-")[0])
+        return S3Download(response, stat, start, start + response["ContentLength"], self.chunk_size)
+
+    async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
+        key, kind = self._key(path), content_type(path)
+        part_size = part_size_for(self.transfer.part_size, size_hint)
+        with self._errors(path):
+            first = await read_part(body, part_size)
+            if len(first) < part_size:
+                await self._client.put_object(
+                    Bucket=self.bucket, Key=key, Body=first, ContentType=kind
+                )
+                return
+            writer = MultipartWriter(
+                self._client, self.bucket, key, part_size, self.transfer.max_concurrency
+            )
+            await writer.upload(first, body, kind)
+
+    async def _pages(self, prefix: str, **extra: Any) -> AsyncIterator[dict]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
+            yield page
+
+    async def list(self, path: str) -> list[Entry]:
+        prefix = self._key(path) + "/" if self._key(path) else ""
+        entries: dict[str, Entry] = {}
+        with self._errors(path):
+            async for page in self._pages(prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    name = common["Prefix"][len(prefix) :].rstrip("/")
+                    if name:
+                        entries[name] = Entry(name, True)
+                for obj in page.get("Contents", []):
+                    name = obj["Key"][len(prefix) :]
+                    if name and not name.endswith("/"):
+                        entries.setdefault(name, Entry(name, False, obj["Size"]))
+        return sorted(entries.values(), key=lambda entry: entry.name)
+
+    async def delete(self, path: str) -> None:
+        key = self._key(path)
+        with self._errors(path):
+            keys = [key]
+            async for page in self._pages(key + "/"):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+            await self._delete_keys(keys)
+            # Stores such as SeaweedFS keep an emptied directory listed until `dir/` is deleted.
+            markers = {f"{key}/"}
+            for inner in keys[1:]:
+                markers.update(f"{key}/{d}/" for d in parent_dirs(inner[len(key) + 1 :]))
+            await self._delete_keys(sorted(markers, key=lambda m: m.count("/"), reverse=True))
+            await self._prune_empty_parents(path)
+
+    async def _prune_empty_parents(self, path: str) -> None:
+        for parent in parent_dirs(path):
+            marker = self._key(parent) + "/"
+            response = await self._client.list_objects_v2(
+                Bucket=self.bucket, Prefix=marker, MaxKeys=2
+            )
+            if any(obj["Key"] != marker for obj in response.get("Contents", [])):
+                return
+            await self._client.delete_object(Bucket=self.bucket, Key=marker)
+
+    async def _delete_keys(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), _DELETE_BATCH):
+            batch = [{"Key": key} for key in keys[i : i + _DELETE_BATCH]]
+            response = await self._client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            if errors := response.get("Errors"):
+                first = errors[0]
+                raise DestinationUnavailable(
+                    f"Destination {self.uri} could not delete {len(errors)} object(s): "
+                    f"{first.get('Code')} {first.get('Message', '')}".rstrip(),
+                    destination=self.name,
+                    code=str(first.get("Code", "")),
+                )
+
+    async def check(self) -> None:
+        try:
+            with self._errors(""):
+                await self._client.head_bucket(Bucket=self.bucket)
+        except NotFound as exc:
+            raise DestinationUnavailable(
+                f"Destination {self.uri} refused the request: NoSuchBucket {self.bucket}",
+                destination=self.name,
+                code="NoSuchBucket",
+            ) from exc
+
+
+def _over_tls(dest: S3Options) -> bool:
+    return dest.endpoint_url is None or dest.endpoint_url.lower().startswith("https:")
+
+
+def _reveal(secret: Any) -> str | None:
+    return secret.get_secret_value() if secret is not None else None

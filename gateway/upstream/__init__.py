@@ -1,0 +1,1 @@
+"""The MLflow tracking server behind the gateway: client, proxied headers, proxied roots."""
