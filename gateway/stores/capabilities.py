@@ -2,7 +2,8 @@
 
 A store that implements `MultipartUploads` takes MLflow's proxied multipart uploads; one that
 implements `RangedDownloads` serves byte ranges cheaply enough to advertise parallel ranged
-downloads; `StoragePresigning` hands out URLs on the storage itself.
+downloads; `StoragePresigning` hands out URLs on the storage itself; `StaleTemporaries` has
+crash leftovers for the cleanup pass to remove.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ class MultipartUploads(abc.ABC):
     @abc.abstractmethod
     async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
         """Uploads started before `older_than`, for the cleanup pass."""
+
+
+class StaleTemporaries(abc.ABC):
+    """A store that leaves its own temporaries behind when the process dies mid-write (a local
+    disk: temp files, half-made directories); the cleanup pass asks it to remove them."""
+
+    @abc.abstractmethod
+    async def remove_stale(self, older_than: datetime) -> int:
+        """Removes temporaries last touched before `older_than`; returns how many went."""
 
 
 class RangedDownloads(abc.ABC):  # noqa: B024 - a declaration: `open` honours byte ranges cheaply

@@ -22,9 +22,15 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO, TypeVar
 
 from gateway.stores.base import ByteSource, exact_chunks
-from gateway.stores.capabilities import MultipartUploads, PartList, PendingUpload
+from gateway.stores.capabilities import (
+    MultipartUploads,
+    PartList,
+    PendingUpload,
+    StaleTemporaries,
+)
 from gateway.stores.errors import UnknownUpload
-from gateway.stores.local.store import STAGING, LocalFiles
+from gateway.stores.local.store import STAGING, LocalFiles, fsync_dir
+from gateway.stores.local.sweep import remove_stale
 
 _MANIFEST = "manifest.json"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -71,7 +77,7 @@ class PartFiles:
             self._current = None
 
 
-class LocalStore(MultipartUploads, LocalFiles):
+class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
     """A local destination with MLflow's proxied multipart uploads."""
 
     def _staging(self) -> str:
@@ -109,7 +115,10 @@ class LocalStore(MultipartUploads, LocalFiles):
         os.makedirs(temp)
         with open(os.path.join(temp, _MANIFEST), "x", encoding="utf-8") as file:
             json.dump({"path": path, "started": time.time()}, file)
+            file.flush()
+            os.fsync(file.fileno())
         os.rename(temp, os.path.join(self._staging(), upload_id))
+        fsync_dir(self._staging())
 
     async def upload_part(
         self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
@@ -152,6 +161,9 @@ class LocalStore(MultipartUploads, LocalFiles):
     async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
         return await self._call(self._list_uploads, older_than.timestamp())
 
+    async def remove_stale(self, older_than: datetime) -> int:
+        return await self._call(remove_stale, self.root, self._staging(), older_than.timestamp())
+
     def _list_uploads(self, cutoff: float) -> list[PendingUpload]:
         try:
             names = sorted(os.listdir(self._staging()))
@@ -181,6 +193,7 @@ def _keep_part(directory: str, number: int, temp: str, md5: str) -> None:
     """A part appears whole under its final name; an earlier upload of the number goes."""
     final = _part_name(number, md5)
     os.replace(temp, os.path.join(directory, final))
+    fsync_dir(directory)
     prefix = f"{number:05d}."
     for name in os.listdir(directory):
         if name.startswith(prefix) and name.endswith(".part") and name != final:

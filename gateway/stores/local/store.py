@@ -30,6 +30,7 @@ from gateway.stores.errors import (
     StorageFull,
     StoreError,
 )
+from gateway.stores.local.sweep import TEMP_NAME
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
 
@@ -39,7 +40,6 @@ _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 _WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:([\\/]|$)")
-_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.gateway-part$")
 
 
 def local_root(uri: str, *, windows: bool = os.name == "nt") -> str:
@@ -59,6 +59,17 @@ def local_root(uri: str, *, windows: bool = os.name == "nt") -> str:
     if not path:
         raise InvalidDestination(f"{uri!r} names no directory")
     return os.path.abspath(path)
+
+
+def fsync_dir(directory: str) -> None:
+    """A rename or mkdir is durable only once its directory is: fsync it (not on Windows)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _stat_of(st: os.stat_result) -> FileStat:
@@ -151,7 +162,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         segments = path.split("/") if path else []
         if segments[:1] == [STAGING]:
             raise self._invalid(f"Invalid artifact path {path!r}: {STAGING} is reserved")
-        if any(_TEMP_NAME.match(segment) for segment in segments):
+        if any(TEMP_NAME.match(segment) for segment in segments):
             raise self._invalid(
                 f"Invalid artifact path {path!r}: names of the gateway's temp files are reserved"
             )
@@ -227,6 +238,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
             except FileExistsError as exc:
                 if not os.path.isdir(created):
                     raise self._invalid(f"Cannot write '{path}': a parent is a file") from exc
+            fsync_dir(os.path.dirname(created))  # the new entry survives a power cut
         return missing
 
     def _create(self, temp: str, directory: str, path: str) -> BinaryIO:
@@ -241,6 +253,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         if os.path.isdir(full):
             raise self._invalid(f"Cannot write '{path}': a directory exists there")
         os.replace(temp, full)
+        fsync_dir(os.path.dirname(full))
 
     @staticmethod
     def _undo(temp: str, created: list[str]) -> None:
@@ -266,7 +279,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
             return []
         entries = []
         for item in items:
-            if _TEMP_NAME.match(item.name) or (item.is_symlink() and not self._inside(item.path)):
+            if TEMP_NAME.match(item.name) or (item.is_symlink() and not self._inside(item.path)):
                 continue
             try:
                 is_dir = item.is_dir()
