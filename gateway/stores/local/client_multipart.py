@@ -128,10 +128,12 @@ class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
         digest = hashlib.md5(usedforsecurity=False)
         where = (path, upload_id)
         try:
-            with await self._call(self._or_unknown, where, open, temp, "xb") as file:
+            file = await self._call(self._or_unknown, where, open, temp, "xb")
+            async with self.closing(file):
                 async for chunk in exact_chunks(body, size, self.chunk_size):
                     digest.update(chunk)
                     await self._call(file.write, chunk)
+                await self._call(file.flush)  # what Python still buffers, or fsync misses it
                 await self._call(os.fsync, file.fileno())
             md5 = digest.hexdigest()
             await self._call(self._or_unknown, where, _keep_part, directory, part_number, temp, md5)

@@ -123,6 +123,15 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         except OSError as exc:
             raise self._translated(exc) from exc
 
+    @contextlib.asynccontextmanager
+    async def closing(self, file: BinaryIO) -> AsyncIterator[BinaryIO]:
+        """Closes through the funnel: closing flushes, and a full disk can fail right there
+        (a plain `with` would let that OSError replace the translated one as a 500)."""
+        try:
+            yield file
+        finally:
+            await self._call(file.close)
+
     def _translated(self, exc: OSError) -> StoreError:
         code = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
         reason = exc.strerror or type(exc).__name__
@@ -214,9 +223,10 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.gateway-part")
         created = await self._call(self._make_dirs, directory, path)
         try:
-            with await self._call(self._create, temp, directory, path) as file:
+            async with self.closing(await self._call(self._create, temp, directory, path)) as file:
                 while block := await read_block(body, self.chunk_size):
                     await self._call(file.write, block)
+                await self._call(file.flush)  # what Python still buffers, or fsync misses it
                 await self._call(os.fsync, file.fileno())
             await self._call(self._replace, temp, full, path)
         except BaseException:
