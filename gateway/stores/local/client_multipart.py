@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,8 +28,8 @@ from gateway.stores.capabilities import (
     StaleTemporaries,
 )
 from gateway.stores.errors import UnknownUpload
-from gateway.stores.local.store import STAGING, LocalFiles, fsync_dir
-from gateway.stores.local.sweep import remove_stale
+from gateway.stores.local.store import STAGING, LocalFiles, discard, fsync_dir
+from gateway.stores.local.sweep import remove_stale, remove_tree
 
 _MANIFEST = "manifest.json"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -138,8 +137,7 @@ class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
             md5 = digest.hexdigest()
             await self._call(self._or_unknown, where, _keep_part, directory, part_number, temp, md5)
         finally:
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(os.unlink, temp)
+            await asyncio.to_thread(discard, temp)
         return f'"{digest.hexdigest()}"'
 
     async def list_parts(self, path: str, upload_id: str) -> PartList:
@@ -154,11 +152,11 @@ class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
             await self.write(path, body)
         finally:
             body.close()
-        await self._call(shutil.rmtree, directory, True)
+        await self._call(remove_tree, directory)
 
     async def abort_upload(self, path: str, upload_id: str) -> None:
         directory = await self._call(self._upload_dir, path, upload_id)
-        await self._call(shutil.rmtree, directory, True)
+        await self._call(remove_tree, directory)
 
     async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
         return await self._call(self._list_uploads, older_than.timestamp())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 STAGING = ".gateway-uploads"  # client-driven multipart uploads (client_multipart.py)
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -59,6 +61,17 @@ def local_root(uri: str, *, windows: bool = os.name == "nt") -> str:
     if not path:
         raise InvalidDestination(f"{uri!r} names no directory")
     return os.path.abspath(path)
+
+
+def discard(temp: str) -> None:
+    """Removes a temp file that may already be gone; any other failure is logged, not raised:
+    the cleanup pass removes what stays (stores/local/sweep.py)."""
+    try:
+        os.unlink(temp)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove the temp file %s: %s", temp, exc)
 
 
 def fsync_dir(directory: str) -> None:
@@ -267,9 +280,9 @@ class LocalFiles(RangedDownloads, ArtifactStore):
 
     @staticmethod
     def _undo(temp: str, created: list[str]) -> None:
-        """Best effort after a failed write; the failure itself is what the client hears."""
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        """Best effort after a failed write; the failure itself is what the client hears, and
+        what stays behind is logged and left to the cleanup pass."""
+        discard(temp)
         for directory in created:
             try:
                 os.rmdir(directory)

@@ -15,9 +15,12 @@ before the pass removed anything in it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
+
+log = logging.getLogger(__name__)
 
 TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.gateway-part$")
 _STAGING_TEMP = re.compile(r"^\.[0-9a-f]{32}\.tmp$")
@@ -45,9 +48,20 @@ def _sweep_staging(staging: str, cutoff: float) -> int:
     for name in filter(_STAGING_TEMP.match, names):
         path = os.path.join(staging, name)
         if _older(path, cutoff):
-            shutil.rmtree(path, ignore_errors=True)
-            removed += not os.path.lexists(path)
+            removed += remove_tree(path)
     return removed
+
+
+def remove_tree(path: str) -> bool:
+    """Removes a directory tree; a failure is logged (the next pass tries again), not raised."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return False  # removed meanwhile
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc)
+        return False
+    return True
 
 
 def _sweep(directory: str, cutoff: float, skip: str | None = None) -> int:
