@@ -16,7 +16,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -41,7 +40,7 @@ from tests.faults.harness import (
     wait_until,
 )
 from tests.faults.test_real_faults import _cut_seen, _partial_upload
-from tests.processes import ManagedProcess, free_port
+from tests.processes import ManagedProcess, free_port, gateway_argv
 
 API = "/api/2.0/mlflow-artifacts/artifacts"
 # The cleanup pass runs every second and aborts what is older than 2 s.
@@ -57,19 +56,7 @@ TEMP = re.compile(r"^\..+\.[0-9a-f]{32}\.gateway-part$")
 
 
 def _argv(port: int, root: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gateway",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--artifacts-destination",
-        str(root),
-        *SWEEP,
-        *extra,
-    ]
+    return gateway_argv(port, "--artifacts-destination", str(root), *SWEEP, *extra)
 
 
 def _env() -> dict[str, str]:
@@ -86,34 +73,10 @@ def _gateway(
 ) -> Gateway:
     argv = [*(prefix or []), *_argv(port, root)]
     url = f"http://127.0.0.1:{port}"
-    process = _Process(
+    process = ManagedProcess(
         argv, f"{url}/health", workdir / f"{name}.log", env=_env(), cwd=workdir, **popen
     )
     return Gateway(process.start(), url, "local", root=root)
-
-
-class _Process(ManagedProcess):
-    """ManagedProcess with a preexec_fn (limits, signal dispositions) for the child."""
-
-    def __init__(self, *args, preexec_fn=None, **kw) -> None:
-        super().__init__(*args, **kw)
-        self.preexec_fn = preexec_fn
-
-    def start(self) -> _Process:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,
-                preexec_fn=self.preexec_fn,
-            )
-        self._wait_ready()
-        return self
 
 
 def _strace(workdir: Path, *options: str) -> list[str]:

@@ -99,26 +99,27 @@ def _points(op: str) -> dict[str, int]:
     return {"headers": first, "mid-body": size // 2, "end-of-body": size - 64 * KIB}
 
 
+def _slow_and_cut(op: str, direction: str, side: str) -> list[Case]:
+    """Latency, throttle, and a cut and a reset at each point of the body `direction` carries."""
+    cases = [
+        Case(op, "latency 20ms", (("latency", 0.02),)),
+        Case(op, "throttle 8MiB/s", (("bandwidth", 8 * MIB),)),
+    ]
+    for how, label in (("close", "cut once"), ("reset", "reset once")):
+        extra = (("how", "reset"),) if how == "reset" else ()
+        cases += [
+            Case(op, label, (("cut_after", n), ("direction", direction), *extra), f"{side} {p}")
+            for p, n in _points(op).items()
+        ]
+    return cases
+
+
 def _cases() -> list[Case]:
     cases = []
     for op in ("put-small", "put-multipart", "client-mpu"):
         points = _points(op)
         cases += [
-            Case(op, "latency 20ms", (("latency", 0.02),)),
-            Case(op, "throttle 8MiB/s", (("bandwidth", 8 * MIB),)),
-            *(
-                Case(op, "cut once", (("cut_after", n), ("direction", "up")), f"request {p}")
-                for p, n in points.items()
-            ),
-            *(
-                Case(
-                    op,
-                    "reset once",
-                    (("cut_after", n), ("direction", "up"), ("how", "reset")),
-                    f"request {p}",
-                )
-                for p, n in points.items()
-            ),
+            *_slow_and_cut(op, "up", "request"),
             Case(
                 op,
                 "reset once",
@@ -169,23 +170,8 @@ def _cases() -> list[Case]:
         settings = (("blackhole_after", mid), ("direction", "up"))
         cases.append(Case(op, "black hole", settings, "from request mid-body"))
     for op in ("get-full", "get-range"):
-        points = _points(op)
         cases += [
-            Case(op, "latency 20ms", (("latency", 0.02),)),
-            Case(op, "throttle 8MiB/s", (("bandwidth", 8 * MIB),)),
-            *(
-                Case(op, "cut once", (("cut_after", n), ("direction", "down")), f"answer {p}")
-                for p, n in points.items()
-            ),
-            *(
-                Case(
-                    op,
-                    "reset once",
-                    (("cut_after", n), ("direction", "down"), ("how", "reset")),
-                    f"answer {p}",
-                )
-                for p, n in points.items()
-            ),
+            *_slow_and_cut(op, "down", "answer"),
             Case(
                 op,
                 "reset once",

@@ -56,10 +56,17 @@ class Tracking:
         settle(self.gateway.process.pid, {self.proxy.port}, self.baseline, what)
 
 
+def warm(server: Server) -> None:
+    """A cold MLflow's first store query can take longer than READ_TIMEOUT on a loaded machine:
+    asked directly once, so the gateway's 2 s limit judges the faults, not MLflow's start-up."""
+    assert request("GET", f"{server.url}{EXPERIMENT}", timeout=120).ok
+
+
 @pytest.fixture(scope="module")
 def tracking(tmp_path_factory) -> Iterator[Tracking]:
     workdir: Path = tmp_path_factory.mktemp("tracking-faults")
     server = start_tracking_server(workdir / "mlflow", "mlflow-artifacts:/")
+    warm(server)
     proxy = FaultProxy("127.0.0.1", int(server.url.rsplit(":", 1)[1])).start()
     gateway = None
     try:
@@ -241,25 +248,32 @@ def test_kill_tracking_server_mid_passthrough_then_restart(tracking: Tracking):
     thread.join(60)
     assert not thread.is_alive()
     during = out[0]
+    # The kill may come after MLflow has already written the rest of the answer into loopback
+    # socket buffers (several MiB): then the whole answer arriving is right. What must never
+    # happen is a short answer that looks complete.
+    whole = during.ok and during.cut is None and len(during.body) == tracking.big_size
     while_down = _experiment(tracking)
     _artifacts_still_work(tracking, "down")
 
     tracking.server.process.proc = None
     tracking.server.process.start()  # same argv: same port, same database
+    warm(tracking.server)
     after = _experiment(tracking)
     record(
         Row(
             "kill -9 the tracking server, restart it on the same port",
             "mid-passthrough (UI script, throttled)",
             "passthrough GET",
-            f"in flight: {during.describe()}; while down: {while_down.describe()}; "
+            f"in flight: {during.describe()}"
+            + (" (all of it: MLflow had sent it before the kill)" if whole else "")
+            + f"; while down: {while_down.describe()}; "
             f"artifact routes kept working; after the restart: {after.describe()}, "
             "no gateway restart",
             "nothing",
         )
     )
-    assert during.cut is not None or (during.status or 0) >= 500, during.describe()
-    assert during.body == b"" or not during.ok
+    assert whole or during.cut is not None or (during.status or 0) >= 500, during.describe()
+    assert whole or during.body == b"" or not during.ok
     assert_clear_error(while_down, "tracking server down")
     assert while_down.status == 502, while_down.describe()
     assert after.ok, after.describe()
