@@ -254,6 +254,7 @@ def _syscalls(log: Path) -> list[tuple[str, str, str]]:
     calls, pending = [], {}
     for line in log.read_text(errors="replace").splitlines():
         pid, _, rest = line.partition(" ")
+        rest = rest.lstrip()  # strace pads the pid column: "5452  openat(" but "26307 openat("
         if "<unfinished ...>" in rest:
             pending[pid] = rest.split("<unfinished ...>")[0]
             continue
