@@ -7,11 +7,17 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+
+def gateway_argv(port: int, *args: str) -> list[str]:
+    """The gateway on 127.0.0.1:`port` with `args`, run by this interpreter."""
+    return [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port), *args]
 
 
 def free_port() -> int:
@@ -32,6 +38,7 @@ class ManagedProcess:
         cwd: Path | None = None,
         start_timeout: float = 90.0,
         stop_grace: float = 5.0,
+        preexec_fn: Callable[[], None] | None = None,  # limits, signal dispositions
     ) -> None:
         self.argv = list(argv)
         self.health_url = health_url
@@ -40,6 +47,7 @@ class ManagedProcess:
         self.cwd = cwd
         self.start_timeout = start_timeout
         self.stop_grace = stop_grace
+        self.preexec_fn = preexec_fn
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -58,6 +66,7 @@ class ManagedProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
+                preexec_fn=self.preexec_fn,
             )
         self._wait_ready()
         return self

@@ -19,6 +19,7 @@ from gateway.http.routes import (
     artifacts,
     health,
     multipart,
+    openapi,
     presigned,
     server_info,
     tracking_artifacts,
@@ -75,6 +76,7 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
         install_passthrough(app)
         tracking_artifacts.add_routes(app)
     health.add_routes(app)
+    openapi.add_routes(app)
     artifacts.add_routes(app)
     multipart.add_routes(app)
     presigned.add_routes(app)

@@ -1,8 +1,9 @@
 """Aborts multipart uploads nobody finished: once at start-up, then every `cleanup_interval`.
 
 A client that dies between `mpu/create` and `mpu/complete` leaves parts that S3 keeps (and
-bills) forever; a crashed streaming upload does the same, and on pyarrow destinations a killed
-gateway leaves a staging object (`StaleTemporaries`). Any replica may run the pass.
+bills) forever; a crashed streaming upload does the same, and a killed gateway leaves temp
+files and half-made directories (local) or staging objects (pyarrow): `StaleTemporaries`.
+Any replica may run the pass.
 """
 
 from __future__ import annotations
@@ -24,36 +25,53 @@ log = logging.getLogger(__name__)
 
 
 async def cleanup_pass(destinations: Destinations, max_age: int) -> int:
-    """Aborts every upload older than `max_age` seconds; returns how many it aborted."""
+    """Aborts every upload older than `max_age` seconds and removes crash leftovers as old;
+    returns how many uploads it aborted."""
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=max_age)
     aborted = 0
     for store in destinations.all():
         if isinstance(store, StaleTemporaries):
-            aborted += await _remove_temporaries(store, cutoff)
-        if not isinstance(store, MultipartUploads):
-            continue
+            aborted += await _remove_stale(store, cutoff)
+        if isinstance(store, MultipartUploads):
+            aborted += await _abort_old(store, cutoff)
+    return aborted
+
+
+async def _remove_stale(store: StaleTemporaries, cutoff: datetime) -> int:
+    try:
+        removed = await store.remove_stale(cutoff)
+    except StoreError as exc:
+        log.warning(
+            "cleanup: cannot remove stale temporaries on %s: %s [%s]", store.name, exc, exc.code
+        )
+        return 0
+    if removed:
+        log.info("cleanup: removed %d stale temporaries on %s", removed, store.name)
+    return removed
+
+
+async def _abort_old(store: MultipartUploads, cutoff: datetime) -> int:
+    try:
+        pending = await store.list_uploads(cutoff)
+    except StoreError as exc:
+        log.warning("cleanup: cannot list uploads on %s: %s [%s]", store.name, exc, exc.code)
+        return 0
+    aborted = 0
+    for upload in pending:
         try:
-            pending = await store.list_uploads(cutoff)
+            await store.abort_upload(upload.path, upload.upload_id)
+        except NotFound:
+            continue  # completed or aborted meanwhile
         except StoreError as exc:
-            log.warning("cleanup: cannot list uploads on %s: %s [%s]", store.name, exc, exc.code)
+            log.warning("cleanup: cannot abort an upload on %s: %s [%s]", store.name, exc, exc.code)
             continue
-        for upload in pending:
-            try:
-                await store.abort_upload(upload.path, upload.upload_id)
-            except NotFound:
-                continue  # completed or aborted meanwhile
-            except StoreError as exc:
-                log.warning(
-                    "cleanup: cannot abort an upload on %s: %s [%s]", store.name, exc, exc.code
-                )
-                continue
-            aborted += 1
-            log.info(
-                "cleanup: aborted the upload to %s on %s started %s",
-                upload.path,
-                store.name,
-                upload.started.isoformat(timespec="seconds"),
-            )
+        aborted += 1
+        log.info(
+            "cleanup: aborted the upload to %s on %s started %s",
+            upload.path,
+            store.name,
+            upload.started.isoformat(timespec="seconds"),
+        )
     return aborted
 
 

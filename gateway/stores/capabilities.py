@@ -2,8 +2,8 @@
 
 A store that implements `MultipartUploads` takes MLflow's proxied multipart uploads; one that
 implements `RangedDownloads` serves byte ranges cheaply enough to advertise parallel ranged
-downloads; `StoragePresigning` hands out URLs on the storage itself; `StaleTemporaries`
-stages uploads under hidden names that a killed gateway can leave behind.
+downloads; `StoragePresigning` hands out URLs on the storage itself; `StaleTemporaries` has
+crash leftovers (temp files, staging objects) for the cleanup pass to remove.
 """
 
 from __future__ import annotations
@@ -60,6 +60,18 @@ class MultipartUploads(abc.ABC):
         """Uploads started before `older_than`, for the cleanup pass."""
 
 
+class StaleTemporaries(abc.ABC):
+    """A store that leaves its own temporaries behind when the process dies mid-write (a local
+    disk: temp files, half-made directories; pyarrow stores: staging objects, since their
+    streams cannot be abandoned without committing); the cleanup pass asks it to remove them.
+
+    Not part of `MultipartUploads`: `/server-info` advertises those by that interface."""
+
+    @abc.abstractmethod
+    async def remove_stale(self, older_than: datetime) -> int:
+        """Removes temporaries last touched before `older_than`; returns how many went."""
+
+
 class RangedDownloads(abc.ABC):  # noqa: B024 - a declaration: `open` honours byte ranges cheaply
     """Parallel ranged downloads are worth advertising: a range costs what it reads."""
 
@@ -76,15 +88,3 @@ class StoragePresigning(abc.ABC):
     @abc.abstractmethod
     async def presign_download(self, path: str, expires_in: int) -> str:
         """A ranged-GET URL of one file."""
-
-
-class StaleTemporaries(abc.ABC):
-    """Uploads staged under hidden names (pyarrow stores: their streams cannot be abandoned
-    without committing). A gateway killed mid-upload leaves one; the cleanup pass removes them.
-
-    Not part of `MultipartUploads`: a store with staging objects need not take client-driven
-    multipart uploads, and `/server-info` advertises those by that interface."""
-
-    @abc.abstractmethod
-    async def remove_stale_temporaries(self, older_than: datetime) -> int:
-        """Deletes staging objects last written before `older_than`; returns how many."""

@@ -61,10 +61,10 @@ def test_stale_staging_objects_are_hidden_refused_and_cleaned(store: ArrowStore)
             with pytest.raises(InvalidRequest, match="temp files are reserved"):
                 await store.stat(path)
         # Younger than the age: kept. Older (the cutoff moved past it): removed, once.
-        assert await store.remove_stale_temporaries(datetime.now(timezone.utc) - timedelta(1)) == 0
+        assert await store.remove_stale(datetime.now(timezone.utc) - timedelta(1)) == 0
         assert fs.get_file_info(stale).type == pafs.FileType.File
         later = datetime.now(timezone.utc) + timedelta(minutes=5)
-        assert await store.remove_stale_temporaries(later) == 1
+        assert await store.remove_stale(later) == 1
         assert fs.get_file_info(stale).type == pafs.FileType.NotFound
         assert fs.get_file_info(f"{store.base}/1/kept.txt").type == pafs.FileType.File
         await store.delete("1")

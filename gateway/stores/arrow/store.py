@@ -336,7 +336,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
 
     # -- stale staging objects -----------------------------------------------------------------
 
-    async def remove_stale_temporaries(self, older_than: datetime) -> int:
+    async def remove_stale(self, older_than: datetime) -> int:
         return await self._run("", self._remove_stale, older_than)
 
     def _remove_stale(self, fs: pafs.FileSystem, older_than: datetime) -> int:

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,9 +21,15 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO, TypeVar
 
 from gateway.stores.base import ByteSource, exact_chunks
-from gateway.stores.capabilities import MultipartUploads, PartList, PendingUpload
+from gateway.stores.capabilities import (
+    MultipartUploads,
+    PartList,
+    PendingUpload,
+    StaleTemporaries,
+)
 from gateway.stores.errors import UnknownUpload
-from gateway.stores.local.store import STAGING, LocalFiles
+from gateway.stores.local.store import STAGING, LocalFiles, discard, fsync_dir
+from gateway.stores.local.sweep import remove_stale, remove_tree
 
 _MANIFEST = "manifest.json"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -71,7 +76,7 @@ class PartFiles:
             self._current = None
 
 
-class LocalStore(MultipartUploads, LocalFiles):
+class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
     """A local destination with MLflow's proxied multipart uploads."""
 
     def _staging(self) -> str:
@@ -109,7 +114,10 @@ class LocalStore(MultipartUploads, LocalFiles):
         os.makedirs(temp)
         with open(os.path.join(temp, _MANIFEST), "x", encoding="utf-8") as file:
             json.dump({"path": path, "started": time.time()}, file)
+            file.flush()
+            os.fsync(file.fileno())
         os.rename(temp, os.path.join(self._staging(), upload_id))
+        fsync_dir(self._staging())
 
     async def upload_part(
         self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
@@ -119,16 +127,17 @@ class LocalStore(MultipartUploads, LocalFiles):
         digest = hashlib.md5(usedforsecurity=False)
         where = (path, upload_id)
         try:
-            with await self._call(self._or_unknown, where, open, temp, "xb") as file:
+            file = await self._call(self._or_unknown, where, open, temp, "xb")
+            async with self.closing(file):
                 async for chunk in exact_chunks(body, size, self.chunk_size):
                     digest.update(chunk)
                     await self._call(file.write, chunk)
+                await self._call(file.flush)  # what Python still buffers, or fsync misses it
                 await self._call(os.fsync, file.fileno())
             md5 = digest.hexdigest()
             await self._call(self._or_unknown, where, _keep_part, directory, part_number, temp, md5)
         finally:
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(os.unlink, temp)
+            await asyncio.to_thread(discard, temp)
         return f'"{digest.hexdigest()}"'
 
     async def list_parts(self, path: str, upload_id: str) -> PartList:
@@ -143,14 +152,17 @@ class LocalStore(MultipartUploads, LocalFiles):
             await self.write(path, body)
         finally:
             body.close()
-        await self._call(shutil.rmtree, directory, True)
+        await self._call(remove_tree, directory)
 
     async def abort_upload(self, path: str, upload_id: str) -> None:
         directory = await self._call(self._upload_dir, path, upload_id)
-        await self._call(shutil.rmtree, directory, True)
+        await self._call(remove_tree, directory)
 
     async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
         return await self._call(self._list_uploads, older_than.timestamp())
+
+    async def remove_stale(self, older_than: datetime) -> int:
+        return await self._call(remove_stale, self.root, self._staging(), older_than.timestamp())
 
     def _list_uploads(self, cutoff: float) -> list[PendingUpload]:
         try:
@@ -181,6 +193,7 @@ def _keep_part(directory: str, number: int, temp: str, md5: str) -> None:
     """A part appears whole under its final name; an earlier upload of the number goes."""
     final = _part_name(number, md5)
     os.replace(temp, os.path.join(directory, final))
+    fsync_dir(directory)
     prefix = f"{number:05d}."
     for name in os.listdir(directory):
         if name.startswith(prefix) and name.endswith(".part") and name != final:

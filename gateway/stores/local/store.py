@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import re
 import shutil
@@ -30,16 +31,17 @@ from gateway.stores.errors import (
     StorageFull,
     StoreError,
 )
+from gateway.stores.local.sweep import TEMP_NAME
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 STAGING = ".gateway-uploads"  # client-driven multipart uploads (client_multipart.py)
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 _WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:([\\/]|$)")
-_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.gateway-part$")
 
 
 def local_root(uri: str, *, windows: bool = os.name == "nt") -> str:
@@ -59,6 +61,28 @@ def local_root(uri: str, *, windows: bool = os.name == "nt") -> str:
     if not path:
         raise InvalidDestination(f"{uri!r} names no directory")
     return os.path.abspath(path)
+
+
+def discard(temp: str) -> None:
+    """Removes a temp file that may already be gone; any other failure is logged, not raised:
+    the cleanup pass removes what stays (stores/local/sweep.py)."""
+    try:
+        os.unlink(temp)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove the temp file %s: %s", temp, exc)
+
+
+def fsync_dir(directory: str) -> None:
+    """A rename or mkdir is durable only once its directory is: fsync it (not on Windows)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _stat_of(st: os.stat_result) -> FileStat:
@@ -112,6 +136,15 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         except OSError as exc:
             raise self._translated(exc) from exc
 
+    @contextlib.asynccontextmanager
+    async def closing(self, file: BinaryIO) -> AsyncIterator[BinaryIO]:
+        """Closes through the funnel: closing flushes, and a full disk can fail right there
+        (a plain `with` would let that OSError replace the translated one as a 500)."""
+        try:
+            yield file
+        finally:
+            await self._call(file.close)
+
     def _translated(self, exc: OSError) -> StoreError:
         code = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
         reason = exc.strerror or type(exc).__name__
@@ -151,7 +184,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         segments = path.split("/") if path else []
         if segments[:1] == [STAGING]:
             raise self._invalid(f"Invalid artifact path {path!r}: {STAGING} is reserved")
-        if any(_TEMP_NAME.match(segment) for segment in segments):
+        if any(TEMP_NAME.match(segment) for segment in segments):
             raise self._invalid(
                 f"Invalid artifact path {path!r}: names of the gateway's temp files are reserved"
             )
@@ -203,9 +236,10 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.gateway-part")
         created = await self._call(self._make_dirs, directory, path)
         try:
-            with await self._call(self._create, temp, directory, path) as file:
+            async with self.closing(await self._call(self._create, temp, directory, path)) as file:
                 while block := await read_block(body, self.chunk_size):
                     await self._call(file.write, block)
+                await self._call(file.flush)  # what Python still buffers, or fsync misses it
                 await self._call(os.fsync, file.fileno())
             await self._call(self._replace, temp, full, path)
         except BaseException:
@@ -227,6 +261,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
             except FileExistsError as exc:
                 if not os.path.isdir(created):
                     raise self._invalid(f"Cannot write '{path}': a parent is a file") from exc
+            fsync_dir(os.path.dirname(created))  # the new entry survives a power cut
         return missing
 
     def _create(self, temp: str, directory: str, path: str) -> BinaryIO:
@@ -241,12 +276,13 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         if os.path.isdir(full):
             raise self._invalid(f"Cannot write '{path}': a directory exists there")
         os.replace(temp, full)
+        fsync_dir(os.path.dirname(full))
 
     @staticmethod
     def _undo(temp: str, created: list[str]) -> None:
-        """Best effort after a failed write; the failure itself is what the client hears."""
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        """Best effort after a failed write; the failure itself is what the client hears, and
+        what stays behind is logged and left to the cleanup pass."""
+        discard(temp)
         for directory in created:
             try:
                 os.rmdir(directory)
@@ -266,7 +302,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
             return []
         entries = []
         for item in items:
-            if _TEMP_NAME.match(item.name) or (item.is_symlink() and not self._inside(item.path)):
+            if TEMP_NAME.match(item.name) or (item.is_symlink() and not self._inside(item.path)):
                 continue
             try:
                 is_dir = item.is_dir()

@@ -16,6 +16,7 @@ import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.handlers import add_expect_header
 
 from gateway.config import S3Transfer
 from gateway.mime import content_type
@@ -115,7 +116,20 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
             self._create(session, streaming_config(config))
         )
 
-    def _create(self, session: AioSession, config: AioConfig) -> Any:
+    @contextlib.asynccontextmanager
+    async def _create(self, session: AioSession, config: AioConfig) -> AsyncIterator[Any]:
+        """A client that never sends `Expect: 100-continue`.
+
+        botocore adds it to every PUT/POST body with `read` (PutObject, UploadPart), and aiohttp
+        then waits for the interim 100 with no timer at all: an S3 that went silent would hold
+        the request, its connection and its part buffer forever. Without it the body is sent at
+        once and `read_timeout` bounds the wait for the answer.
+        """
+        async with self._client_for(session, config) as client:
+            client.meta.events.unregister("before-call.s3", add_expect_header)
+            yield client
+
+    def _client_for(self, session: AioSession, config: AioConfig) -> Any:
         dest = self.dest
         return session.create_client(
             "s3",

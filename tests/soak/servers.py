@@ -1,0 +1,82 @@
+"""The soak's own SeaweedFS and gateway (auth on), on 127.0.0.1, stopped whatever happens."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import ADMIN, BUCKET, admin_client, clean_env, s3_env, start_gateway
+from tests.processes import ManagedProcess
+from tests.seaweed import SeaweedS3
+
+USER = "soak"
+PASSWORD = "soak-password-7c3e1a9b"
+
+
+@dataclass
+class Running:
+    seaweed: SeaweedS3
+    gateway: ManagedProcess
+    url: str
+
+
+def hash_password(secret: str) -> str:
+    """The operator's way: `python -m gateway hash-password` with the secret on stdin."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "hash-password"],
+        input=secret,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def write_config(workdir: Path) -> Path:
+    config = {
+        "auth": {
+            "users": [
+                {
+                    "name": USER,
+                    "password_hash": hash_password(PASSWORD),
+                    "permissions": {"*": "MANAGE"},
+                }
+            ]
+        }
+    }
+    path = workdir / "gateway.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    return path
+
+
+@contextlib.contextmanager
+def running(workdir: Path, part_size: int) -> Iterator[Running]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    seaweed = SeaweedS3(workdir / "seaweed", [ADMIN])
+    (workdir / "seaweed").mkdir(exist_ok=True)
+    gateway = None
+    try:
+        seaweed.start()
+        admin_client(seaweed.endpoint).create_bucket(Bucket=BUCKET)
+        args = [
+            "--config",
+            str(write_config(workdir)),
+            "--artifacts-destination",
+            f"s3://{BUCKET}/soak",
+            "--s3.part-size",
+            str(part_size),
+            "--log-level",
+            "warning",
+        ]
+        gateway, url = start_gateway(workdir, args, clean_env(**s3_env(seaweed.endpoint)))
+        yield Running(seaweed, gateway, url)
+    finally:
+        if gateway is not None:
+            gateway.stop()
+        seaweed.stop()
