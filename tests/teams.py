@@ -27,9 +27,12 @@ class User:
     permissions: dict[str, str]
     password: str | None = None
     token: str | None = None
+    metrics: bool = False
 
     def config(self) -> dict:
         entry: dict = {"name": self.name, "permissions": self.permissions}
+        if self.metrics:
+            entry["metrics"] = True
         if self.password:
             entry["password_hash"] = hash_secret(self.password)
         if self.token:

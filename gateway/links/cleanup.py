@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from aiohttp import web
 
 from gateway.config import Multipart
+from gateway.metrics import collectors
 from gateway.routing.destinations import Destinations
 from gateway.stores.capabilities import MultipartUploads
 from gateway.stores.errors import NotFound, StoreError
@@ -45,6 +46,7 @@ async def cleanup_pass(destinations: Destinations, max_age: int) -> int:
                 )
                 continue
             aborted += 1
+            collectors().multipart.labels("cleaned").inc()
             log.info(
                 "cleanup: aborted the upload to %s on %s started %s",
                 upload.path,
