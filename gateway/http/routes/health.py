@@ -64,7 +64,8 @@ async def ready(request: web.Request) -> web.Response:
         _upstream(request), *(_destination(store) for store in stores)
     )
     parts = [*destinations, *([upstream] if upstream else [])]
-    body: dict[str, Any] = {"ready": all(part["ready"] for part in parts)}
+    draining = request.app[DRAIN].draining  # again: it may have begun during the probes
+    body: dict[str, Any] = {"ready": not draining and all(part["ready"] for part in parts)}
     if request.app[READY_DETAILS] or known_user(request) is not None:
         body |= {"upstream": upstream, "destinations": destinations}
     return web.json_response(body, status=200 if body["ready"] else 503)
