@@ -12,9 +12,9 @@ writes its samples to files there and any worker's scrape merges all of them
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from dataclasses import dataclass
 
 import prometheus_client
 from prometheus_client import (
@@ -36,7 +36,7 @@ _UPSTREAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 prometheus_client.disable_created_metrics()  # no `_created` series: not in the contract
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Collectors:
     requests: Counter
     duration: Histogram
@@ -50,8 +50,34 @@ class Collectors:
     auth: Counter
 
 
-@functools.cache
+class _Uncounted:
+    """Stands in for every metric while metrics are off: counting then costs a call."""
+
+    def labels(self, *values: str) -> _Uncounted:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    dec = observe = inc
+
+
+_UNCOUNTED = Collectors(*[_Uncounted()] * len(dataclasses.fields(Collectors)))  # type: ignore[arg-type]
+_enabled = True
+
+
+def set_enabled(enabled: bool) -> None:
+    """`metrics.enabled: false` turns counting off too, not only the route."""
+    global _enabled
+    _enabled = enabled
+
+
 def collectors() -> Collectors:
+    return _collectors() if _enabled else _UNCOUNTED
+
+
+@functools.cache
+def _collectors() -> Collectors:
     """Created on first use, so a multiprocess directory set before the fork applies."""
     return Collectors(
         requests=Counter(
@@ -110,6 +136,6 @@ def scrape() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         ProcessCollector(registry=registry)
     else:
-        collectors()  # every family is listed from the first scrape on
+        _collectors()  # every family is listed from the first scrape on
         registry = prometheus_client.REGISTRY
     return generate_latest(registry), prometheus_client.CONTENT_TYPE_LATEST

@@ -133,6 +133,7 @@ def refusing_config(endpoint: str, workdir: Path) -> dict:
         {"experiments": ["99"], "destination": "broken"},
         {"experiments": ["50"], "destination": "env-chain"},
     ]
+    config["log_format"] = "json"  # the secret-hygiene test reads both formats at debug level
     return config
 
 

@@ -31,6 +31,7 @@ from gateway.http.timeouts import body_idle_timeout
 from gateway.links.cleanup import cleanup_context
 from gateway.links.signing import signer_from
 from gateway.links.urls import LINKS, Links
+from gateway.metrics import set_enabled as set_metrics_enabled
 from gateway.routing.destinations import Destinations
 from gateway.stores import probe
 from gateway.upstream.client import Upstream, install
@@ -86,5 +87,6 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
     multipart.add_routes(app)
     presigned.add_routes(app)
     server_info.add_routes(app)
+    set_metrics_enabled(settings.metrics.enabled)
     metrics.add_routes(app, settings.metrics)
     return app
