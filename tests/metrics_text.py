@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 Samples = dict[tuple[str, frozenset], float]
@@ -21,3 +22,8 @@ def value(found: Samples, name: str, **labels: str) -> float:
 
 def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
+
+
+def families(text: str) -> dict[str, Metric]:
+    """Metric families by name (a counter's without `_total`, as the parser names them)."""
+    return {family.name: family for family in text_string_to_metric_families(text)}

@@ -323,6 +323,7 @@ def test_termination_grace_outlasts_pre_stop_and_drain(rendered, overlay):
     gateway = container(pod, "gateway")
     config = gateway_config(rendered[overlay])
     drain = option(gateway.get("args", []), "--shutdown-timeout")
+    assert drain is not None, "the drain's limit is stated where the grace period is"
     drain = float(drain) if drain else float(config.get("shutdown_timeout", DEFAULT_DRAIN_SECONDS))
     grace = pod["terminationGracePeriodSeconds"]
     assert grace >= 45
