@@ -7,6 +7,7 @@ full speed after the signal (it finishes), or a trickle (it cannot, and is abort
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -16,6 +17,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -128,14 +130,25 @@ def _gateway(tmp_path, destination: str, timeout: float, workers: int, env: dict
     return start_gateway(tmp_path, [*args, "--workers", str(workers)], env, name="draining")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_transfer_that_finishes_within_the_timeout_completes(seaweed, s3, tmp_path, workers):
+@contextlib.contextmanager
+def drained_s3_upload(
+    seaweed, tmp_path, timeout: float, workers: int, pace: Pace
+) -> Iterator[tuple[ManagedProcess, Upload, str]]:
+    """A gateway on a fresh S3 prefix, drained during one upload of `pace`; exit code 0."""
     prefix = f"drain-{uuid.uuid4().hex}"
     env = clean_env(**s3_env(seaweed.endpoint))
-    process, url = _gateway(tmp_path, f"s3://{BUCKET}/{prefix}", 60, workers, env)
+    process, url = _gateway(tmp_path, f"s3://{BUCKET}/{prefix}", timeout, workers, env)
     try:
-        upload = Upload(f"{url}/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/big", FINISHES)
+        upload = Upload(f"{url}/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/big", pace)
         assert drain_during(process, url, upload) == 0, process.log_text()[-3000:]
+        yield process, upload, prefix
+    finally:
+        process.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_transfer_that_finishes_within_the_timeout_completes(seaweed, s3, tmp_path, workers):
+    with drained_s3_upload(seaweed, tmp_path, 60, workers, FINISHES) as (process, upload, prefix):
         assert upload.error is None and upload.status == 200
         body = s3.get_object(Bucket=BUCKET, Key=f"{prefix}/1/r/artifacts/big")["Body"]
         stored = hashlib.sha256()
@@ -143,25 +156,16 @@ def test_a_transfer_that_finishes_within_the_timeout_completes(seaweed, s3, tmp_
             stored.update(piece)
         assert stored.hexdigest() == upload.digest.hexdigest()
         assert "aborting" not in process.log_text()
-    finally:
-        process.stop()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_transfer_still_running_at_the_timeout_is_aborted(seaweed, s3, tmp_path, workers):
-    prefix = f"drain-{uuid.uuid4().hex}"
-    env = clean_env(**s3_env(seaweed.endpoint))
-    process, url = _gateway(tmp_path, f"s3://{BUCKET}/{prefix}", 3, workers, env)
-    try:
-        upload = Upload(f"{url}/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/big", TOO_SLOW)
-        assert drain_during(process, url, upload) == 0, process.log_text()[-3000:]
+    with drained_s3_upload(seaweed, tmp_path, 3, workers, TOO_SLOW) as (process, upload, prefix):
         assert upload.status is None and upload.error is not None  # a closed connection
         listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
         assert listed == []
         assert [u for u in pending_uploads(s3) if u["Key"].startswith(prefix)] == []
         assert "1 request(s) still running after 3.0 s: aborting" in process.log_text()
-    finally:
-        process.stop()
 
 
 SMALL = Pace(4 * MIB, 256 * 1024, MIB, 0.5)  # one S3 PutObject, or one part
