@@ -98,7 +98,7 @@ class MetricsEndpoint(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="serve /metrics; off also stops the counting")
     require_permission: bool = Field(
         False, description="only authenticated users with `metrics: true` may scrape"
     )
