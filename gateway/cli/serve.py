@@ -103,12 +103,7 @@ async def _serve(
     """Serves until SIGTERM/SIGINT, then drains: `/ready` 503 and the listener closed at once,
     in-flight requests get `shutdown_timeout`, the rest are cancelled (`http.drain`)."""
     # By the time the runner's own shutdown runs, nothing should be in flight any more.
-    runner = web.AppRunner(
-        app,
-        handle_signals=False,
-        shutdown_timeout=ABORT_GRACE,
-        access_log_class=AccessLogger,
-    )
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=ABORT_GRACE)
     await runner.setup()
     manager = runner.server
     assert manager is not None
