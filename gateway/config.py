@@ -93,6 +93,17 @@ class Multipart(BaseModel):
         return self
 
 
+class MetricsEndpoint(BaseModel):
+    """`/metrics`: on by default; `require_permission` lets only users with `metrics: true` in."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = Field(True, description="serve /metrics; off also stops the counting")
+    require_permission: bool = Field(
+        False, description="only authenticated users with `metrics: true` may scrape"
+    )
+
+
 class RawDestination(dict):
     """One destination's keys before its scheme's model (gateway.stores) validates them.
 
@@ -168,6 +179,15 @@ class Settings(BaseSettings):
         None, description="external base URL for signed links; default from X-Forwarded-*/Host"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text lines, or one JSON object a line"
+    )
+    metrics: MetricsEndpoint = Field(default_factory=MetricsEndpoint)
+    shutdown_timeout: float = Field(
+        30.0,
+        ge=0,
+        description="seconds in-flight requests get to finish after SIGTERM; then aborted",
+    )
     allowed_hosts: CommaList | None = Field(
         None,
         description="Host headers to accept, comma-separated host[:port] with * wildcards (as "
@@ -234,6 +254,12 @@ class Settings(BaseSettings):
         if value is None:
             return None
         return _base_url(value, "")
+
+    @model_validator(mode="after")
+    def _metrics_users(self) -> Settings:
+        if self.metrics.require_permission and self.auth is None:
+            raise ValueError("metrics.require_permission needs auth: users with metrics: true")
+        return self
 
 
 def _base_url(value: str, what: str) -> str:

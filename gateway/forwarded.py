@@ -85,3 +85,14 @@ def client_host(request: web.Request) -> str | None:
         if claimed:
             return claimed
     return request.headers.get(hdrs.HOST) or None
+
+
+def client_address(request: web.Request) -> str | None:
+    """The client's address: from a trusted proxy its `X-Forwarded-For` (first entry) or
+    `X-Real-IP`, else the peer."""
+    if from_trusted_proxy(request):
+        claimed = first_entry(request.headers.get("X-Forwarded-For"))
+        claimed = claimed or request.headers.get("X-Real-IP", "").strip()
+        if claimed:
+            return claimed
+    return request.remote

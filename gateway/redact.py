@@ -10,6 +10,12 @@ _secrets: set[str] = set()
 # Signed URLs are short-lived credentials: their signatures stay out of logs too.
 _SIGNED_QUERY = re.compile(r"((?:signature|X-Amz-Signature|X-Amz-Security-Token)=)[^&\s\"']+", re.I)
 
+# An Authorization header's value wherever a library logs one (botocore at debug: its own SigV4
+# header; a dict or tuple of request headers): the value goes, the name stays.
+_AUTHORIZATION = re.compile(
+    r"((?:Proxy-)?Authorization['\"]?\s*[:=,]\s*(?-i:b)?['\"]?)(?!\*\*\*)[^'\"\r\n]+", re.I
+)
+
 
 def register(*values: str | None) -> None:
     """Remember secret values (keys, tokens, passwords) so that `redact` can hide them."""
@@ -20,6 +26,7 @@ def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, _MASK)
+    text = _AUTHORIZATION.sub(rf"\g<1>{_MASK}", text)
     return _SIGNED_QUERY.sub(rf"\g<1>{_MASK}", text)
 
 

@@ -180,6 +180,7 @@ EXERCISES: list[tuple[str, type[Rule], Prepare]] = [
     ("/ready", Identified, plain),
     ("/version", Open, plain),
     ("/openapi.json", Open, plain),
+    ("/metrics", Open, plain),
     ("/3.0/mlflow/server-info", Identified, plain),
     ("/mlflow/artifacts/list", Tracking, run_listing),
     ("/logged-models/{model_id}/artifacts/directories", Tracking, model_listing),

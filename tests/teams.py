@@ -27,9 +27,12 @@ class User:
     permissions: dict[str, str]
     password: str | None = None
     token: str | None = None
+    metrics: bool = False
 
     def config(self) -> dict:
         entry: dict = {"name": self.name, "permissions": self.permissions}
+        if self.metrics:
+            entry["metrics"] = True
         if self.password:
             entry["password_hash"] = hash_secret(self.password)
         if self.token:
@@ -130,6 +133,7 @@ def refusing_config(endpoint: str, workdir: Path) -> dict:
         {"experiments": ["99"], "destination": "broken"},
         {"experiments": ["50"], "destination": "env-chain"},
     ]
+    config["log_format"] = "json"  # the secret-hygiene test reads both formats at debug level
     return config
 
 

@@ -23,6 +23,8 @@ def test_defaults_match_the_brief(monkeypatch):
     assert (settings.host, settings.port) == ("127.0.0.1", 5500)
     assert settings.artifacts_destination == "./mlartifacts"
     assert settings.tracking_uri is None
+    assert (settings.log_format, settings.shutdown_timeout) == ("text", 30.0)
+    assert settings.metrics.enabled and not settings.metrics.require_permission
 
 
 def test_flags_beat_env_and_env_beats_the_file(tmp_path, monkeypatch):
@@ -96,6 +98,9 @@ def run_cli(
         (["--config", "/no/such/file.yaml"], {}, ["does not exist"]),
         (["--trusted-proxies", "10.0.0.300"], {}, ["'10.0.0.300' is not an IP address or CIDR"]),
         (["--body-idle-timeout", "0"], {}, ["body_idle_timeout: Input should be greater"]),
+        (["--metrics.require-permission"], {}, ["metrics.require_permission needs auth"]),
+        (["--log-format", "xml"], {}, ["log_format: Input should be 'text' or 'json'"]),
+        (["--shutdown-timeout", "-1"], {}, ["shutdown_timeout: Input should be greater"]),
     ],
 )
 def test_invalid_configuration_is_one_line_per_problem(args, env, expected):

@@ -12,6 +12,7 @@ import psutil
 import requests
 
 from tests.conftest import BUCKET, clean_env, s3_env, start_gateway
+from tests.metrics_text import samples, value
 
 
 def workers_of(pid: int) -> list[psutil.Process]:
@@ -36,8 +37,18 @@ def test_workers_share_the_port_and_fail_together(seaweed, s3, tmp_path, exp):
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             assert all(pool.map(round_trip, bodies.items()))
-        served = re.findall(r"\[(\d+)\] INFO gateway.access: .* \"PUT ", process.log_text())
+        served = re.findall(r"\[(\d+)\] INFO gateway.access \[\w+\]: .* \"PUT ", process.log_text())
         assert {int(pid) for pid in served} == {c.pid for c in children}
+        # Either worker's scrape covers both (prometheus-client's multiprocess mode).
+        route = "/api/2.0/mlflow-artifacts/artifacts/{path}"
+        for _ in range(4):
+            with requests.Session() as session:
+                found = samples(session.get(f"{url}/metrics", timeout=60).text)
+            for method in ("PUT", "GET"):
+                labels = {"route": route, "method": method, "status": "200"}
+                assert value(found, "gateway_http_requests_total", **labels) == len(bodies)
+            size = sum(map(len, bodies.values()))
+            assert value(found, "gateway_uploaded_bytes_total", destination="default") == size
         for path, data in bodies.items():
             assert s3.get_object(Bucket=BUCKET, Key=f"workers/{path}")["Body"].read() == data
 
@@ -74,7 +85,7 @@ def test_workers_share_one_generated_signing_secret(tmp_path, exp):
         assert requests.post(f"{mpu}/complete/{exp}", json=body, timeout=60).status_code == 200
         assert (root / exp / "parts.bin").read_bytes() == b"".join(chunks)
         part_pids = re.findall(
-            r"\[(\d+)\] INFO gateway.access: .* \"PUT [^\"]*/mpu/part/", process.log_text()
+            r"\[(\d+)\] INFO gateway.access \[\w+\]: .* \"PUT [^\"]*/mpu/part/", process.log_text()
         )
         assert {int(pid) for pid in part_pids} == {c.pid for c in workers_of(process.pid)}
     finally:

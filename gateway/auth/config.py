@@ -40,6 +40,7 @@ class UserConfig(BaseModel):
     password_hash: SecretStr | None = None
     token_hash: SecretStr | None = None
     permissions: dict[str, Permission] = Field(default_factory=dict)
+    metrics: bool = Field(False, description="may scrape /metrics when it requires permission")
 
     @field_validator("password_hash")
     @classmethod

@@ -23,6 +23,7 @@ class User:
     token: TokenHash | None
     default: Permission
     permissions: RangeMap[Permission]
+    metrics: bool = False  # may read /metrics (not per experiment: it covers all of them)
 
     @classmethod
     def from_config(cls, config: UserConfig) -> User:
@@ -37,6 +38,7 @@ class User:
                 for key, value in config.permissions.items()
                 if key != ANY_EXPERIMENT
             ),
+            metrics=config.metrics,
         )
 
     def permission_on(self, experiment: str) -> Permission:

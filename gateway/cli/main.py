@@ -11,21 +11,9 @@ from gateway.cli.serve import serve
 from gateway.cli.startup import configured
 from gateway.http.app import build_app
 from gateway.links.signing import settle_secret
-from gateway.redact import RedactingFilter
+from gateway.logs import configure_logging
 
 log = logging.getLogger("gateway")
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    # The process id tells `--workers` apart.
-    fmt = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
-    handler.setFormatter(logging.Formatter(fmt))
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("aiohttp.access").setLevel(max(root.level, logging.INFO))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if loaded is None:
         return 2
     settings, destinations = loaded
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     for experiments, name in destinations.table.rows():
         log.info("experiments %s -> %s (%s)", experiments, name, destinations.stores[name].uri)
     log.info(
@@ -55,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.port,
         settings.workers,
         settings.header_timeout,
+        settings.shutdown_timeout,
     )
 
 

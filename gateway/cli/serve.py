@@ -6,7 +6,10 @@ them, and exits when they have. A worker that dies stops the rest, so a supervis
 Kubernetes, Docker) restarts one whole gateway rather than running a degraded one silently.
 
 Each process runs what `web.run_app` runs, except that connections get the gateway's own
-protocol (`http.timeouts.HeaderTimeoutHandler`), which `run_app` offers no way to choose.
+protocol (`http.timeouts.HeaderTimeoutHandler`), which `run_app` offers no way to choose, and
+SIGTERM starts the gateway's drain (`http.drain`), which has its own time limit and cleanup.
+With workers, their metrics go to a private directory the parent makes before the fork and
+removes at exit, so any worker's `/metrics` covers all of them.
 """
 
 from __future__ import annotations
@@ -15,53 +18,71 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 
 from aiohttp import web
 
+from gateway.http.drain import ABORT_GRACE, DRAIN
+from gateway.http.observe import AccessLogger
 from gateway.http.timeouts import HeaderTimeoutHandler
+from gateway.metrics import use_multiprocess_dir, worker_exited
 
 log = logging.getLogger(__name__)
 AppFactory = Callable[[], web.Application]
 KEEPALIVE_TIMEOUT = 75.0  # idle keep-alive connections, as web.run_app's default
 
 
-def serve(make_app: AppFactory, host: str, port: int, workers: int, header_timeout: float) -> int:
+def serve(
+    make_app: AppFactory,
+    host: str,
+    port: int,
+    workers: int,
+    header_timeout: float,
+    shutdown_timeout: float = 30.0,
+) -> int:
+    timeouts = (header_timeout, shutdown_timeout)
     if workers == 1:
-        _run(make_app, header_timeout, host=host, port=port)
+        _run(make_app, timeouts, host=host, port=port)
         return 0
     sock = socket.create_server((host, port), backlog=1024)
     sock.set_inheritable(True)
+    metrics_dir = tempfile.mkdtemp(prefix="gateway-metrics-")
+    use_multiprocess_dir(metrics_dir)  # before the fork: every worker counts into it
     children: set[int] = set()
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:  # worker
-            code = 0
-            try:
-                _run(make_app, header_timeout, sock=sock)
-            except BaseException:
-                log.exception("worker %d failed", os.getpid())
-                code = 1
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        children.add(pid)
-    sock.close()
-    return _supervise(children)
+    try:
+        for _ in range(workers):
+            pid = os.fork()
+            if pid == 0:  # worker
+                code = 0
+                try:
+                    _run(make_app, timeouts, sock=sock)
+                except BaseException:
+                    log.exception("worker %d failed", os.getpid())
+                    code = 1
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(code)
+            children.add(pid)
+        sock.close()
+        return _supervise(children)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _run(make_app: AppFactory, header_timeout: float, **where: object) -> None:
-    """web.run_app's loop handling: SIGTERM/SIGINT end it gracefully, leftovers are cancelled."""
+def _run(make_app: AppFactory, timeouts: tuple[float, float], **where: object) -> None:
+    """One event loop until SIGTERM/SIGINT and the drain; leftovers are cancelled."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(make_app(), header_timeout, **where))
+    main = loop.create_task(_serve(make_app(), *timeouts, **where))
     try:
         loop.run_until_complete(main)
-    except (web.GracefulExit, KeyboardInterrupt):
+    except KeyboardInterrupt:
         pass
     finally:
         if not main.done():
@@ -76,13 +97,21 @@ def _run(make_app: AppFactory, header_timeout: float, **where: object) -> None:
         loop.close()
 
 
-async def _serve(app: web.Application, header_timeout: float, **where: object) -> None:
-    runner = web.AppRunner(app, handle_signals=True)
+async def _serve(
+    app: web.Application, header_timeout: float, shutdown_timeout: float, **where: object
+) -> None:
+    """Serves until SIGTERM/SIGINT, then drains: `/ready` 503 and the listener closed at once,
+    in-flight requests get `shutdown_timeout`, the rest are cancelled (`http.drain`)."""
+    # By the time the runner's own shutdown runs, nothing should be in flight any more.
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=ABORT_GRACE)
     await runner.setup()
     manager = runner.server
     assert manager is not None
     loop = asyncio.get_running_loop()
     access_log = logging.getLogger("gateway.access")
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
 
     def connection() -> HeaderTimeoutHandler:
         return HeaderTimeoutHandler(
@@ -90,15 +119,20 @@ async def _serve(app: web.Application, header_timeout: float, **where: object) -
             loop=loop,
             header_timeout=header_timeout,
             keepalive_timeout=KEEPALIVE_TIMEOUT,
+            access_log_class=AccessLogger,
             access_log=access_log,
         )
 
     try:
         server = await loop.create_server(connection, backlog=128, **where)  # type: ignore[arg-type]
         try:
-            await asyncio.Event().wait()  # until SIGTERM / SIGINT
+            await stop.wait()
+            app[DRAIN].begin()
+            log.info("SIGTERM: draining, up to %s s for requests in flight", shutdown_timeout)
         finally:
-            server.close()
+            server.close()  # new connections are refused from here on
+        aborted = await app[DRAIN].wait(shutdown_timeout)
+        log.info("drained (%d request(s) aborted)", aborted)
     finally:
         await runner.cleanup()
 
@@ -116,6 +150,7 @@ def _supervise(children: set[int]) -> int:
     while children:
         pid, code = os.wait()
         children.discard(pid)
+        worker_exited(pid)
         if code and not status:
             log.error("worker %d exited with status %d; stopping the others", pid, code)
             status = 1

@@ -15,6 +15,7 @@ from gateway.auth.actions import Action
 from gateway.auth.policy import authorize, enforce_on_passthrough, readable
 from gateway.errors import InvalidParameter
 from gateway.experiments import experiment_of
+from gateway.http.observed import note_target
 from gateway.routing.destinations import Destinations
 from gateway.routing.root_listing import RootListing
 from gateway.stores import ArtifactStore
@@ -64,5 +65,8 @@ def store_for(request: web.Request, path: str, action: Action) -> ArtifactStore:
         if action is not Action.READ:
             raise InvalidParameter("The artifact root can only be listed: name a path")
         return RootListing(destinations, readable(request))
-    authorize(request, experiment_of(path), action)
-    return destinations.for_path(path)
+    experiment = experiment_of(path)
+    authorize(request, experiment, action)
+    store = destinations.for_path(path)
+    note_target(request, store.name, experiment)
+    return store

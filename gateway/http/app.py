@@ -12,12 +12,15 @@ from gateway.auth.policy import AUTHENTICATOR
 from gateway.config import Settings
 from gateway.forwarded import TRUSTED_PROXIES, TrustedProxies
 from gateway.http.access import DESTINATIONS
+from gateway.http.drain import DRAIN, Drain
 from gateway.http.errors import errors_as_json
 from gateway.http.guard import guard, require_rules
 from gateway.http.hosts import ALLOWED_HOSTS, AllowedHosts, check_host, own_names
+from gateway.http.observe import add_request_id, observe
 from gateway.http.routes import (
     artifacts,
     health,
+    metrics,
     multipart,
     openapi,
     presigned,
@@ -29,6 +32,7 @@ from gateway.http.timeouts import body_idle_timeout
 from gateway.links.cleanup import cleanup_context
 from gateway.links.signing import signer_from
 from gateway.links.urls import LINKS, Links
+from gateway.metrics import set_enabled as set_metrics_enabled
 from gateway.routing.destinations import Destinations
 from gateway.stores import probe
 from gateway.upstream.client import Upstream, install
@@ -39,7 +43,9 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
     # A foreign Host is refused before anything is read; body reads get their idle limit;
     # every request is decided by its route's rule before anything is answered or passed on.
+    # `observe` is outermost: it counts and logs the status the client gets.
     middlewares = [
+        observe,
         errors_as_json,
         check_host,
         body_idle_timeout(settings.body_idle_timeout),
@@ -48,6 +54,8 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
     ]
     app = web.Application(middlewares=middlewares)
     app.on_startup.append(require_rules)
+    app.on_response_prepare.append(add_request_id)
+    app[DRAIN] = Drain()
     app[ALLOWED_HOSTS] = AllowedHosts(
         settings.allowed_hosts, own_names(settings.public_url, settings.upstream.gateway_hosts)
     )
@@ -81,4 +89,6 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
     multipart.add_routes(app)
     presigned.add_routes(app)
     server_info.add_routes(app)
+    set_metrics_enabled(settings.metrics.enabled)
+    metrics.add_routes(app, settings.metrics)
     return app

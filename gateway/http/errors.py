@@ -12,6 +12,7 @@ from aiohttp import ClientPayloadError, web
 from aiohttp.typedefs import Handler
 
 from gateway.errors import ApiError
+from gateway.metrics import collectors
 from gateway.redact import redact
 from gateway.stores import errors as store
 from gateway.upstream.client import UPSTREAM
@@ -46,6 +47,7 @@ def error_json(status: int, error_code: str, message: str) -> web.Response:
 def store_answer(request: web.Request, exc: store.StoreError) -> web.Response:
     """The one translation of a store error to HTTP, logged once where it is translated."""
     status, code = next((s, c) for kind, s, c in STORE_ANSWERS if isinstance(exc, kind))
+    collectors().backend_errors.labels(exc.destination or "-", exc.code or "-").inc()
     level = logging.WARNING if status >= 500 else logging.DEBUG
     log.log(
         level,

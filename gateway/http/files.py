@@ -11,6 +11,7 @@ from aiohttp.helpers import ETAG_ANY, ETag
 
 from gateway import mime
 from gateway.http.errors import error_json
+from gateway.http.observed import downloading
 from gateway.stores import ArtifactStore, Download, FileStat
 from gateway.stores.errors import RangeNotSatisfiable
 from gateway.stores.ranges import ByteRange
@@ -128,11 +129,12 @@ async def get_file(request: web.Request, store: ArtifactStore, path: str) -> web
     async with download:
         if (status := _precondition(request, download.stat)) is not None:
             return _not_modified(status, path, download.stat)
-        return await _stream(request, path, download, partial=byte_range is not None)
+        partial = byte_range is not None
+        return await _stream(request, store.name, path, download, partial=partial)
 
 
 async def _stream(
-    request: web.Request, path: str, download: Download, *, partial: bool
+    request: web.Request, destination: str, path: str, download: Download, *, partial: bool
 ) -> web.StreamResponse:
     stat = download.stat
     response = web.StreamResponse(status=206 if partial else 200, headers=_headers(path, stat))
@@ -143,8 +145,10 @@ async def _stream(
     response.content_length = download.stop - download.start
     await response.prepare(request)
     try:
-        async for chunk in download.chunks():
-            await response.write(chunk)
+        with downloading(destination) as sent:
+            async for chunk in download.chunks():
+                await response.write(chunk)
+                sent.bytes += len(chunk)
     except ConnectionResetError:
         log.debug("client went away during %s", path)
     except Exception as exc:

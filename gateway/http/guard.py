@@ -16,12 +16,26 @@ from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.typedefs import Handler
 
 from gateway.auth.actions import Action
-from gateway.auth.policy import authorize, caller, enforce_on_passthrough, identify
-from gateway.errors import ApiError, InvalidParameter, MethodRefused
+from gateway.auth.policy import (
+    AUTHENTICATOR,
+    authorize,
+    caller,
+    enforce_on_passthrough,
+    identify,
+    known_user,
+)
+from gateway.errors import (
+    ApiError,
+    InvalidParameter,
+    MethodRefused,
+    PermissionDenied,
+    Unauthenticated,
+)
 from gateway.experiments import experiment_of
 from gateway.http.access import query_path, url_path
 from gateway.links.signing import Fields
 from gateway.links.urls import LINKS
+from gateway.metrics import collectors
 
 # What MLflow's tracking server and the gateway serve: CONNECT, TRACE and the rest never pass.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -91,6 +105,16 @@ class Tracking(Rule):
         enforce_on_passthrough(request)
 
 
+class MetricsReader(Rule):
+    """A known user with `metrics: true` (`metrics.require_permission`): the metrics cover
+    every experiment, so no per-experiment permission grants them."""
+
+    def check(self, request: web.Request) -> None:
+        user = caller(request)
+        if user is not None and not user.metrics:
+            raise PermissionDenied(f"User {user.name!r} may not read metrics: needs metrics: true")
+
+
 RULES = web.AppKey("rules", dict)  # route -> Rule
 UNMATCHED = web.AppKey("unmatched_rule", Rule)
 _REFUSAL = web.RequestKey("access_refusal", object)  # the decision, once made: None = allowed
@@ -135,7 +159,23 @@ async def _decide(request: web.Request) -> Exception | None:
     except (ApiError, web.HTTPException) as exc:
         refusal = exc
     request[_REFUSAL] = refusal
+    _count_outcome(request, refusal)
     return refusal
+
+
+def _count_outcome(request: web.Request, refusal: Exception | None) -> None:
+    """ok: a known user was let in; unauthenticated / denied: a 401 / 403 on credentials."""
+    if AUTHENTICATOR not in request.app:
+        return
+    if isinstance(refusal, Unauthenticated):
+        outcome = "unauthenticated"
+    elif isinstance(refusal, PermissionDenied) and known_user(request) is not None:
+        outcome = "denied"
+    elif refusal is None and known_user(request) is not None:
+        outcome = "ok"
+    else:
+        return
+    collectors().auth.labels(outcome).inc()
 
 
 @web.middleware

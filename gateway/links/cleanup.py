@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from aiohttp import web
 
 from gateway.config import Multipart
+from gateway.metrics import collectors
 from gateway.routing.destinations import Destinations
 from gateway.stores.capabilities import MultipartUploads, StaleTemporaries
 from gateway.stores.errors import NotFound, StoreError
@@ -66,6 +67,7 @@ async def _abort_old(store: MultipartUploads, cutoff: datetime) -> int:
             log.warning("cleanup: cannot abort an upload on %s: %s [%s]", store.name, exc, exc.code)
             continue
         aborted += 1
+        collectors().multipart.labels("cleaned").inc()
         log.info(
             "cleanup: aborted the upload to %s on %s started %s",
             upload.path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,6 +16,8 @@ from multidict import CIMultiDict
 
 from gateway.config import UpstreamProxy
 from gateway.errors import UpstreamError
+from gateway.logs import REQUEST_ID_HEADER, current_request_id
+from gateway.metrics import collectors
 from gateway.upstream.headers import upstream_request_headers
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,10 @@ class Upstream:
 
     def headers_for(self, request: web.Request) -> CIMultiDict[str]:
         """The caller's end-to-end headers, `Authorization` included unless configured off."""
-        return upstream_request_headers(request, authorization=self.options.forward_authorization)
+        headers = upstream_request_headers(
+            request, authorization=self.options.forward_authorization
+        )
+        return _with_request_id(headers)
 
     async def open(
         self,
@@ -69,10 +75,14 @@ class Upstream:
         """Sends a request and returns once the status and headers are in; release the answer."""
         assert self._session is not None, "Upstream.start() was not awaited"
         # A failure of the caller's own body (a stalled upload) is not the tracking server's.
-        with self._failures(passing=(aiohttp.ClientPayloadError,)):
-            return await self._session.request(
-                method, url, headers=headers, data=data, allow_redirects=False
-            )
+        started = time.perf_counter()
+        try:
+            with self._failures(passing=(aiohttp.ClientPayloadError,)):
+                return await self._session.request(
+                    method, url, headers=headers, data=data, allow_redirects=False
+                )
+        finally:
+            collectors().upstream_duration.observe(time.perf_counter() - started)
 
     @contextlib.contextmanager
     def _failures(self, passing: tuple[type[Exception], ...] = ()) -> Iterator[None]:
@@ -88,10 +98,12 @@ class Upstream:
 
     # Callers hear "the tracking server"; its address, and what went wrong there, go to the log.
     def _unavailable(self, exc: BaseException) -> UpstreamError:
+        collectors().upstream_errors.labels("unavailable").inc()
         log.warning("tracking server %s is unavailable: %s", self.base_url, str(exc) or repr(exc))
         return UpstreamError("The tracking server is unavailable")
 
     def _too_slow(self) -> UpstreamError:
+        collectors().upstream_errors.labels("timeout").inc()
         timeouts = f"connect {self.options.connect_timeout} s, read {self.options.read_timeout} s"
         log.warning("tracking server %s did not answer in time (%s)", self.base_url, timeouts)
         return UpstreamError("The tracking server did not answer in time", 504, "DEADLINE_EXCEEDED")
@@ -99,7 +111,7 @@ class Upstream:
     async def get_plain(self, path: str, limit: int) -> tuple[int, str, bytes]:
         """A GET with none of the caller's headers (no credentials, no cookies): status,
         content type and at most `limit` bytes of the body."""
-        headers = CIMultiDict({"Accept-Encoding": "identity"})
+        headers = _with_request_id(CIMultiDict({"Accept-Encoding": "identity"}))
         async with await self.open("GET", self.url(path), headers) as response:
             with self._failures():
                 body = await response.content.read(limit)
@@ -146,6 +158,13 @@ class Upstream:
             return "no answer within 5 s"
         except aiohttp.ClientError as exc:
             return str(exc) or type(exc).__name__
+
+
+def _with_request_id(headers: CIMultiDict[str]) -> CIMultiDict[str]:
+    """The tracking server logs the same ID as the gateway (the client's, or a new one)."""
+    if (request_id := current_request_id()) is not None:
+        headers[REQUEST_ID_HEADER] = request_id
+    return headers
 
 
 def _refusal(status: int, body: Any, where: str) -> UpstreamError:

@@ -90,7 +90,7 @@ def test_the_image_starts_the_gateway_on_its_port():
     entrypoint = instructions("ENTRYPOINT")[-1]
     assert entrypoint.json and list(entrypoint.value) == ["artifact-gateway"]
     scripts = importlib.metadata.entry_points(group="console_scripts", name="artifact-gateway")
-    assert [s.value for s in scripts] == ["gateway.cli.main:main"]
+    assert [s.value for s in scripts] == ["gateway.cli.main:main"]  # as pyproject.toml says
     assert [c.value for c in instructions("EXPOSE")] == [("5500",)]
     assert "(default: 5500)" in gateway_help()
     assert dockerfile_env()["GATEWAY_HOST"] == "0.0.0.0"

@@ -1,6 +1,6 @@
 """The Grafana dashboard: every query is PromQL (parsed by promql-parser) that names only the
 metrics the gateway must export (deploy/grafana/metrics.txt), with their labels, and the panels
-the issue asks for are there."""
+the issue asks for are there; the list itself is checked against a live gateway's `/metrics`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from typing import Any
 
 import promql_parser as promql
 import pytest
+import requests
 
+from tests.conftest import clean_env, start_gateway
 from tests.deploy.helpers import DEPLOY
+from tests.metrics_text import families
 
 METRICS_FILE = DEPLOY / "grafana" / "metrics.txt"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "mlflow-artifact-gateway.json"
@@ -288,3 +291,34 @@ def test_the_dashboard_shows_what_the_issue_asks_for():
     for metric in ("gateway_uploaded_bytes_total", "gateway_downloaded_bytes_total"):
         assert any(metric in e and "by (destination)" in e for e in texts), metric
     assert any("gateway_transfers_in_flight" in e and "by (direction)" in e for e in texts)
+
+
+# --- the names against a live scrape ------------------------------------------------------
+
+
+def test_a_live_gateway_exports_exactly_the_listed_metrics_with_their_labels(tmp_path):
+    """A real gateway after a few requests: every listed name with its type, the listed
+    labels on every sample, and no `gateway_*` metric that the list lacks."""
+    args = ["--artifacts-destination", str(tmp_path / "mlartifacts")]
+    process, url = start_gateway(tmp_path, args, clean_env(), name="scraped")
+    try:
+        api = f"{url}/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts"
+        requests.put(f"{api}/f.txt", data=b"abc", timeout=30).raise_for_status()
+        requests.get(f"{api}/f.txt", timeout=30).raise_for_status()
+        assert requests.get(f"{api}/missing", timeout=30).status_code == 404
+        scraped = families(requests.get(f"{url}/metrics", timeout=30).text)
+    finally:
+        process.stop()
+    listed = read_metrics()
+    for name, (kind, labels) in listed.items():
+        family = scraped.get(name.removesuffix("_total") if kind == "counter" else name)
+        assert family is not None, f"{name} is not exported"
+        assert family.type == kind, (name, family.type)
+        for sample in family.samples:
+            assert set(sample.labels) - {"le"} == labels, (name, sample.labels)
+    exported = {f.name + ("_total" if f.type == "counter" else "") for f in scraped.values()}
+    assert {n for n in exported if n.startswith("gateway_")} == {
+        n for n in listed if n.startswith("gateway_")
+    }
+    moved = [n for n in ("gateway_http_requests", "gateway_uploaded_bytes") if scraped[n].samples]
+    assert len(moved) == 2

@@ -15,8 +15,8 @@ import yaml
 
 from tests.deploy.helpers import (
     DEFAULT_DRAIN_SECONDS,
-    DEPLOY,
     OVERLAYS,
+    ROOT,
     dockerfile_env,
     dockerfile_user,
     flags_in,
@@ -196,7 +196,7 @@ def pre_stop_seconds(ctr: dict[str, Any]) -> int:
 
 def readme_secret_keys() -> dict[str, set[str]]:
     """Secret name -> keys, from the `kubectl create secret generic` commands in the README."""
-    text = (DEPLOY / "README.md").read_text().replace("\\\n", " ")
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
     secrets: dict[str, set[str]] = {}
     for line in text.splitlines():
         match = re.search(r"create secret generic ([a-z0-9-]+)(.*)", line)
@@ -323,6 +323,7 @@ def test_termination_grace_outlasts_pre_stop_and_drain(rendered, overlay):
     gateway = container(pod, "gateway")
     config = gateway_config(rendered[overlay])
     drain = option(gateway.get("args", []), "--shutdown-timeout")
+    assert drain is not None, "the drain's limit is stated where the grace period is"
     drain = float(drain) if drain else float(config.get("shutdown_timeout", DEFAULT_DRAIN_SECONDS))
     grace = pod["terminationGracePeriodSeconds"]
     assert grace >= 45
@@ -426,7 +427,7 @@ def test_every_replica_signs_with_the_one_shared_secret(rendered, overlay):
     assert ref["key"] in readme_secret_keys()[SIGNING_SECRET]
     assert option(gateway.get("args", []), "--multipart.signing-secret") is None
     assert "signing_secret" not in gateway_config(docs).get("multipart", {})
-    readme = (DEPLOY / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     assert re.search(r"--from-literal=signing_secret=\"\$\(openssl rand -hex (\d+)\)\"", readme)
     length = int(re.search(r"openssl rand -hex (\d+)", readme).group(1)) * 2
     assert length >= 32

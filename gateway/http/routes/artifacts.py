@@ -8,6 +8,7 @@ from gateway.errors import InvalidParameter
 from gateway.http.access import Action, query_path, store_for, url_path
 from gateway.http.files import serve_file
 from gateway.http.guard import Artifact, add
+from gateway.http.observed import uploading
 from gateway.stores import Entry
 
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
@@ -18,7 +19,8 @@ async def upload(request: web.Request) -> web.Response:
     if not path or trailing_slash:
         raise InvalidParameter(f"Cannot upload to a directory path '{path}/': name a file")
     store = store_for(request, path, Action.WRITE)
-    await store.write(path, request.content, request.content_length)
+    with uploading(request, store.name):
+        await store.write(path, request.content, request.content_length)
     return web.json_response({})
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway import __version__
 from gateway.auth.policy import known_user
 from gateway.http.access import DESTINATIONS
+from gateway.http.drain import DRAIN
 from gateway.http.guard import Identified, Open, add
 from gateway.redact import redact
 from gateway.stores import ArtifactStore, probe
@@ -54,13 +55,17 @@ async def _upstream(request: web.Request) -> dict[str, Any] | None:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """200 when the upstream (if any) and every destination answer, else 503."""
+    """200 when the upstream (if any) and every destination answer, else 503; 503 at once
+    while draining, so load balancers stop sending before the listener closes."""
+    if request.app[DRAIN].draining:
+        return web.json_response({"ready": False}, status=503)
     stores = request.app[DESTINATIONS].all()
     upstream, *destinations = await asyncio.gather(
         _upstream(request), *(_destination(store) for store in stores)
     )
     parts = [*destinations, *([upstream] if upstream else [])]
-    body: dict[str, Any] = {"ready": all(part["ready"] for part in parts)}
+    draining = request.app[DRAIN].draining  # again: it may have begun during the probes
+    body: dict[str, Any] = {"ready": not draining and all(part["ready"] for part in parts)}
     if request.app[READY_DETAILS] or known_user(request) is not None:
         body |= {"upstream": upstream, "destinations": destinations}
     return web.json_response(body, status=200 if body["ready"] else 503)

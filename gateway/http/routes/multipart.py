@@ -13,8 +13,10 @@ from aiohttp import web
 
 from gateway.config import Multipart
 from gateway.errors import InvalidParameter, MultipartUnsupported
+from gateway.experiments import experiment_of
 from gateway.http.access import DESTINATIONS, Action, store_for, url_path
 from gateway.http.guard import Artifact, Signed, add
+from gateway.http.observed import note_target, uploading
 from gateway.http.routes.artifacts import PREFIXES
 from gateway.http.routes.multipart_bodies import (
     AbortRequest,
@@ -26,6 +28,7 @@ from gateway.http.routes.multipart_bodies import (
 )
 from gateway.links.signing import Fields
 from gateway.links.urls import LINKS, PART_ROUTE
+from gateway.metrics import collectors
 from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import MAX_PARTS, MultipartUploads, StoragePresigning
 from gateway.stores.errors import StoreError
@@ -53,6 +56,7 @@ async def create(request: web.Request) -> web.Response:
     config, links = request.app[MULTIPART], request.app[LINKS]
     base = links.base(request)
     upload_id = await store.create_upload(path)
+    collectors().multipart.labels("created").inc()
     try:
         credentials = []
         for number in range(1, body.num_parts + 1):
@@ -74,6 +78,7 @@ async def complete(request: web.Request) -> web.Response:
     store = _uploads(store_for(request, path, Action.WRITE))
     stored = await store.list_parts(path, body.upload_id)
     await store.complete_upload(path, body.upload_id, ordered_parts(body.parts, stored))
+    collectors().multipart.labels("completed").inc()
     return web.json_response({})
 
 
@@ -81,6 +86,7 @@ async def abort(request: web.Request) -> web.Response:
     body = await read_body(request, AbortRequest)
     path = _target(request, body.path)
     await _uploads(store_for(request, path, Action.WRITE)).abort_upload(path, body.upload_id)
+    collectors().multipart.labels("aborted").inc()
     return web.json_response({})
 
 
@@ -120,7 +126,9 @@ async def put_part(request: web.Request) -> web.Response:
             limit, size, reason=f"Part {number} has {size} bytes; parts may have at most {limit}"
         )
     store = _uploads(request.app[DESTINATIONS].for_path(path))
-    etag = await store.upload_part(path, upload_id, number, request.content, size)
+    note_target(request, store.name, experiment_of(path))
+    with uploading(request, store.name):
+        etag = await store.upload_part(path, upload_id, number, request.content, size)
     return web.Response(headers={"ETag": etag})
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import InvalidParameter, MultipartUnsupported
+from gateway.experiments import experiment_of
 from gateway.http.access import DESTINATIONS, Action, store_for, url_path
 from gateway.http.files import serve_file
 from gateway.http.guard import Artifact, Signed, add
+from gateway.http.observed import note_target
 from gateway.http.routes.artifacts import PREFIXES
 from gateway.http.routes.multipart import MULTIPART
 from gateway.links.signing import Fields
@@ -51,6 +53,7 @@ async def signed_download(request: web.Request) -> web.StreamResponse:
     as on artifacts."""
     path = _file_path(request)
     store = request.app[DESTINATIONS].for_path(path)
+    note_target(request, store.name, experiment_of(path))
     return await serve_file(request, store, path)
 
 

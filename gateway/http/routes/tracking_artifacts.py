@@ -21,6 +21,7 @@ from gateway.http.access import Action, store_for
 from gateway.http.bodies import InMemoryBody, read_limited
 from gateway.http.files import serve_file
 from gateway.http.guard import Tracking, add
+from gateway.http.observed import uploading
 from gateway.http.routes.artifacts import file_infos
 from gateway.http.routes.passthrough import forward
 from gateway.upstream.client import UPSTREAM
@@ -126,7 +127,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter("Request must specify data.")
     if len(data) > UI_UPLOAD_LIMIT:
         raise too_large
-    await store.write(path, InMemoryBody(data), len(data))
+    with uploading(request, store.name):
+        await store.write(path, InMemoryBody(data), len(data))
     return web.Response(content_type="application/json")
 
 
