@@ -16,6 +16,7 @@ import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader
 
 from gateway.config import S3Transfer
 from gateway.mime import content_type
@@ -109,7 +110,7 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        session = AioSession(profile=dest.profile)
+        session = _session(dest.profile)
         self._client = await self._stack.enter_async_context(self._create(session, config))
         self._stream_client = await self._stack.enter_async_context(
             self._create(session, streaming_config(config))
@@ -281,6 +282,21 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
                 destination=self.name,
                 code="NoSuchBucket",
             ) from exc
+
+
+_LOADER: Loader | None = None
+
+
+def _session(profile: str | None) -> AioSession:
+    """A session per destination (its own credentials), all sharing one loader, so botocore's
+    S3 model and endpoint rules are parsed once and held once, not once per destination."""
+    global _LOADER
+    session = AioSession(profile=profile)
+    if _LOADER is None:
+        _LOADER = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _LOADER)
+    return session
 
 
 def _over_tls(dest: S3Options) -> bool:
