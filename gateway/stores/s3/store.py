@@ -21,7 +21,15 @@ from botocore.loaders import Loader
 from gateway.config import S3Transfer
 from gateway.mime import content_type
 from gateway.paths import parent_dirs
-from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
+from gateway.stores import budget
+from gateway.stores.base import (
+    READ_PIECE,
+    ArtifactStore,
+    ByteSource,
+    Download,
+    Entry,
+    FileStat,
+)
 from gateway.stores.capabilities import RangedDownloads
 from gateway.stores.errors import (
     CredentialsRefused,
@@ -68,10 +76,12 @@ class S3Download(Download):
     def __init__(self, response: dict, stat: FileStat, start: int, stop: int, chunk: int) -> None:
         super().__init__(stat, start, stop)
         self._body = response["Body"]
-        self._chunk = chunk
+        self.chunk_size = min(chunk, READ_PIECE)  # see READ_PIECE: larger reads grow buffers
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        async for chunk in self._body.iter_chunks(self._chunk):
+        """The pieces as the connection delivered them (no joining into `chunk_size` blocks)."""
+        read, size = self._body.read, self.chunk_size
+        while chunk := await read(size):
             yield chunk
 
     async def close(self) -> None:
@@ -201,17 +211,22 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         key, kind = self._key(path), content_type(path)
         part_size = part_size_for(self.transfer.part_size, size_hint)
-        with self._errors(path):
-            first = await read_part(body, part_size)
-            if len(first) < part_size:
-                await self._client.put_object(
-                    Bucket=self.bucket, Key=key, Body=first, ContentType=kind
+        wanted = part_size if size_hint is None else min(part_size, size_hint)
+        grant = await budget.current().reserve(wanted)  # before reading: backpressure
+        try:
+            with self._errors(path):
+                first = await read_part(body, part_size)
+                if len(first) < part_size:
+                    await self._client.put_object(
+                        Bucket=self.bucket, Key=key, Body=first, ContentType=kind
+                    )
+                    return
+                writer = MultipartWriter(
+                    self._client, self.bucket, key, part_size, self.transfer.max_concurrency
                 )
-                return
-            writer = MultipartWriter(
-                self._client, self.bucket, key, part_size, self.transfer.max_concurrency
-            )
-            await writer.upload(first, body, kind)
+                await writer.upload(first, grant, body, kind)
+        finally:
+            grant.release()  # idempotent: the writer returns it as soon as part 1 is stored
 
     async def _pages(self, prefix: str, **extra: Any) -> AsyncIterator[dict]:
         paginator = self._client.get_paginator("list_objects_v2")
