@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ctypes
+import ctypes.util
 from collections.abc import AsyncIterator
 
 MIB = 1024 * 1024
@@ -110,3 +112,11 @@ def configure(total: int) -> None:
         if _budget.held or _budget.waiting:
             raise RuntimeError("the memory budget cannot change while transfers hold it")
         _budget = Budget(total)
+
+
+def trim_heap() -> None:
+    """Hands pages malloc has freed back to the kernel (glibc only; a no-op elsewhere): start-up
+    parses large botocore models and frees most of it, which RSS would otherwise keep."""
+    name = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(name).malloc_trim(0)

@@ -6,6 +6,7 @@ failures into the store vocabulary, keeps the cause, and never puts a key in a m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
@@ -99,7 +100,10 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
         self.chunk_size = chunk_size
         self._stack = contextlib.AsyncExitStack()
         self._client: Any = None
-        self._stream_client: Any = None  # for part bodies streamed from a client
+        self._streaming: Any = None  # for part bodies streamed from a client; made on first use
+        self._streaming_lock = asyncio.Lock()
+        self._session: AioSession | None = None
+        self._config: AioConfig | None = None
 
     async def start(self) -> None:
         dest, transfer = self.dest, self.transfer
@@ -120,11 +124,18 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        session = _session(dest.profile)
-        self._client = await self._stack.enter_async_context(self._create(session, config))
-        self._stream_client = await self._stack.enter_async_context(
-            self._create(session, streaming_config(config))
-        )
+        self._session, self._config = _session(dest.profile), config
+        self._client = await self._stack.enter_async_context(self._create(self._session, config))
+
+    async def _stream_client(self) -> Any:
+        """The client for streamed part bodies, created on the first part link used: each
+        client costs several MiB resident, and most gateways never serve a part link."""
+        async with self._streaming_lock:
+            if self._streaming is None:
+                assert self._session is not None and self._config is not None
+                client = self._create(self._session, streaming_config(self._config))
+                self._streaming = await self._stack.enter_async_context(client)
+        return self._streaming
 
     def _create(self, session: AioSession, config: AioConfig) -> Any:
         dest = self.dest
