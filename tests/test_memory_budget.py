@@ -4,6 +4,7 @@ RSS, and every transfer still finishes (waiting for budget never deadlocks)."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,7 @@ SIZE = 40 * MIB  # five 8 MiB parts each: 32 uploads at once want 32 x 4 parts =
 # same load without a budget peaked at 611 MiB (bound here: 220).
 MARGIN_MIB = 80
 TIMEOUT = 300
+SETTLED_MARGIN_MIB = 40  # without the idle trim RSS stayed 90 MiB above idle (164 MiB) here
 
 
 def vm_rss_mib(pid: int) -> float:
@@ -32,6 +34,17 @@ def vm_rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS in /proc status")
+
+
+def settled_rss_mib(pid: int, target: float, attempts: int = 20) -> float:
+    """RSS once the gateway has had a few seconds idle (it trims its heap after 1 s)."""
+    rss = vm_rss_mib(pid)
+    for _ in range(attempts):
+        if rss <= target:
+            break
+        time.sleep(0.5)
+        rss = vm_rss_mib(pid)
+    return rss
 
 
 def content(index: int) -> Iterator[bytes]:
@@ -120,4 +133,7 @@ def test_concurrent_uploads_and_downloads_stay_within_the_budget(
         f"each way: idle {idle:.0f} MiB, peak {peak:.0f} MiB, bound {bound:.0f} MiB"
     )
     assert peak <= bound, f"peak RSS {peak:.0f} MiB over budget + idle + margin = {bound:.0f}"
+    after = settled_rss_mib(process.pid, idle + SETTLED_MARGIN_MIB)
+    measurements.append(f"budgeted gateway RSS once idle again: {after:.0f} MiB")
+    assert after <= idle + SETTLED_MARGIN_MIB, f"RSS stayed at {after:.0f} MiB after the load"
     requests.delete(f"{api}/{exp}", timeout=120).raise_for_status()

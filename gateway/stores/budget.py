@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 
 MIB = 1024 * 1024
 DEFAULT_BUDGET = 256 * MIB  # 512 MiB container: ~75 MiB idle, ~100 MiB margin, headroom
+IDLE_TRIM_DELAY = 1.0  # seconds with nothing held before freed heap goes back to the kernel
 
 
 class Grant:
@@ -46,6 +47,7 @@ class Budget:
         self.total = total
         self.available = total
         self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+        self._trim: asyncio.TimerHandle | None = None
 
     @property
     def held(self) -> int:
@@ -87,6 +89,15 @@ class Budget:
     def _give_back(self, size: int) -> None:
         self.available += size
         self._wake()
+        if self.available == self.total and self._trim is None:
+            self._trim = asyncio.get_running_loop().call_later(IDLE_TRIM_DELAY, self._trim_if_idle)
+
+    def _trim_if_idle(self) -> None:
+        """Freed part buffers sit in malloc's heap between live ones; once nothing is held,
+        handing them back lets RSS fall to idle after a burst (at most once per delay)."""
+        self._trim = None
+        if self.available == self.total:
+            trim_heap()
 
     def _wake(self) -> None:
         while self._waiters and self._waiters[0][0] <= self.available:
