@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     chunk_size: ByteSize = Field(
         ByteSize(MIB), ge=16 * 1024, le=64 * MIB, description="streaming chunk size"
     )
+    memory_budget: ByteSize = Field(
+        ByteSize(256 * MIB),
+        ge=16 * MIB,
+        description="bytes of upload parts and download chunks buffered at once, per process; "
+        "transfers wait (and stop reading) when it is spent",
+    )
     s3: S3Transfer = Field(default_factory=S3Transfer)
     upstream: UpstreamProxy = Field(default_factory=UpstreamProxy)
     multipart: Multipart = Field(default_factory=Multipart)

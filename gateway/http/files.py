@@ -11,8 +11,8 @@ from aiohttp.helpers import ETAG_ANY, ETag
 
 from gateway import mime
 from gateway.http.errors import error_json
-from gateway.http.observed import downloading
-from gateway.stores import ArtifactStore, Download, FileStat
+from gateway.http.observed import Sent, downloading
+from gateway.stores import ArtifactStore, Download, FileStat, budget
 from gateway.stores.errors import RangeNotSatisfiable
 from gateway.stores.ranges import ByteRange
 
@@ -146,9 +146,7 @@ async def _stream(
     await response.prepare(request)
     try:
         with downloading(destination) as sent:
-            async for chunk in download.chunks():
-                await response.write(chunk)
-                sent.bytes += len(chunk)
+            await _send_chunks(response, download, sent)
     except ConnectionResetError:
         log.debug("client went away during %s", path)
     except Exception as exc:
@@ -159,3 +157,18 @@ async def _stream(
         if request.transport is not None:
             request.transport.close()
     return response
+
+
+async def _send_chunks(response: web.StreamResponse, download: Download, sent: Sent) -> None:
+    """Each chunk's bytes are reserved before the backend is read and returned once the client
+    has taken them, so many slow readers wait for budget instead of piling chunks up."""
+    shared, size = budget.current(), download.chunk_size
+    chunks = aiter(download.chunks())
+    while True:
+        async with shared.hold(size):
+            chunk = await anext(chunks, None)
+            if chunk is None:
+                return
+            await response.write(chunk)
+            sent.bytes += len(chunk)
+            del chunk

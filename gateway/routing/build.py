@@ -19,6 +19,7 @@ from gateway.stores import (
     ArtifactStore,
     DestinationOptions,
     InvalidDestination,
+    budget,
     create_store,
     default_options,
     parse_options,
@@ -50,6 +51,7 @@ def _register_secrets(options: DestinationOptions) -> None:
 
 def build_destinations(settings: Settings) -> Destinations:
     """Raises ConfigProblems (every problem, one each)."""
+    budget.configure(settings.memory_budget)
     for user in settings.auth.users if settings.auth else ():
         redact.register(*user.secrets())
     problems: list[str] = []

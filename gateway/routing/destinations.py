@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 from gateway.experiments import experiment_of
 from gateway.routing.table import IMPLICIT, RoutingTable
-from gateway.stores import ArtifactStore, Entry
+from gateway.stores import ArtifactStore, Entry, budget
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class Destinations:
     async def start(self) -> None:
         for store in self.all():
             await store.start()
+        budget.trim_heap()
 
     async def close(self) -> None:
         for store in self.all():

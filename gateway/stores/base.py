@@ -40,6 +40,8 @@ class Entry:
 class Download(abc.ABC):
     """An open read of bytes [start, stop) of a file; close it whether or not it was read."""
 
+    chunk_size = 1024 * 1024  # the most one item of `chunks()` holds: what the budget reserves
+
     def __init__(self, stat: FileStat, start: int, stop: int) -> None:
         self.stat = stat
         self.start = start
@@ -123,12 +125,19 @@ async def probe(store: ArtifactStore) -> StoreError | None:
     return None
 
 
+# The most asked of a stream in one read. aiohttp raises a StreamReader's buffer limits to
+# twice the largest read ever asked of it (3.14 `set_read_chunk_size`): reading a part of
+# 8 MiB in one call let every upload connection buffer 16 MiB beyond the budget. At aiohttp's
+# own chunk size the limits stay at their defaults, and a read rarely has to join buffers.
+READ_PIECE = 256 * 1024
+
+
 async def read_pieces(body: ByteSource, size: int) -> list[bytes]:
     """Reads until `size` bytes or the end of the body, keeping the pieces as they came."""
     pieces: list[bytes] = []
     remaining = size
     while remaining > 0:
-        piece = await body.read(remaining)
+        piece = await body.read(min(remaining, READ_PIECE))
         if not piece:
             break
         pieces.append(piece)

@@ -102,21 +102,23 @@ class HttpConnection:
             text = (await resp.text(errors="replace"))[:300]
             raise TransferError(f"{what}: HTTP {resp.status}: {text}")
 
-    async def put(self, key: str, size: int) -> None:
+    async def put(self, key: str, size: int, sharing: int = 1) -> None:
+        """`sharing`: transfers splitting the bandwidth with this one, to scale its timeout."""
         data = payload(size) if size <= PART_SIZE else generate(size)
         headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         url = f"{self.artifacts_url}/{key}"
         async with self.session.put(
-            url, data=data, headers=headers, timeout=self._timeout(size)
+            url, data=data, headers=headers, timeout=self._timeout(size * sharing)
         ) as resp:
             await self._raise_for(resp, f"PUT {key}")
             await resp.read()
 
-    async def get(self, key: str, expected: int) -> Transfer:
+    async def get(self, key: str, expected: int, sharing: int = 1) -> Transfer:
         start = time.perf_counter()
         url = f"{self.artifacts_url}/{key}"
         headers = {"Accept-Encoding": "identity"}
-        async with self.session.get(url, headers=headers, timeout=self._timeout(expected)) as resp:
+        timeout = self._timeout(expected * sharing)
+        async with self.session.get(url, headers=headers, timeout=timeout) as resp:
             await self._raise_for(resp, f"GET {key}")
             return await timed_read(start, resp.content.iter_any(), key, expected)
 
@@ -135,9 +137,9 @@ class S3Connection:
     async def ping(self) -> None:
         await asyncio.wait_for(self.client.head_bucket(Bucket=self.bucket), timeout=30)
 
-    async def put(self, key: str, size: int) -> None:
+    async def put(self, key: str, size: int, sharing: int = 1) -> None:
         coro = self._put_single(key, size) if size <= PART_SIZE else self._put_multipart(key, size)
-        await asyncio.wait_for(coro, timeout=transfer_timeout(size))
+        await asyncio.wait_for(coro, timeout=transfer_timeout(size * sharing))
 
     async def _put_single(self, key: str, size: int) -> None:
         await self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=payload(size))
@@ -182,8 +184,9 @@ class S3Connection:
                 )
             raise
 
-    async def get(self, key: str, expected: int) -> Transfer:
-        return await asyncio.wait_for(self._get(key, expected), timeout=transfer_timeout(expected))
+    async def get(self, key: str, expected: int, sharing: int = 1) -> Transfer:
+        timeout = transfer_timeout(expected * sharing)
+        return await asyncio.wait_for(self._get(key, expected), timeout=timeout)
 
     async def _get(self, key: str, expected: int) -> Transfer:
         start = time.perf_counter()

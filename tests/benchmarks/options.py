@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ALL_TARGETS = ("gateway", "reference", "direct")
-WORKLOADS = ("small", "large", "client", "throughput")
+WORKLOADS = ("small", "large", "client", "throughput", "concurrent")
 MiB = 1024**2
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": 1024**3, "gib": 1024**3}
 MAX_SIZE = 4 * 1024**3
@@ -69,6 +69,8 @@ class Options:
     small_size: int
     small_ops: int
     concurrency: tuple[int, ...]
+    transfers: int
+    transfer_size: int
     out: Path
     workdir: Path | None
     keep_workdir: bool
@@ -82,6 +84,8 @@ QUICK = {
     "client_size": 32 * MiB,
     "sizes": (4 * MiB, 16 * MiB, 64 * MiB),
     "small_ops": 200,
+    "transfers": 8,
+    "transfer_size": 16 * MiB,
 }
 
 
@@ -130,6 +134,15 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default=(16, 64),
         help="comma list of small-file concurrencies (default 16,64)",
     )
+    parser.add_argument(
+        "--transfers", type=int, default=64, help="transfers at once for `concurrent` (64)"
+    )
+    parser.add_argument(
+        "--transfer-size",
+        type=parse_size,
+        default=64 * MiB,
+        help="size of each of them (default 64MiB)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument(
         "--workdir",
@@ -159,7 +172,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     values = vars(args)
     if args.quick:
         values.update(QUICK)
-    if values["reps"] < 1 or values["small_ops"] < 1:
-        parser.error("--reps and --small-ops must be at least 1")
+    if values["reps"] < 1 or values["small_ops"] < 1 or values["transfers"] < 1:
+        parser.error("--reps, --small-ops and --transfers must be at least 1")
     values["gateway_args"] = tuple(values["gateway_args"])
     return Options(**values)

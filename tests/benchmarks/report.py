@@ -31,6 +31,12 @@ METRICS = {
     "client_peak_tmp": ("MLflow client path, peak temp disk", False),
     "throughput_put": ("Throughput PUT", True),
     "throughput_get": ("Throughput GET", True),
+    "concurrent_put": ("Concurrent PUT, aggregate", True),
+    "concurrent_put_peak_rss": ("Concurrent PUT, peak RSS", False),
+    "concurrent_put_peak_tmp": ("Concurrent PUT, peak temp disk", False),
+    "concurrent_get": ("Concurrent GET, aggregate", True),
+    "concurrent_get_peak_rss": ("Concurrent GET, peak RSS", False),
+    "concurrent_get_peak_tmp": ("Concurrent GET, peak temp disk", False),
 }
 
 

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, TypeVar
 
+from gateway.stores import budget
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat, read_block
 from gateway.stores.capabilities import RangedDownloads
 from gateway.stores.errors import (
@@ -102,14 +103,14 @@ class LocalDownload(Download):
     ) -> None:
         super().__init__(stat, start, stop)
         self._file = file
-        self._chunk = chunk
+        self.chunk_size = chunk
         self._call = call
 
     async def chunks(self) -> AsyncIterator[bytes]:
         remaining = self.stop - self.start
         await self._call(self._file.seek, self.start)
         while remaining > 0:
-            data = await self._call(self._file.read, min(self._chunk, remaining))
+            data = await self._call(self._file.read, min(self.chunk_size, remaining))
             if not data:
                 return
             remaining -= len(data)
@@ -237,14 +238,22 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         created = await self._call(self._make_dirs, directory, path)
         try:
             async with self.closing(await self._call(self._create, temp, directory, path)) as file:
-                while block := await read_block(body, self.chunk_size):
-                    await self._call(file.write, block)
+                await self._copy(body, file)
                 await self._call(file.flush)  # what Python still buffers, or fsync misses it
                 await self._call(os.fsync, file.fileno())
             await self._call(self._replace, temp, full, path)
         except BaseException:
             await asyncio.to_thread(self._undo, temp, created)
             raise
+
+    async def _copy(self, body: ByteSource, file: BinaryIO) -> None:
+        """One chunk at a time, each reserved from the budget before it is read."""
+        shared = budget.current()
+        while True:
+            async with shared.hold(self.chunk_size):
+                if not (block := await read_block(body, self.chunk_size)):
+                    return
+                await self._call(file.write, block)
 
     def _make_dirs(self, directory: str, path: str) -> list[str]:
         """Creates missing parents and returns them, so a failed upload can remove them again."""

@@ -28,6 +28,10 @@ class PiecesBody:
         for piece in self._pieces:
             yield piece
 
+    def drop(self) -> None:
+        """Frees the bytes once the part is stored, though callers may still hold this object."""
+        self._pieces = []
+
     def tell(self) -> int:
         return self._pos
 

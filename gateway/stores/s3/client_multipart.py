@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -63,7 +63,7 @@ class S3Uploads(MultipartUploads, StoragePresigning):
     name: str
     chunk_size: int
     _client: Any
-    _stream_client: Any
+    _stream_client: Callable[[], Awaitable[Any]]
     _key: Callable[[str], str]
     _errors: Callable[[str], contextlib.AbstractContextManager[None]]
 
@@ -100,7 +100,7 @@ class S3Uploads(MultipartUploads, StoragePresigning):
         streamed = StreamedBody(body, size, self.chunk_size)
         try:
             with self._upload_call(path, upload_id):
-                response = await self._stream_client.upload_part(
+                response = await (await self._stream_client()).upload_part(
                     Bucket=self.bucket,
                     Key=self._key(path),
                     UploadId=upload_id,

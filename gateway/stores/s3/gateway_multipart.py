@@ -9,7 +9,9 @@ import logging
 import math
 from typing import Any
 
+from gateway.stores import budget
 from gateway.stores.base import ByteSource
+from gateway.stores.budget import Grant
 from gateway.stores.capabilities import MAX_PARTS
 from gateway.stores.errors import InvalidRequest
 from gateway.stores.s3.body import PiecesBody, read_part
@@ -38,14 +40,18 @@ class MultipartWriter:
         self.key = key
         self.part_size = part_size
         self.concurrency = concurrency
+        self.budget = budget.current()
 
-    async def upload(self, first: PiecesBody, body: ByteSource, content_type: str) -> None:
+    async def upload(
+        self, first: PiecesBody, grant: Grant, body: ByteSource, content_type: str
+    ) -> None:
+        """Stores `first` and the rest of `body`; `grant` (the budget `first` holds) is ours."""
         created = await self.client.create_multipart_upload(
             Bucket=self.bucket, Key=self.key, ContentType=content_type
         )
         upload_id = created["UploadId"]
         try:
-            parts = await self._send_parts(upload_id, first, body)
+            parts = await self._send_parts(upload_id, first, grant, body)
             await self.client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=self.key,
@@ -56,10 +62,15 @@ class MultipartWriter:
             await _shielded(self._abort(upload_id))
             raise
 
-    async def _send_parts(self, upload_id: str, first: PiecesBody, body: ByteSource) -> list[dict]:
+    async def _send_parts(
+        self, upload_id: str, first: PiecesBody, first_grant: Grant, body: ByteSource
+    ) -> list[dict]:
+        """Reserves each part's bytes before reading them from the client (backpressure) and
+        returns them when its UploadPart ends; parts already in flight never wait on the budget."""
         parts: list[dict] = []
         pending: set[asyncio.Task] = set()
         block, number = first, 0
+        grant: Grant | None = first_grant  # what the block being read or queued holds
         try:
             while len(block):
                 number += 1
@@ -71,11 +82,17 @@ class MultipartWriter:
                 while len(pending) >= self.concurrency:
                     done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                     parts.extend(task.result() for task in done)
-                pending.add(asyncio.create_task(self._part(upload_id, number, block)))
+                task = asyncio.create_task(self._part(upload_id, number, block))
+                task.add_done_callback(_returns(block, grant))
+                pending.add(task)
+                grant = None  # the task's now
+                grant = await self.budget.reserve(self.part_size)
                 block = await read_part(body, self.part_size)
             parts.extend(await asyncio.gather(*pending))
             pending = set()
         finally:
+            if grant is not None:
+                grant.release()
             for task in pending:
                 task.cancel()
             if pending:
@@ -95,6 +112,17 @@ class MultipartWriter:
             )
         except Exception as exc:  # the abandoned-upload cleanup pass is the backstop
             log.warning("could not abort multipart upload of %s: %s", self.key, exc)
+
+
+def _returns(block: PiecesBody, grant: Grant | None) -> Any:
+    """A done-callback that frees a part's bytes and gives its budget back (idempotent)."""
+
+    def done(_task: object) -> None:
+        block.drop()
+        if grant is not None:
+            grant.release()
+
+    return done
 
 
 async def _shielded(coro: Any) -> None:

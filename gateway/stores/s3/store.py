@@ -6,6 +6,7 @@ failures into the store vocabulary, keeps the cause, and never puts a key in a m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
@@ -17,11 +18,20 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_expect_header
+from botocore.loaders import Loader
 
 from gateway.config import S3Transfer
 from gateway.mime import content_type
 from gateway.paths import parent_dirs
-from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
+from gateway.stores import budget
+from gateway.stores.base import (
+    READ_PIECE,
+    ArtifactStore,
+    ByteSource,
+    Download,
+    Entry,
+    FileStat,
+)
 from gateway.stores.capabilities import RangedDownloads
 from gateway.stores.errors import (
     CredentialsRefused,
@@ -68,10 +78,12 @@ class S3Download(Download):
     def __init__(self, response: dict, stat: FileStat, start: int, stop: int, chunk: int) -> None:
         super().__init__(stat, start, stop)
         self._body = response["Body"]
-        self._chunk = chunk
+        self.chunk_size = min(chunk, READ_PIECE)  # see READ_PIECE: larger reads grow buffers
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        async for chunk in self._body.iter_chunks(self._chunk):
+        """The pieces as the connection delivered them (no joining into `chunk_size` blocks)."""
+        read, size = self._body.read, self.chunk_size
+        while chunk := await read(size):
             yield chunk
 
     async def close(self) -> None:
@@ -89,7 +101,10 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
         self.chunk_size = chunk_size
         self._stack = contextlib.AsyncExitStack()
         self._client: Any = None
-        self._stream_client: Any = None  # for part bodies streamed from a client
+        self._streaming: Any = None  # for part bodies streamed from a client; made on first use
+        self._streaming_lock = asyncio.Lock()
+        self._session: AioSession | None = None
+        self._config: AioConfig | None = None
 
     async def start(self) -> None:
         dest, transfer = self.dest, self.transfer
@@ -110,11 +125,18 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        session = AioSession(profile=dest.profile)
-        self._client = await self._stack.enter_async_context(self._create(session, config))
-        self._stream_client = await self._stack.enter_async_context(
-            self._create(session, streaming_config(config))
-        )
+        self._session, self._config = _session(dest.profile), config
+        self._client = await self._stack.enter_async_context(self._create(self._session, config))
+
+    async def _stream_client(self) -> Any:
+        """The client for streamed part bodies, created on the first part link used: each
+        client costs several MiB resident, and most gateways never serve a part link."""
+        async with self._streaming_lock:
+            if self._streaming is None:
+                assert self._session is not None and self._config is not None
+                client = self._create(self._session, streaming_config(self._config))
+                self._streaming = await self._stack.enter_async_context(client)
+        return self._streaming
 
     @contextlib.asynccontextmanager
     async def _create(self, session: AioSession, config: AioConfig) -> AsyncIterator[Any]:
@@ -214,17 +236,22 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         key, kind = self._key(path), content_type(path)
         part_size = part_size_for(self.transfer.part_size, size_hint)
-        with self._errors(path):
-            first = await read_part(body, part_size)
-            if len(first) < part_size:
-                await self._client.put_object(
-                    Bucket=self.bucket, Key=key, Body=first, ContentType=kind
+        wanted = part_size if size_hint is None else min(part_size, size_hint)
+        grant = await budget.current().reserve(wanted)  # before reading: backpressure
+        try:
+            with self._errors(path):
+                first = await read_part(body, part_size)
+                if len(first) < part_size:
+                    await self._client.put_object(
+                        Bucket=self.bucket, Key=key, Body=first, ContentType=kind
+                    )
+                    return
+                writer = MultipartWriter(
+                    self._client, self.bucket, key, part_size, self.transfer.max_concurrency
                 )
-                return
-            writer = MultipartWriter(
-                self._client, self.bucket, key, part_size, self.transfer.max_concurrency
-            )
-            await writer.upload(first, body, kind)
+                await writer.upload(first, grant, body, kind)
+        finally:
+            grant.release()  # idempotent: the writer returns it as soon as part 1 is stored
 
     async def _pages(self, prefix: str, **extra: Any) -> AsyncIterator[dict]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -295,6 +322,21 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
                 destination=self.name,
                 code="NoSuchBucket",
             ) from exc
+
+
+_LOADER: Loader | None = None
+
+
+def _session(profile: str | None) -> AioSession:
+    """A session per destination (its own credentials), all sharing one loader, so botocore's
+    S3 model and endpoint rules are parsed once and held once, not once per destination."""
+    global _LOADER
+    session = AioSession(profile=profile)
+    if _LOADER is None:
+        _LOADER = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _LOADER)
+    return session
 
 
 def _over_tls(dest: S3Options) -> bool:
