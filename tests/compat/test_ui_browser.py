@@ -13,6 +13,7 @@ Neither UI version has an upload control in the artifact browser: its only use o
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -238,23 +239,37 @@ def test_the_uis_upload_request_from_the_page(ui, driver, s3):
 def test_auth_refuses_the_ui_without_credentials(
     gateway_auth, chromium_installed, driver, tmp_path, measurements
 ):
+    """Without credentials the gateway answers 401 with a Basic challenge: headless Chromium
+    shows no page at all (a desktop browser would ask for a login), and the UI's API calls
+    fail the same way."""
     driver.get(f"{gateway_auth.url}/")
-    wait_text(driver, "UNAUTHENTICATED")
+    assert driver.execute_script("return document.getElementById('root')") is None
+    assert driver.find_element("tag name", "body").text == ""
     shot(driver, tmp_path, "unauthenticated", measurements)
-    # The page's own API calls fail the same way.
-    status = driver.execute_async_script(
+    # The same requests from a page of the gateway's origin (`/health` stays open).
+    driver.get(f"{gateway_auth.url}/health")
+    wait_text(driver, "OK")
+    answers = driver.execute_async_script(
         """
         const done = arguments[arguments.length - 1];
-        fetch('/ajax-api/2.0/mlflow/experiments/search', {method: 'POST', body: '{}',
-              headers: {'Content-Type': 'application/json'}})
-          .then(r => done(r.status)).catch(e => done(String(e)));
+        // credentials 'omit': no login prompt (a real browser would show one on 401 Basic).
+        const ask = (url, init) => fetch(url, {...init, credentials: 'omit'}).then(async r => ({
+            status: r.status, challenge: r.headers.get('WWW-Authenticate'), body: await r.text()}));
+        Promise.all([
+            ask('/'),
+            ask('/ajax-api/2.0/mlflow/experiments/search', {method: 'POST', body: '{}',
+                headers: {'Content-Type': 'application/json'}}),
+            ask('/ajax-api/2.0/mlflow-artifacts/artifacts?path=0'),
+        ]).then(done).catch(e => done(String(e)));
         """
     )
-    assert status == 401
+    assert isinstance(answers, list), answers
+    for answer in answers:
+        assert answer["status"] == 401, answer
+        assert "Basic realm=" in answer["challenge"]
+        assert json.loads(answer["body"])["error_code"] == "UNAUTHENTICATED"
 
-    # With credentials (sent on every request, as a proxy login would) the UI works.
-    import base64
-
+    # With credentials on every request (as a login proxy in front would add) the UI works.
     token = base64.b64encode(f"{ADMIN.name}:{ADMIN.password}".encode()).decode()
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd(
