@@ -62,7 +62,12 @@ def client_venvs(request) -> dict[str, clients.ClientVenv]:
 
 
 def start_mlflow_server(
-    python: Path, workdir: Path, default_artifact_root: str, *extra: str, **env: str
+    python: Path,
+    workdir: Path,
+    default_artifact_root: str,
+    *extra: str,
+    artifacts_destination: str | None = None,  # --serve-artifacts to it; else --no-serve-artifacts
+    **env: str,
 ) -> Server:
     """`mlflow server` of `python` on sqlite, `--no-serve-artifacts`, with no bucket keys."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +79,11 @@ def start_mlflow_server(
         "server",
         "--backend-store-uri",
         f"sqlite:///{workdir / 'mlflow.db'}",
-        "--no-serve-artifacts",
+        *(
+            ["--serve-artifacts", "--artifacts-destination", artifacts_destination]
+            if artifacts_destination
+            else ["--no-serve-artifacts"]
+        ),
         "--default-artifact-root",
         default_artifact_root,
         "--host",

@@ -182,21 +182,16 @@ def test_get_artifact(client, gw, tmp_path, route, id_param):
 @pytest.mark.parametrize(
     "route", ["/model-versions/get-artifact", "/ajax-api/2.0/mlflow/model-versions/get-artifact"]
 )
-def test_model_version_artifact_with_a_proxied_source(gw, s3, route, tmp_path):
-    """A version whose source is the bare `mlflow-artifacts:` root: its path is the
-    destination's root."""
+def test_model_version_artifact_with_a_proxied_source(gw, tracking_317, route):
+    """A version whose source is the bare `mlflow-artifacts:` root (its path is the destination's
+    root). As in MLflow's test the version is created in the tracking server's database directly:
+    the REST API refuses that source."""
     name = f"mv-{uuid.uuid4().hex[:10]}"
     file_name = f"{name}.txt"
     assert requests.put(f"{gw.api}/{file_name}", data=b"abcdefg", timeout=30).status_code == 200
-    api = f"{gw.url}/api/2.0/mlflow"
-    requests.post(f"{api}/registered-models/create", json={"name": name}, timeout=30)
-    created = requests.post(
-        f"{api}/model-versions/create",
-        json={"name": name, "source": "mlflow-artifacts:"},
-        timeout=30,
-    )
-    assert created.status_code == 200, created.text
-    version = created.json()["model_version"]["version"]
+    store = MlflowClient(f"sqlite:///{tracking_317.workdir / 'mlflow.db'}")
+    store.create_registered_model(name)
+    version = store.create_model_version(name, "mlflow-artifacts:", run_id=None).version
     resp = requests.get(
         f"{gw.url}{route}", params={"name": name, "version": version, "path": file_name}, timeout=30
     )

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from tests.compat.conftest import start_mlflow_server
-from tests.conftest import Gateway, stored_bytes
-from tests.upstreams import Server, start_s3_gateway, stopping
+from tests.conftest import BUCKET, Gateway, s3_env, stored_bytes
+from tests.upstreams import Server, stopping
 
 SKILLS_MESSAGE = "Skill upload content is immutable; register a new version instead"
 PRESIGNED_ONLY_DOWNLOAD = (
@@ -85,17 +85,19 @@ def test_artifacts_only_server_info_has_the_318_artifact_fields(gateway_b):
 
 @pytest.fixture(scope="module")
 def version_318(gateway_a318) -> dict:
-    """A registered model version whose source is a `mlflow-artifacts:` path on the gateway."""
+    """A registered model version whose source is a run's `mlflow-artifacts:` location."""
     name = f"contract-{uuid.uuid4().hex[:8]}"
-    source = f"contract-sources/{name}"
+    run = create_run(gateway_a318)
+    source = f"{run['artifact_uri']}/model"
     mlmodel = b"artifact_path: model\nflavors: {}\n"
-    put = requests.put(f"{gateway_a318.api}/{source}/MLmodel", data=mlmodel, timeout=30)
+    root = source.removeprefix("mlflow-artifacts:/")
+    put = requests.put(f"{gateway_a318.api}/{root}/MLmodel", data=mlmodel, timeout=30)
     assert put.status_code == 200, put.text
     api = f"{gateway_a318.url}/api/2.0/mlflow"
     requests.post(f"{api}/registered-models/create", json={"name": name}, timeout=30)
     created = requests.post(
         f"{api}/model-versions/create",
-        json={"name": name, "source": f"mlflow-artifacts:/{source}"},
+        json={"name": name, "source": source, "run_id": run["run_id"]},
         timeout=30,
     )
     assert created.status_code == 200, created.text
@@ -163,56 +165,50 @@ def test_logged_model_files_presigned(gateway_a318):
 
 
 @pytest.fixture(scope="module")
-def presigned_only(client_venvs, seaweed, tmp_path_factory) -> Iterator[tuple[Server, Gateway]]:
-    """A 3.18 tracking server with `--artifacts-presigned-only`, and a gateway in front of it."""
+def presigned_only(client_venvs, seaweed, tmp_path_factory) -> Iterator[Server]:
+    """A 3.18 server with `--artifacts-presigned-only`: it needs `--serve-artifacts` to a
+    destination that can presign (S3 here; with `--no-serve-artifacts` or a local destination it
+    refuses to start), so it is the reference only, never a deployment-A upstream, and it holds
+    bucket keys."""
     server = start_mlflow_server(
         client_venvs["3.18.0"].python,
         tmp_path_factory.mktemp("presigned-only") / "tracking",
         "mlflow-artifacts:/",
         "--artifacts-presigned-only",
+        artifacts_destination=f"s3://{BUCKET}/presigned-only",
+        **s3_env(seaweed.endpoint),
     )
     with stopping(server):
-        workdir = tmp_path_factory.mktemp("presigned-only-gateway")
-        gw = start_s3_gateway(workdir, seaweed, "presigned-only", "--tracking-uri", server.url)
-        with stopping(gw):
-            yield server, gw
+        yield server
 
 
 def test_318_presigned_only_refusal_shape(presigned_only):
-    """The reference: a proxied download on a presigned-only 3.18 server is 403 with a flag."""
-    server, _ = presigned_only
+    """Proxied transfers on a presigned-only 3.18 server: 403 with a flag the UI reads."""
+    url = presigned_only.url
     run = requests.post(
-        f"{server.url}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}, timeout=30
+        f"{url}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}, timeout=30
     ).json()["run"]["info"]
     resp = requests.get(
-        f"{server.url}/get-artifact", params={"run_id": run["run_id"], "path": "a.txt"}, timeout=30
+        f"{url}/get-artifact", params={"run_id": run["run_id"], "path": "a.txt"}, timeout=30
     )
-    body = assert_error(resp, 403, "PERMISSION_DENIED")
-    assert body == {
+    assert resp.status_code == 403
+    assert resp.json() == {
         "error_code": "PERMISSION_DENIED",
         "message": PRESIGNED_ONLY_DOWNLOAD,
+        "sqlstate": "KAM00",
+        "error_class": "PERMISSION_DENIED",
         "artifacts_presigned_only": True,
     }
-    info = get_json(f"{server.url}/api/3.0/mlflow/server-info")
-    assert info["artifacts_presigned_only"] is True
-
-
-def test_gateway_in_front_of_a_presigned_only_server_reports_its_own_mode(presigned_only):
-    """The gateway serves (and signs) the bytes itself: it is not presigned-only, and its
-    answer for a gateway location is the file, not the upstream's 403."""
-    _, gw = presigned_only
-    info = get_json(f"{gw.url}/api/3.0/mlflow/server-info")
-    assert info["artifacts_presigned_only"] is False
-    assert info["artifact_serving_enabled"] is True
-    run = requests.post(
-        f"{gw.url}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}, timeout=30
-    ).json()["run"]["info"]
-    root = run["artifact_uri"].removeprefix("mlflow-artifacts:/")
-    assert requests.put(f"{gw.api}/{root}/a.txt", data=b"abc", timeout=30).status_code == 200
-    got = requests.get(
-        f"{gw.url}/get-artifact", params={"run_id": run["run_id"], "path": "a.txt"}, timeout=30
+    upload = requests.put(
+        f"{url}/api/2.0/mlflow-artifacts/artifacts/0/x.txt", data=b"x", timeout=30
     )
-    assert got.status_code == 200 and got.content == b"abc"
+    assert upload.status_code == 403 and upload.json()["artifacts_presigned_only"] is True
+    assert upload.json()["message"].startswith("This server requires artifacts to be uploaded")
+    # Listing is not refused.
+    listing = requests.get(f"{url}/api/2.0/mlflow-artifacts/artifacts", timeout=30)
+    assert listing.status_code == 200
+    info = get_json(f"{url}/api/3.0/mlflow/server-info")
+    assert info["artifacts_presigned_only"] is True and info["artifact_serving_enabled"] is True
 
 
 # --- skills/ write protection -----------------------------------------------------------------
