@@ -6,9 +6,9 @@ last line of stdout. It imports nothing from this repository: it runs under MLfl
 
 Modes (`mode` in the JSON):
 - `flow`: log_artifact / log_artifacts, list, download, a scikit-learn model logged, registered
-  and loaded back from `models:/<name>/1`, and the CLI: `mlflow artifacts list` in a new
-  interpreter as typed, `mlflow artifacts download` and `mlflow experiments search` through
-  the same click commands in this process.
+  and loaded back from `models:/<name>/1`, and the CLI: `mlflow artifacts list`,
+  `mlflow artifacts download` and `mlflow experiments search` through MLflow's click group in
+  this process; with `cli_subprocess` the listing runs as typed, in a new interpreter.
 - `multipart`: one file through the client's proxied multipart upload (and, where the version
   has it, its ranged multipart download), with SHA-256 of both ends and what the client sent.
 - `repo_upload`: `log_artifact` through `get_artifact_repository(<artifact_uri>)` only (no
@@ -124,7 +124,9 @@ def flow(config: dict) -> dict:
     tree_back = Path(client.download_artifacts(run_id, "tree", str(downloads)))
     weights_back = client.download_artifacts(run_id, "data/weights.bin", str(downloads))
 
-    cli_list = json.loads(cli_process("artifacts", "list", "--run-id", run_id))
+    list_args = ("artifacts", "list", "--run-id", run_id)
+    typed = config.get("cli_subprocess", False)
+    cli_list = json.loads(cli_process(*list_args) if typed else cli(*list_args))
     cli_dst = work / "cli-download"
     cli_dst.mkdir(exist_ok=True)
     cli_download = cli(

@@ -101,6 +101,8 @@ def test_stock_client_flow(client_venvs, deployment, version, s3, tmp_path):
             "mode": "flow",
             "experiment": f"matrix-{version}-{deployment.name}",
             "model_name": f"matrix-model-{version}-{deployment.name}",
+            # `python -m mlflow ...` costs 10-15 s of imports here: once per version (in A).
+            "cli_subprocess": deployment.name == "A",
         },
         deployment.tracking_uri,
         tmp_path,
