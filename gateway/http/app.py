@@ -20,7 +20,9 @@ from gateway.http.routes import (
     health,
     multipart,
     presigned,
+    presigned_urls,
     server_info,
+    traces,
     tracking_artifacts,
 )
 from gateway.http.routes.passthrough import install_passthrough, passthrough
@@ -74,6 +76,8 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
         install(app, Upstream(settings.tracking_uri, settings.upstream))
         install_passthrough(app)
         tracking_artifacts.add_routes(app)
+        traces.add_routes(app)
+        presigned_urls.add_routes(app)
     health.add_routes(app)
     artifacts.add_routes(app)
     multipart.add_routes(app)
