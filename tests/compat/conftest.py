@@ -20,7 +20,15 @@ import pytest
 import yaml
 
 from tests.compat import clients
-from tests.conftest import BUCKET, MEASUREMENTS, Gateway, clean_env, s3_env, start_gateway
+from tests.conftest import (
+    BUCKET,
+    MEASUREMENTS,
+    Gateway,
+    clean_env,
+    pending_uploads,
+    s3_env,
+    start_gateway,
+)
 from tests.processes import ManagedProcess, free_port
 from tests.upstreams import NO_TELEMETRY, Server, start_s3_gateway, stopping
 
@@ -46,6 +54,13 @@ class User:
 # EDIT on experiment 7 only (READ elsewhere); ADMIN may do anything.
 EDITOR = User("editor", "editor-pass-4c8e2a6f", {"7": "EDIT", "*": "READ"})
 ADMIN = User("admin", "admin-pass-9b3d7f1e", {"*": "MANAGE"})
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_uploads(s3) -> Iterator[None]:
+    """The bucket is shared with tests/multipart, which expects no multipart upload in it."""
+    yield
+    assert pending_uploads(s3) == []
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ work. The few that check the 3.18 server itself pin down the reference they are 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -257,8 +258,32 @@ def test_paths_beside_the_skill_namespace_stay_writable(any_gateway, path):
 def test_skill_namespace_is_write_protected_for_multipart(any_gateway, directory, name, action):
     body = {"path": f"/home/me/{name}", "num_parts": 1, "upload_id": "x", "parts": []}
     url = f"{any_gateway.url}/api/2.0/mlflow-artifacts/mpu/{action}/{directory}"
-    resp = requests.post(url.rstrip("/"), json=body, timeout=30)
+    with aborting(any_gateway, directory, body["path"]) as post:
+        resp = post(url, body)
     assert assert_error(resp, 403, "PERMISSION_DENIED")["message"] == SKILLS_MESSAGE
+
+
+@contextlib.contextmanager
+def aborting(gw: Gateway, directory: str, path: str) -> Iterator:
+    """POSTs mpu requests; any upload one of them started is aborted afterwards, so no test
+    leaves a multipart upload in the shared bucket (tests/multipart checks it holds none)."""
+    started: list[str] = []
+
+    def post(url: str, body: dict) -> requests.Response:
+        resp = requests.post(url, json=body, timeout=30)
+        if resp.status_code == 200 and "upload_id" in resp.json():
+            started.append(resp.json()["upload_id"])
+        return resp
+
+    try:
+        yield post
+    finally:
+        for upload_id in started:
+            requests.post(
+                f"{gw.url}/api/2.0/mlflow-artifacts/mpu/abort/{directory}",
+                json={"path": path, "upload_id": upload_id},
+                timeout=30,
+            )
 
 
 def test_skill_namespace_stays_readable(gateway_b, s3):
@@ -274,13 +299,12 @@ def test_skill_namespace_stays_readable(gateway_b, s3):
 
 @pytest.mark.parametrize("name", ["", ".", "..", "src%5C..", "C%3A..", "/home/me/..", "a\\.."])
 def test_multipart_path_field_naming_no_file_is_400(gateway_b, exp, name):
+    directory = f"{exp}/run/artifacts"
     for action in ("create", "complete", "abort"):
         body = {"path": name, "num_parts": 1, "upload_id": "x", "parts": [{"part_number": 1}]}
-        resp = requests.post(
-            f"{gateway_b.url}/api/2.0/mlflow-artifacts/mpu/{action}/{exp}/run/artifacts",
-            json=body,
-            timeout=30,
-        )
+        url = f"{gateway_b.url}/api/2.0/mlflow-artifacts/mpu/{action}/{directory}"
+        with aborting(gateway_b, directory, name) as post:
+            resp = post(url, body)
         assert_error(resp, 400, "INVALID_PARAMETER_VALUE")
 
 
