@@ -37,14 +37,20 @@ def gw(request) -> Gateway:
 
 @pytest.fixture
 def client(gw, monkeypatch) -> MlflowClient:
-    """The stock client in this process, knowing only the gateway."""
+    """The stock client in this process, knowing only the gateway. MLflow keeps the tracking
+    URI and experiment in module globals and os.environ: all are put back afterwards."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", gw.url)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     mlflow.set_tracking_uri(gw.url)
     mlflow.set_experiment(f"scenarios-{gw.destination}")
-    yield MlflowClient(gw.url)
-    if mlflow.active_run():
-        mlflow.end_run()
+    try:
+        yield MlflowClient(gw.url)
+    finally:
+        if mlflow.active_run():
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)
 
 
 def content_disposition_filename(header: str) -> str:
