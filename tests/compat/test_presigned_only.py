@@ -119,6 +119,10 @@ def test_tracking_routes_refuse_proxied_bytes_and_answer_presigned(presigned_gat
     assert stored_bytes(gw, s3, f"{root}/a.txt") is None
 
 
+def upload_link(api: str, **body: str) -> requests.Response:
+    return requests.post(f"{api}/artifacts/presigned-upload-url", json=body, timeout=30)
+
+
 def test_presigned_url_routes_sign_on_the_storage(presigned_gateway, seaweed, s3):
     """The tracking API's presigned-upload/download-url, as the 3.18 UI uses them in this mode:
     answered by the gateway with SeaweedFS URLs, for a run and for a logged model."""
@@ -126,10 +130,8 @@ def test_presigned_url_routes_sign_on_the_storage(presigned_gateway, seaweed, s3
     api = f"{gw.url}/api/2.0/mlflow"
     run = requests.post(f"{api}/runs/create", json={"experiment_id": "0"}, timeout=30)
     info = run.json()["run"]["info"]
-    upload = requests.post(
-        f"{gw.url}/ajax-api/2.0/mlflow/artifacts/presigned-upload-url",
-        json={"run_id": info["run_id"], "path": "direct/u.txt"},
-        timeout=30,
+    upload = upload_link(
+        f"{gw.url}/ajax-api/2.0/mlflow", run_id=info["run_id"], path="direct/u.txt"
     )
     assert upload.status_code == 200, upload.text
     assert set(upload.json()) == {"presigned_url", "headers"}
@@ -138,28 +140,22 @@ def test_presigned_url_routes_sign_on_the_storage(presigned_gateway, seaweed, s3
     assert put.status_code == 200, put.text
     root = info["artifact_uri"].removeprefix("mlflow-artifacts:/")
     assert stored_bytes(gw, s3, f"{root}/direct/u.txt") == b"straight in"
-    download = requests.post(
-        f"{api}/artifacts/presigned-download-url",
-        json={"run_id": info["run_id"], "path": "direct/u.txt", "expiration": 60},
-        timeout=30,
+    download, too_long = (
+        requests.post(
+            f"{api}/artifacts/presigned-download-url",
+            json={"run_id": info["run_id"], "path": "direct/u.txt", "expiration": seconds},
+            timeout=30,
+        )
+        for seconds in (60, 604801)
     )
     assert download.status_code == 200, download.text
     assert download.json()["file_size"] == 11
     assert requests.get(download.json()["presigned_url"], timeout=30).content == b"straight in"
-    too_long = requests.post(
-        f"{api}/artifacts/presigned-download-url",
-        json={"run_id": info["run_id"], "path": "direct/u.txt", "expiration": 604801},
-        timeout=30,
-    )
     assert too_long.status_code == 400 and "604800" in too_long.json()["message"]
 
     model = requests.post(f"{api}/logged-models", json={"experiment_id": "0"}, timeout=30)
     model_info = model.json()["model"]["info"]
-    signed = requests.post(
-        f"{api}/artifacts/presigned-upload-url",
-        json={"model_id": model_info["model_id"], "path": "MLmodel"},
-        timeout=30,
-    ).json()
+    signed = upload_link(api, model_id=model_info["model_id"], path="MLmodel").json()
     requests.put(signed["presigned_url"], data=b"flavors: {}\n", timeout=30).raise_for_status()
     model_root = model_info["artifact_uri"].removeprefix("mlflow-artifacts:/")
     assert stored_bytes(gw, s3, f"{model_root}/MLmodel") == b"flavors: {}\n"
