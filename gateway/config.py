@@ -210,6 +210,11 @@ class Settings(BaseSettings):
     body_idle_timeout: float = Field(
         60.0, gt=0, description="seconds a request body may stall before the connection is closed"
     )
+    artifacts_presigned_only: bool = Field(
+        False,
+        description="every destination presigned-only (as MLflow's flag): clients move bytes on "
+        "presigned storage URLs, the gateway refuses to carry them",
+    )
     ready_details: bool = Field(
         False, description="show /ready's details to anonymous callers (always to known users)"
     )

@@ -5,6 +5,8 @@ Stores never raise these: their vocabulary is `gateway.stores.errors`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class ApiError(Exception):
     """Rendered as MLflow's `{"error_code": ..., "message": ...}` with `status`."""
@@ -12,6 +14,7 @@ class ApiError(Exception):
     status = 400
     error_code = "INVALID_PARAMETER_VALUE"
     headers: tuple[tuple[str, str], ...] = ()
+    extra: ClassVar[dict[str, object]] = {}  # fields beside error_code and message (MLflow's)
     close_connection = False  # the bytes after the request line cannot be trusted as HTTP
 
     def __init__(self, message: str) -> None:
@@ -39,6 +42,26 @@ class Unauthenticated(ApiError):
 class PermissionDenied(ApiError):
     status = 403
     error_code = "PERMISSION_DENIED"
+
+
+class PresignedOnly(PermissionDenied):
+    """MLflow 3.18's refusal of a proxied transfer in presigned-only mode, field for field: its
+    UI reloads its settings on `artifacts_presigned_only` (mlflow/server/artifact_transfer.py)."""
+
+    extra: ClassVar[dict[str, object]] = {
+        "sqlstate": "KAM00",
+        "error_class": "PERMISSION_DENIED",
+        "artifacts_presigned_only": True,
+    }
+
+    def __init__(self, direction: str) -> None:
+        where = "downloaded directly from" if direction == "download" else "uploaded directly to"
+        super().__init__(
+            f"This server requires artifacts to be {where} storage. Upgrade your MLflow client to "
+            "match this server (MLflow 3.18.0) or a newer version with presigned-only artifact "
+            f"support, then retry the {direction}. If you are using the MLflow UI, reload the page "
+            "to refresh the server settings."
+        )
 
 
 class Busy(ApiError):

@@ -7,13 +7,14 @@ import posixpath
 import unicodedata
 import urllib.parse
 
-# MLflow serves these as text/plain (mlflow/utils/mime_type_utils.py), extension-less
-# MLmodel and MLproject included.
+# MLflow serves these as text/plain (mlflow/utils/mime_type_utils.py), extension-less MLmodel
+# and `mlproject` (MLflow's MLPROJECT_FILE_NAME) included. `MLproject`, the name projects use,
+# is text here too, where MLflow's case-sensitive list answers application/octet-stream.
 _TEXT_EXTENSIONS = frozenset(
     {
         *("txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties", "prop"),
         *("hocon", "toml", "yaml", "yml", "xml", "json", "js", "py", "py3", "csv", "tsv"),
-        *("md", "rst", "ipynb", "MLmodel", "MLproject"),
+        *("md", "rst", "ipynb", "MLmodel", "mlproject", "MLproject"),
     }
 )
 _TOKEN_SAFE = "!#$&+-.^_`|~"

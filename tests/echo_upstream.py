@@ -169,18 +169,44 @@ async def logged_model(request: web.Request) -> web.Response:
     return web.json_response({"model": {"info": {"artifact_uri": location}}})
 
 
+async def trace_info(request: web.Request) -> web.Response:
+    """A trace whose data (`traces.json`) lies in the run location of the same lookup id."""
+    location = _location(request.match_info["trace_id"])
+    if location is None:
+        return _guarded()
+    tags = {"mlflow.artifactLocation": location, "mlflow.trace.spansLocation": "ARTIFACT_REPO"}
+    return web.json_response({"trace": {"trace_info": {"tags": tags}}})
+
+
 async def health(request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
 
+server_info_stalls = asyncio.Event()
+
+
 async def server_info(request: web.Request) -> web.Response:
+    """Answers at once, or only after WAIT_LIMIT while `/_stall-server-info` has been posted."""
+    if server_info_stalls.is_set():
+        await asyncio.sleep(WAIT_LIMIT)
     return web.json_response(SERVER_INFO)
+
+
+async def stall_server_info(request: web.Request) -> web.Response:
+    """POST: server-info stalls from now on; DELETE: it answers again."""
+    if request.method == "POST":
+        server_info_stalls.set()
+    else:
+        server_info_stalls.clear()
+    return web.Response(text="ok")
 
 
 def build() -> web.Application:
     app = web.Application(middlewares=[record])
     app.router.add_get("/_received", list_received)
     app.router.add_delete("/_received", forget_received)
+    app.router.add_route("POST", "/_stall-server-info", stall_server_info)
+    app.router.add_route("DELETE", "/_stall-server-info", stall_server_info)
     gets = {
         "/health": health,
         "/gzip": gzipped,
@@ -195,6 +221,7 @@ def build() -> web.Application:
         "/api/2.0/mlflow/runs/get": guarded_run,
         "/api/2.0/mlflow/model-versions/get-download-uri": download_uri,
         "/api/2.0/mlflow/logged-models/{model_id}": logged_model,
+        "/api/3.0/mlflow/traces/{trace_id}": trace_info,
     }
     for path, handler in gets.items():
         app.router.add_get(path, handler)

@@ -31,6 +31,7 @@ def running(workdir: Path, tracking_uri: str | None, **auth: object) -> Iterator
     root = workdir / "mlartifacts"
     (root / SEED).parent.mkdir(parents=True)
     (root / SEED).write_bytes(SEED_BYTES)
+    (root / SEED).with_name("traces.json").write_bytes(b'{"spans": []}')  # trace `gw-7`'s data
     config = workdir / "gateway.yaml"
     users = [OWNER.config(), STRANGER.config()]
     config.write_text(yaml.safe_dump({"auth": {"users": users, **auth}}))

@@ -166,6 +166,14 @@ def ui_upload(g: Guarded, method: str, route: str, case: str) -> Prepared:
     return Prepared(_target(g, route), params=params, data=b"from the UI")
 
 
+def trace_file(g: Guarded, method: str, route: str, case: str) -> Prepared:
+    return Prepared(_target(g, route), params={"request_id": "gw-7"})
+
+
+def presigned_url(g: Guarded, method: str, route: str, case: str) -> Prepared:
+    return Prepared(_target(g, route), json={"run_id": "gw-7", "path": "a.txt"})
+
+
 # (end of the route's path, the rule it must have, how to call it)
 EXERCISES: list[tuple[str, type[Rule], Prepare]] = [
     ("/mlflow-artifacts/artifacts", Artifact, listing),
@@ -188,6 +196,9 @@ EXERCISES: list[tuple[str, type[Rule], Prepare]] = [
     ("/model-versions/get-artifact", Tracking, version_file),
     ("/logged-models/{model_id}/artifacts/files", Tracking, model_file),
     ("/upload-artifact", Tracking, ui_upload),
+    ("/mlflow/get-trace-artifact", Tracking, trace_file),
+    ("/artifacts/presigned-upload-url", Tracking, presigned_url),
+    ("/artifacts/presigned-download-url", Tracking, presigned_url),
 ]
 
 

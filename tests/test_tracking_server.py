@@ -14,6 +14,7 @@ import pytest
 import requests
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
+from gateway.http.capabilities import FIELDS
 from tests.client_flow import METRICS, NOTES, PARAMS, TAGS
 from tests.conftest import BUCKET, Gateway, stored_bytes
 from tests.upstreams import (
@@ -276,10 +277,10 @@ def test_server_info_is_the_tracking_servers_with_the_gateways_artifact_fields(
 ):
     upstream = get_json(f"{tracking.url}/api/3.0/mlflow/server-info")
     own = get_json(f"{s3_gateway.url}/api/3.0/mlflow/server-info")
-    capability = {"multipart_uploads_enabled", "multipart_downloads_enabled"}
+    capability = set(FIELDS)
     for prefix in ("/api", "/ajax-api"):
         info = get_json(f"{gw.url}{prefix}/3.0/mlflow/server-info")
-        assert info.keys() == upstream.keys()
+        assert info.keys() == upstream.keys() | capability
         assert {k: v for k, v in info.items() if k not in capability} == {
             k: v for k, v in upstream.items() if k not in capability
         }

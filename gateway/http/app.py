@@ -24,7 +24,9 @@ from gateway.http.routes import (
     multipart,
     openapi,
     presigned,
+    presigned_urls,
     server_info,
+    traces,
     tracking_artifacts,
 )
 from gateway.http.routes.passthrough import install_passthrough, passthrough
@@ -83,6 +85,8 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
         install(app, Upstream(settings.tracking_uri, settings.upstream))
         install_passthrough(app)
         tracking_artifacts.add_routes(app)
+        traces.add_routes(app)
+        presigned_urls.add_routes(app)
     health.add_routes(app)
     openapi.add_routes(app)
     artifacts.add_routes(app)

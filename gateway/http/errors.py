@@ -40,8 +40,11 @@ STORE_ANSWERS: tuple[tuple[type[store.StoreError], int, str], ...] = (
 ARTIFACTS_ONLY = "this gateway serves MLflow artifacts only (no --tracking-uri is configured)"
 
 
-def error_json(status: int, error_code: str, message: str) -> web.Response:
-    return web.json_response({"error_code": error_code, "message": redact(message)}, status=status)
+def error_json(
+    status: int, error_code: str, message: str, extra: dict[str, object] | None = None
+) -> web.Response:
+    body = {"error_code": error_code, "message": redact(message)} | (extra or {})
+    return web.json_response(body, status=status)
 
 
 def store_answer(request: web.Request, exc: store.StoreError) -> web.Response:
@@ -67,7 +70,7 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     try:
         return await handler(request)
     except ApiError as exc:
-        response = error_json(exc.status, exc.error_code, exc.message)
+        response = error_json(exc.status, exc.error_code, exc.message, exc.extra)
         for name, value in exc.headers:
             response.headers.add(name, value)
         if exc.close_connection:

@@ -24,6 +24,7 @@ from gateway.stores import (
     default_options,
     parse_options,
 )
+from gateway.stores.capabilities import StoragePresigning
 from gateway.stores.registry import store_type_for
 
 
@@ -78,6 +79,15 @@ def build_destinations(settings: Settings) -> Destinations:
             problems.append(f"{label}: {exc}" if raw is not None else str(exc))
             continue
         store.name = name
+        if options.artifacts_presigned_only or settings.artifacts_presigned_only:
+            if not isinstance(store, StoragePresigning):
+                where = label if raw is not None else "--artifacts-destination"
+                problems.append(
+                    f"{where}: artifacts_presigned_only needs a destination that can presign "
+                    f"storage URLs (s3://), not {store.uri!r}"
+                )
+                continue
+            store.presigned_only = True
         stores[name] = store
     if problems or table is None:
         raise ConfigProblems(problems)

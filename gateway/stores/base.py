@@ -70,6 +70,8 @@ class ArtifactStore(abc.ABC):
     def __init__(self, uri: str, name: str = "default") -> None:
         self.uri = uri
         self.name = name  # the configured destination name, for errors and logs
+        # Clients move the bytes on presigned storage URLs only (`artifacts_presigned_only`).
+        self.presigned_only = False
 
     @property
     def endpoint(self) -> str | None:

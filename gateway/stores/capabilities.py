@@ -88,3 +88,7 @@ class StoragePresigning(abc.ABC):
     @abc.abstractmethod
     async def presign_download(self, path: str, expires_in: int) -> str:
         """A ranged-GET URL of one file."""
+
+    @abc.abstractmethod
+    async def presign_upload(self, path: str, expires_in: int) -> str:
+        """A single-request PUT URL of one file (MLflow's `presigned-upload-url`)."""

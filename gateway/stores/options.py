@@ -11,7 +11,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class InvalidDestination(ValueError):
@@ -45,6 +45,9 @@ class DestinationOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     uri: str
+    artifacts_presigned_only: bool = Field(
+        False, description="no bytes through the gateway: clients use presigned storage URLs"
+    )
 
     @field_validator("uri")
     @classmethod

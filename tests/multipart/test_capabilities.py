@@ -17,7 +17,14 @@ from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepositor
 
 from gateway.config import load_settings
 from gateway.http.app import build_app
-from gateway.http.capabilities import MULTIPART_DOWNLOADS, MULTIPART_UPLOADS, artifact_capabilities
+from gateway.http.capabilities import (
+    MODEL_PRESIGNED_DOWNLOADS,
+    MULTIPART_DOWNLOADS,
+    MULTIPART_UPLOADS,
+    PRESIGNED_ONLY,
+    SERVING,
+    artifact_capabilities,
+)
 from gateway.routing.build import build_destinations
 from gateway.routing.destinations import Destinations
 from gateway.stores import ArtifactStore
@@ -56,14 +63,22 @@ def test_local_and_s3_destinations_advertise_both(tmp_path):
     for destination in (str(tmp_path / "root"), "s3://bucket/prefix"):
         settings = load_settings(["--artifacts-destination", destination])
         app = build_app(settings, build_destinations(settings))
-        assert artifact_capabilities(app) == {MULTIPART_UPLOADS: True, MULTIPART_DOWNLOADS: True}
+        assert artifact_capabilities(app) == {
+            MULTIPART_UPLOADS: True,
+            MULTIPART_DOWNLOADS: True,
+            SERVING: True,
+            PRESIGNED_ONLY: False,
+            MODEL_PRESIGNED_DOWNLOADS: True,
+        }
 
 
 def test_without_multipart_the_stock_client_falls_back(tmp_path, monkeypatch):
     root = tmp_path / "root"
     settings = load_settings(["--artifacts-destination", str(root)])
     app = build_app(settings, Destinations(WithoutMultipart(str(root), settings.chunk_size)))
-    assert artifact_capabilities(app) == {MULTIPART_UPLOADS: False, MULTIPART_DOWNLOADS: False}
+    capabilities = artifact_capabilities(app)
+    assert capabilities[MULTIPART_UPLOADS] is capabilities[MULTIPART_DOWNLOADS] is False
+    assert capabilities[MODEL_PRESIGNED_DOWNLOADS] is False
     source = tmp_path / "model.bin"
     source.write_bytes(os.urandom(3 * MIB))
     (tmp_path / "back").mkdir()

@@ -9,6 +9,7 @@ from gateway.http.access import Action, query_path, store_for, url_path
 from gateway.http.files import serve_file
 from gateway.http.guard import Artifact, add
 from gateway.http.observed import uploading
+from gateway.http.routes.refusals import refuse_proxied, refuse_skill_mutation
 from gateway.stores import Entry
 
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
@@ -18,7 +19,8 @@ async def upload(request: web.Request) -> web.Response:
     path, trailing_slash = url_path(request)
     if not path or trailing_slash:
         raise InvalidParameter(f"Cannot upload to a directory path '{path}/': name a file")
-    store = store_for(request, path, Action.WRITE)
+    store = refuse_proxied(store_for(request, path, Action.WRITE), "upload")
+    refuse_skill_mutation(path)
     with uploading(request, store.name):
         await store.write(path, request.content, request.content_length)
     return web.json_response({})
@@ -28,7 +30,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     path, _ = url_path(request)
     if not path:
         return await list_artifacts(request)
-    store = store_for(request, path, Action.READ)
+    store = refuse_proxied(store_for(request, path, Action.READ), "download")
     return await serve_file(request, store, path)
 
 
@@ -52,6 +54,7 @@ async def delete(request: web.Request) -> web.Response:
     path, _ = url_path(request)
     if not path:
         raise InvalidParameter("Refusing to delete the root of a destination: name a path")
+    refuse_skill_mutation(path)
     await store_for(request, path, Action.DELETE).delete(path)
     return web.json_response({})
 

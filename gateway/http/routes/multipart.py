@@ -20,12 +20,14 @@ from gateway.http.observed import note_target, uploading
 from gateway.http.routes.artifacts import PREFIXES
 from gateway.http.routes.multipart_bodies import (
     AbortRequest,
+    Body,
     CompleteRequest,
     CreateRequest,
     ordered_parts,
     read_body,
     target_path,
 )
+from gateway.http.routes.refusals import refuse_proxied, refuse_skill_mutation
 from gateway.links.signing import Fields
 from gateway.links.urls import LINKS, PART_ROUTE
 from gateway.metrics import collectors
@@ -37,9 +39,15 @@ MULTIPART = web.AppKey("multipart", Multipart)
 _ROUTES = {name: f"/mlflow-artifacts/mpu/{name}" for name in ("create", "complete", "abort")}
 
 
-def _target(request: web.Request, local_file: str) -> str:
+async def _target(request: web.Request, model: type[Body]) -> tuple[Body, str]:
+    """The body and the file it names; skill content refused by the URL (before the body is
+    read) and by the file, as 3.18 checks both."""
     directory, _ = url_path(request)
-    return target_path(directory, local_file)
+    refuse_skill_mutation(directory)
+    body = await read_body(request, model)
+    path = target_path(directory, body.path)
+    refuse_skill_mutation(path)
+    return body, path
 
 
 def _uploads(store: ArtifactStore) -> MultipartUploads:
@@ -50,18 +58,18 @@ def _uploads(store: ArtifactStore) -> MultipartUploads:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_body(request, CreateRequest)
-    path = _target(request, body.path)
+    body, path = await _target(request, CreateRequest)
     store = _uploads(store_for(request, path, Action.WRITE))
     config, links = request.app[MULTIPART], request.app[LINKS]
     base = links.base(request)
+    direct = (config.direct or store.presigned_only) and isinstance(store, StoragePresigning)
     upload_id = await store.create_upload(path)
     collectors().multipart.labels("created").inc()
     try:
         credentials = []
         for number in range(1, body.num_parts + 1):
             url = None
-            if config.direct and isinstance(store, StoragePresigning):
+            if direct:
                 url = await store.presign_part(path, upload_id, number, config.url_ttl)
             url = url or links.part_url(base, path, upload_id, number)
             credentials.append({"url": url, "part_number": number, "headers": {}})
@@ -73,8 +81,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def complete(request: web.Request) -> web.Response:
-    body = await read_body(request, CompleteRequest)
-    path = _target(request, body.path)
+    body, path = await _target(request, CompleteRequest)
     store = _uploads(store_for(request, path, Action.WRITE))
     stored = await store.list_parts(path, body.upload_id)
     await store.complete_upload(path, body.upload_id, ordered_parts(body.parts, stored))
@@ -83,8 +90,7 @@ async def complete(request: web.Request) -> web.Response:
 
 
 async def abort(request: web.Request) -> web.Response:
-    body = await read_body(request, AbortRequest)
-    path = _target(request, body.path)
+    body, path = await _target(request, AbortRequest)
     await _uploads(store_for(request, path, Action.WRITE)).abort_upload(path, body.upload_id)
     collectors().multipart.labels("aborted").inc()
     return web.json_response({})
@@ -125,7 +131,7 @@ async def put_part(request: web.Request) -> web.Response:
         raise web.HTTPRequestEntityTooLarge(
             limit, size, reason=f"Part {number} has {size} bytes; parts may have at most {limit}"
         )
-    store = _uploads(request.app[DESTINATIONS].for_path(path))
+    store = _uploads(refuse_proxied(request.app[DESTINATIONS].for_path(path), "upload"))
     note_target(request, store.name, experiment_of(path))
     with uploading(request, store.name):
         etag = await store.upload_part(path, upload_id, number, request.content, size)

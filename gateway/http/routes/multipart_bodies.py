@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import re
+import ntpath
+import urllib.parse
 from typing import TypeVar
 
 from aiohttp import web
@@ -26,7 +27,7 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="ignore")  # newer clients may send more
 
     path: str = Field(
-        min_length=1, max_length=PATH_LIMIT, description="the client's local file; its name is kept"
+        max_length=PATH_LIMIT, description="the file's name (before 3.18: the client's local path)"
     )
 
 
@@ -75,11 +76,20 @@ async def read_body(request: web.Request, model: type[Body]) -> Body:
         raise InvalidParameter(f"Invalid request body: {problems}") from exc
 
 
+def file_name(local_file: str) -> str:
+    """3.18's `_get_multipart_upload_file_name`: the base name on `/` and `\\`, again after
+    percent-decoding (an encoded separator), and `""`, `.` and `..` refused as MLflow does."""
+    name = ntpath.basename(local_file)
+    if name:
+        name = ntpath.basename(urllib.parse.unquote(name))
+    if name in ("", ".", ".."):
+        raise InvalidParameter("Invalid path")
+    return name
+
+
 def target_path(directory: str, local_file: str) -> str:
-    """MLflow stores the upload at `<URL path>/<basename of the client's local file>`."""
-    name = re.split(r"[\\/]", local_file)[-1]
-    if not name:
-        raise InvalidParameter("'path' must name the local file being uploaded")
+    """MLflow stores the upload at `<URL path>/<name of the client's file>`."""
+    name = file_name(local_file)
     return paths.normalize(f"{directory}/{name}" if directory else name, allow_empty=False)
 
 

@@ -32,9 +32,12 @@ def is_own_path(path: str) -> bool:
     )
 
 
-async def forward(request: web.Request, upstream: Upstream) -> web.StreamResponse:
-    """Streams the request to the upstream and its answer back, status and headers unchanged."""
-    body = request.content if request.body_exists else None
+async def forward(
+    request: web.Request, upstream: Upstream, read: bytes | None = None
+) -> web.StreamResponse:
+    """Streams the request to the upstream and its answer back, status and headers unchanged;
+    `read` is the body when a handler has read it already."""
+    body = read if read is not None else request.content if request.body_exists else None
     url = upstream.url(request.rel_url.raw_path, request.rel_url.raw_query_string)
     answer = await upstream.open(request.method, url, upstream.headers_for(request), body)
     async with answer:

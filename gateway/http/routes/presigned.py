@@ -16,8 +16,10 @@ from gateway.http.guard import Artifact, Signed, add
 from gateway.http.observed import note_target
 from gateway.http.routes.artifacts import PREFIXES
 from gateway.http.routes.multipart import MULTIPART
+from gateway.http.routes.refusals import refuse_proxied
 from gateway.links.signing import Fields
 from gateway.links.urls import DOWNLOAD_ROUTE, LINKS
+from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import RangedDownloads, StoragePresigning
 
 PRESIGNED_ROUTE = "/mlflow-artifacts/presigned"
@@ -30,17 +32,22 @@ def _file_path(request: web.Request) -> str:
     return path
 
 
-async def presigned(request: web.Request) -> web.Response:
-    path = _file_path(request)
-    store = store_for(request, path, Action.READ)
+async def download_link(request: web.Request, store: ArtifactStore, path: str) -> web.Response:
+    """MLflow's PresignedDownloadUrlResponse: a link signed by the gateway, or on the storage
+    itself with `multipart.direct` or a presigned-only destination; 501 without ranged reads."""
     if not isinstance(store, RangedDownloads):
         raise MultipartUnsupported("download")
     config, links = request.app[MULTIPART], request.app[LINKS]
     stat = await store.stat(path)
-    direct = config.direct and isinstance(store, StoragePresigning)
+    direct = (config.direct or store.presigned_only) and isinstance(store, StoragePresigning)
     url = await store.presign_download(path, config.url_ttl) if direct else None
     url = url or links.download_url(links.base(request), path)
     return web.json_response({"url": url, "headers": {}, "file_size": stat.size})
+
+
+async def presigned(request: web.Request) -> web.Response:
+    path = _file_path(request)
+    return await download_link(request, store_for(request, path, Action.READ), path)
 
 
 def download_fields(request: web.Request) -> Fields:
@@ -52,7 +59,7 @@ async def signed_download(request: web.Request) -> web.StreamResponse:
     """Authorised by the URL's signature alone (the `Signed` rule); Range, ETag and conditionals
     as on artifacts."""
     path = _file_path(request)
-    store = request.app[DESTINATIONS].for_path(path)
+    store = refuse_proxied(request.app[DESTINATIONS].for_path(path), "download")
     note_target(request, store.name, experiment_of(path))
     return await serve_file(request, store, path)
 

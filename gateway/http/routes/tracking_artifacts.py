@@ -24,6 +24,8 @@ from gateway.http.guard import Tracking, add
 from gateway.http.observed import uploading
 from gateway.http.routes.artifacts import file_infos
 from gateway.http.routes.passthrough import forward
+from gateway.http.routes.presigned import download_link
+from gateway.http.routes.refusals import refuse_proxied
 from gateway.upstream.client import UPSTREAM
 from gateway.upstream.proxied_roots import destination_path, join
 
@@ -37,7 +39,7 @@ def _required(request: web.Request, *names: str) -> str:
     raise InvalidParameter(f"Missing value for required parameter '{names[0]}'")
 
 
-def _field(body: dict[str, Any], *keys: str) -> str:
+def field(body: dict[str, Any], *keys: str) -> str:
     value: Any = body
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
@@ -47,11 +49,12 @@ def _field(body: dict[str, Any], *keys: str) -> str:
 
 
 async def run_location(request: web.Request) -> str:
-    run_id = _required(request, "run_id", "run_uuid")
+    if not (run_id := request.query.get("run_id") or request.query.get("run_uuid")):
+        raise InvalidParameter("Request must specify run_id or run_uuid.")
     body = await request.app[UPSTREAM].get_json(
         request, "/api/2.0/mlflow/runs/get", {"run_id": run_id}
     )
-    return _field(body, "run", "info", "artifact_uri")
+    return field(body, "run", "info", "artifact_uri")
 
 
 async def model_version_location(request: web.Request) -> str:
@@ -59,7 +62,7 @@ async def model_version_location(request: web.Request) -> str:
     body = await request.app[UPSTREAM].get_json(
         request, "/api/2.0/mlflow/model-versions/get-download-uri", params
     )
-    return _field(body, "artifact_uri")
+    return field(body, "artifact_uri")
 
 
 async def logged_model_location(request: web.Request) -> str:
@@ -67,16 +70,23 @@ async def logged_model_location(request: web.Request) -> str:
     body = await request.app[UPSTREAM].get_json(
         request, f"/api/2.0/mlflow/logged-models/{model_id}", {}
     )
-    return _field(body, "model", "info", "artifact_uri")
+    return field(body, "model", "info", "artifact_uri")
+
+
+def gateway_path(request: web.Request, location: str, relative: str) -> str | None:
+    """The destination path of `relative` under `location`, or None when it is not the
+    gateway's location."""
+    upstream = request.app[UPSTREAM]
+    own_hosts = {request.host.lower(), *(h.lower() for h in upstream.options.gateway_hosts)}
+    root = destination_path(location, own_hosts)
+    return None if root is None else join(root, relative)
 
 
 async def _resolve(request: web.Request, lookup: Lookup, relative: str) -> tuple[str, str] | None:
     """(location, destination path), or None when the location is not the gateway's."""
     location = await lookup(request)
-    upstream = request.app[UPSTREAM]
-    own_hosts = {request.host.lower(), *(h.lower() for h in upstream.options.gateway_hosts)}
-    root = destination_path(location, own_hosts)
-    return None if root is None else (location, join(root, relative))
+    path = gateway_path(request, location, relative)
+    return None if path is None else (location, path)
 
 
 def listing(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -95,7 +105,8 @@ def listing(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[web
 
 
 def download(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """One file as an attachment, with the same headers as the artifacts route."""
+    """One file as an attachment, with the same headers as the artifacts route; with
+    `presigned=true` (3.18's UI and client) a download link instead."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         relative = paths.normalize(request.query.get(param, ""), allow_empty=False)
@@ -103,7 +114,10 @@ def download(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[we
         if resolved is None:
             return await forward(request, request.app[UPSTREAM])
         _, path = resolved
-        return await serve_file(request, store_for(request, path, Action.READ), path)
+        store = store_for(request, path, Action.READ)
+        if request.query.get("presigned", "false").lower() == "true":
+            return await download_link(request, store, path)
+        return await serve_file(request, refuse_proxied(store, "download"), path)
 
     return handler
 
@@ -118,7 +132,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if resolved is None:
         return await forward(request, request.app[UPSTREAM])
     _, path = resolved
-    store = store_for(request, path, Action.WRITE)
+    store = refuse_proxied(store_for(request, path, Action.WRITE), "upload")
     too_large = InvalidParameter("Artifact size is too large. Max size is 10MB.")
     if (request.content_length or 0) > UI_UPLOAD_LIMIT:
         raise too_large

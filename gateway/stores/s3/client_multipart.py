@@ -164,6 +164,12 @@ class S3Uploads(MultipartUploads, StoragePresigning):
             "upload_part", Params=params, ExpiresIn=expires_in
         )
 
+    async def presign_upload(self, path: str, expires_in: int) -> str:
+        params = {"Bucket": self.bucket, "Key": self._key(path)}
+        return await self._client.generate_presigned_url(
+            "put_object", Params=params, ExpiresIn=expires_in
+        )
+
     async def presign_download(self, path: str, expires_in: int) -> str:
         params = {
             "Bucket": self.bucket,

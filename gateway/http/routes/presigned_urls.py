@@ -1,0 +1,129 @@
+"""MLflow's `artifacts/presigned-upload-url` and `presigned-download-url` for gateway locations.
+
+MLflow answers them only for direct cloud locations (400 for `mlflow-artifacts:`), and the 3.18
+UI uses them in presigned-only mode. The gateway answers them where it hands out storage URLs
+itself (a presigned-only destination, or `multipart.direct`), after the same checks as every
+artifact route (`store_for`); any other location, its own proxied ones included, goes to the
+tracking server, whose answer stays MLflow's.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+from aiohttp import web
+
+from gateway import paths
+from gateway.errors import InvalidParameter
+from gateway.http.access import Action, store_for
+from gateway.http.bodies import read_limited
+from gateway.http.guard import Tracking, add
+from gateway.http.routes.multipart import MULTIPART
+from gateway.http.routes.passthrough import forward
+from gateway.http.routes.refusals import refuse_skill_mutation
+from gateway.http.routes.tracking_artifacts import field, gateway_path
+from gateway.stores import ArtifactStore
+from gateway.stores.capabilities import StoragePresigning
+from gateway.upstream.client import UPSTREAM
+
+BODY_LIMIT = 64 * 1024
+MAX_EXPIRATION = 604800  # seven days: what S3 accepts, and MLflow's bound
+
+
+async def _body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
+    """The raw body (passed on as it came) and its JSON object, at most BODY_LIMIT bytes."""
+    too_large = InvalidParameter(f"The request body exceeds {BODY_LIMIT} bytes")
+    if (request.content_length or 0) > BODY_LIMIT:
+        raise too_large
+    data = await read_limited(request, BODY_LIMIT)
+    if len(data) > BODY_LIMIT:
+        raise too_large
+    try:
+        body = json.loads(data or b"{}")
+    except ValueError as exc:
+        raise InvalidParameter("The request body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise InvalidParameter("The request body must be a JSON object")
+    return data, body
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name) or ""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"Invalid value for parameter '{name}': must be a string")
+    return value
+
+
+def _expiration(body: dict[str, Any], default: int) -> int:
+    value = body.get("expiration", default)
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameter("Invalid value for parameter 'expiration'") from exc
+    if not 1 <= seconds <= MAX_EXPIRATION:
+        raise InvalidParameter(
+            f"expiration must be between 1 and {MAX_EXPIRATION} seconds (got {seconds})."
+        )
+    return seconds
+
+
+async def _location(request: web.Request, run_id: str, model_id: str) -> str:
+    """The run's or logged model's artifact location, looked up as the caller."""
+    upstream = request.app[UPSTREAM]
+    if run_id:
+        body = await upstream.get_json(request, "/api/2.0/mlflow/runs/get", {"run_id": run_id})
+        return field(body, "run", "info", "artifact_uri")
+    quoted = urllib.parse.quote(model_id, safe="")
+    body = await upstream.get_json(request, f"/api/2.0/mlflow/logged-models/{quoted}", {})
+    return field(body, "model", "info", "artifact_uri")
+
+
+def _signing(request: web.Request, path: str | None, action: Action) -> ArtifactStore | None:
+    """The store, when the gateway hands out its storage's own URLs for `path` (the caller's
+    permission checked first)."""
+    if path is None:
+        return None
+    store = store_for(request, path, action)
+    direct = store.presigned_only or request.app[MULTIPART].direct
+    return store if direct and isinstance(store, StoragePresigning) else None
+
+
+async def upload_url(request: web.Request) -> web.StreamResponse:
+    data, body = await _body(request)
+    run_id, model_id = _text(body, "run_id"), _text(body, "model_id")
+    if bool(run_id) == bool(model_id):
+        raise InvalidParameter("Exactly one of run_id and model_id must be provided.")
+    relative = paths.normalize(_text(body, "path"), allow_empty=False)
+    expiration = _expiration(body, 900)
+    location = await _location(request, run_id, model_id)
+    path = gateway_path(request, location, relative)
+    store = _signing(request, path, Action.WRITE)
+    if path is None or not isinstance(store, StoragePresigning):
+        return await forward(request, request.app[UPSTREAM], data)
+    refuse_skill_mutation(path)
+    url = await store.presign_upload(path, expiration)
+    return web.json_response({"presigned_url": url, "headers": {}})
+
+
+async def download_url(request: web.Request) -> web.StreamResponse:
+    data, body = await _body(request)
+    if not (run_id := _text(body, "run_id")):
+        raise InvalidParameter("Missing value for required parameter 'run_id'.")
+    relative = paths.normalize(_text(body, "path"), allow_empty=False)
+    expiration = _expiration(body, request.app[MULTIPART].url_ttl)
+    path = gateway_path(request, await _location(request, run_id, ""), relative)
+    store = _signing(request, path, Action.READ)
+    if path is None or not isinstance(store, StoragePresigning):
+        return await forward(request, request.app[UPSTREAM], data)
+    size = (await store.stat(path)).size
+    url = await store.presign_download(path, expiration)
+    return web.json_response({"presigned_url": url, "headers": {}, "file_size": size})
+
+
+def add_routes(app: web.Application) -> None:
+    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+        base = f"{prefix}/artifacts"
+        add(app, "POST", f"{base}/presigned-upload-url", upload_url, Tracking(Action.WRITE))
+        add(app, "POST", f"{base}/presigned-download-url", download_url, Tracking(Action.READ))

@@ -1,0 +1,243 @@
+"""Deployments for the compatibility tests: real `mlflow server` processes (3.17.2 from the suite's
+venv, 3.18.0 from its own), gateways on SeaweedFS and on local disk, one with client auth.
+
+Every process listens on 127.0.0.1 on a free port in its own process group and is stopped by
+its fixture. The session's servers are shared by the client matrix, the browser tests, the
+artifacts-server scenarios and the 3.18 contract tests.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.compat import clients
+from tests.conftest import (
+    BUCKET,
+    MEASUREMENTS,
+    Gateway,
+    clean_env,
+    pending_uploads,
+    s3_env,
+    start_gateway,
+)
+from tests.processes import ManagedProcess, free_port
+from tests.upstreams import NO_TELEMETRY, Server, start_s3_gateway, stopping
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    password: str
+    permissions: dict[str, str]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a stock client is given to authenticate."""
+        return {"MLFLOW_TRACKING_USERNAME": self.name, "MLFLOW_TRACKING_PASSWORD": self.password}
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.name, self.password)
+
+
+# EDIT on experiment 7 only (READ elsewhere); ADMIN may do anything.
+EDITOR = User("editor", "editor-pass-4c8e2a6f", {"7": "EDIT", "*": "READ"})
+ADMIN = User("admin", "admin-pass-9b3d7f1e", {"*": "MANAGE"})
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_uploads(s3) -> Iterator[None]:
+    """The bucket is shared with tests/multipart, which expects no multipart upload in it."""
+    yield
+    assert pending_uploads(s3) == []
+
+
+@pytest.fixture(scope="session")
+def client_venvs(request) -> dict[str, clients.ClientVenv]:
+    """Every client version's venv; the missing ones are built in parallel (bounded)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {v: pool.submit(clients.ensure, v) for v in clients.VERSIONS}
+        venvs = {v: f.result(timeout=900) for v, f in futures.items()}
+    measurements = request.config.stash.setdefault(MEASUREMENTS, [])
+    for venv in venvs.values():
+        if venv.build_seconds is not None:
+            measurements.append(f"client venv {venv.version} built in {venv.build_seconds:.0f} s")
+    return venvs
+
+
+def start_mlflow_server(
+    python: Path,
+    workdir: Path,
+    default_artifact_root: str,
+    *extra: str,
+    artifacts_destination: str | None = None,  # --serve-artifacts to it; else --no-serve-artifacts
+    **env: str,
+) -> Server:
+    """`mlflow server` of `python` on sqlite, `--no-serve-artifacts`, with no bucket keys."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [
+        str(python),
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{workdir / 'mlflow.db'}",
+        *(
+            ["--serve-artifacts", "--artifacts-destination", artifacts_destination]
+            if artifacts_destination
+            else ["--no-serve-artifacts"]
+        ),
+        "--default-artifact-root",
+        default_artifact_root,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        *extra,
+    ]
+    url = f"http://127.0.0.1:{port}"
+    process = ManagedProcess(
+        argv,
+        f"{url}/health",
+        workdir.parent / f"{workdir.name}.log",
+        # No job runner (a dozen huey processes per server): nothing here submits jobs.
+        env=clean_env(**NO_TELEMETRY, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **env),
+        cwd=workdir,
+        start_timeout=240.0,
+    )
+    return Server(process.start(), url, workdir)
+
+
+@pytest.fixture(scope="session")
+def tracking_317(tmp_path_factory) -> Iterator[Server]:
+    """Deployment A's tracking server, 3.17.2."""
+    server = start_mlflow_server(
+        Path(sys.executable), tmp_path_factory.mktemp("compat-a") / "tracking", "mlflow-artifacts:/"
+    )
+    with stopping(server):
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gateway_a(tracking_317, seaweed, tmp_path_factory) -> Iterator[Gateway]:
+    """Deployment A on SeaweedFS: clients know only this gateway."""
+    workdir = tmp_path_factory.mktemp("compat-a-gateway")
+    gw = start_s3_gateway(workdir, seaweed, "compat-a", "--tracking-uri", tracking_317.url)
+    with stopping(gw):
+        yield gw
+
+
+@pytest.fixture(scope="session")
+def gateway_a_local(tracking_317, tmp_path_factory) -> Iterator[Gateway]:
+    """Deployment A on a local destination, in front of the same tracking server."""
+    workdir = tmp_path_factory.mktemp("compat-a-local")
+    root = workdir / "mlartifacts"
+    args = ["--artifacts-destination", str(root), "--tracking-uri", tracking_317.url]
+    process, url = start_gateway(workdir, args, clean_env())
+    with stopping(Gateway(process, url, "local", root=root)) as gw:
+        yield gw
+
+
+@pytest.fixture(scope="session")
+def gateway_b(seaweed, tmp_path_factory) -> Iterator[Gateway]:
+    """Deployment B's gateway: artifacts only."""
+    gw = start_s3_gateway(tmp_path_factory.mktemp("compat-b-gateway"), seaweed, "compat-b")
+    with stopping(gw):
+        yield gw
+
+
+@pytest.fixture(scope="session")
+def tracking_b(gateway_b, tmp_path_factory) -> Iterator[Server]:
+    """Deployment B's tracking server (3.17.2), whose artifact root is the gateway."""
+    workdir = tmp_path_factory.mktemp("compat-b") / "tracking"
+    with stopping(start_mlflow_server(Path(sys.executable), workdir, gateway_b.api)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tracking_318(client_venvs, tmp_path_factory) -> Iterator[Server]:
+    """Deployment A's tracking server, 3.18.0 from its own venv."""
+    server = start_mlflow_server(
+        client_venvs["3.18.0"].python,
+        tmp_path_factory.mktemp("compat-a318") / "tracking",
+        "mlflow-artifacts:/",
+    )
+    with stopping(server):
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gateway_a318(tracking_318, seaweed, tmp_path_factory) -> Iterator[Gateway]:
+    workdir = tmp_path_factory.mktemp("compat-a318-gateway")
+    gw = start_s3_gateway(workdir, seaweed, "compat-a318", "--tracking-uri", tracking_318.url)
+    with stopping(gw):
+        yield gw
+
+
+def hash_password(password: str) -> str:
+    """The gateway's own `hash-password` command, as an operator would run it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "hash-password"],
+        input=password,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    )
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def gateway_auth(tracking_317, seaweed, tmp_path_factory) -> Iterator[Gateway]:
+    """Deployment A with client auth on SeaweedFS (passthrough routes need a known user too)."""
+    workdir = tmp_path_factory.mktemp("compat-auth")
+    users = [
+        {"name": u.name, "password_hash": hash_password(u.password), "permissions": u.permissions}
+        for u in (EDITOR, ADMIN)
+    ]
+    config = workdir / "gateway.yaml"
+    config.write_text(yaml.safe_dump({"auth": {"users": users}}))
+    args = [
+        "--config",
+        str(config),
+        "--artifacts-destination",
+        f"s3://{BUCKET}/compat-auth",
+        "--tracking-uri",
+        tracking_317.url,
+    ]
+    env = clean_env(**s3_env(seaweed.endpoint))
+    process, url = start_gateway(workdir, args, env)
+    with stopping(Gateway(process, url, "s3", prefix="compat-auth")) as gw:
+        yield gw
+
+
+def run_client(
+    venv: clients.ClientVenv, config: dict, tracking_uri: str | None, workdir: Path, **env: str
+) -> dict:
+    """tests/compat/matrix_client.py in the version's own interpreter; its JSON answer."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = {"workdir": str(workdir), **config}
+    extra = {"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}
+    environment = clean_env(**NO_TELEMETRY, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", **extra, **env)
+    environment.pop("PYTHONPATH", None)
+    argv = [str(venv.python), str(Path(__file__).with_name("matrix_client.py")), json.dumps(config)]
+    result = subprocess.run(
+        argv, cwd=workdir, env=environment, capture_output=True, text=True, timeout=420, check=False
+    )
+    assert result.returncode == 0, f"{venv.version}: {result.stderr[-6000:]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,40 @@
+"""Presigned-only destinations: only those that presign storage URLs, refused at start-up else."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config import ConfigProblems, load_settings
+from gateway.routing.build import build_destinations
+from tests.test_destination_config import write_config
+
+
+def test_a_local_destination_cannot_be_presigned_only(tmp_path):
+    config = {
+        "destinations": {
+            "vision": {"uri": "s3://bucket/v", "artifacts_presigned_only": True},
+            "archive": {"uri": str(tmp_path / "a"), "artifacts_presigned_only": True},
+        },
+        "routes": [{"experiments": ["1"], "destination": "vision"}],
+        "default_destination": "archive",
+    }
+    settings = load_settings(["--config", str(write_config(tmp_path, config))])
+    with pytest.raises(ConfigProblems) as refused:
+        build_destinations(settings)
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith("destinations.archive: artifacts_presigned_only")
+
+
+def test_the_flag_makes_every_destination_presigned_only(tmp_path):
+    settings = load_settings(
+        ["--artifacts-destination", "s3://bucket/p", "--artifacts-presigned-only"]
+    )
+    assert [s.presigned_only for s in build_destinations(settings).all()] == [True]
+    local = load_settings(["--artifacts-destination", str(tmp_path), "--artifacts-presigned-only"])
+    with pytest.raises(ConfigProblems, match="--artifacts-destination: artifacts_presigned_only"):
+        build_destinations(local)
+
+
+def test_destinations_are_proxied_by_default(tmp_path):
+    settings = load_settings(["--artifacts-destination", "s3://bucket/p"])
+    assert [s.presigned_only for s in build_destinations(settings).all()] == [False]
