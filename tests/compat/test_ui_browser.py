@@ -111,7 +111,7 @@ def log_run(gw: Gateway, label: str) -> Logged:
 
 
 @pytest.fixture
-def driver(tmp_path) -> Iterator:
+def driver(chromium_installed, tmp_path) -> Iterator:
     with browser.chromium(tmp_path) as chrome:
         yield chrome
 
