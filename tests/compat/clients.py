@@ -108,18 +108,27 @@ def _pip_env() -> dict[str, str]:
     return env
 
 
-def installed_version(python: Path) -> str | None:
-    """The MLflow version this interpreter imports, or None when the venv is broken."""
+class CheckTimedOut(Exception):
+    """The import check did not finish: a loaded machine, not a broken venv."""
+
+
+def installed_version(python: Path, timeout: float = CHECK_TIMEOUT) -> str | None:
+    """The MLflow version this interpreter imports, or None when the venv is broken.
+
+    A check that times out raises CheckTimedOut: deleting a good venv for it would only make
+    the next step (a rebuild) slower still on the same loaded machine."""
     try:
         result = subprocess.run(
             [str(python), "-c", _CHECK],
             capture_output=True,
             text=True,
-            timeout=CHECK_TIMEOUT,
+            timeout=timeout,
             check=False,
             env=_pip_env(),
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired as exc:
+        raise CheckTimedOut(f"{python}: no answer within {timeout:.0f} s") from exc
+    except OSError:
         return None
     if result.returncode != 0:
         return None
@@ -127,6 +136,14 @@ def installed_version(python: Path) -> str | None:
         return json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return None
+
+
+def _cached_version(python: Path) -> str | None:
+    """A verified venv is checked again with more time, not rebuilt, when the check is slow."""
+    try:
+        return installed_version(python)
+    except CheckTimedOut:
+        return installed_version(python, CHECK_TIMEOUT * 4)
 
 
 @contextlib.contextmanager
@@ -147,7 +164,7 @@ def ensure(version: str) -> ClientVenv:
     target = venv_dir(version)
     python = target / "bin" / "python"
     with _locked(target.with_name(target.name + ".lock")):
-        if (target / ".complete").exists() and installed_version(python) == version:
+        if (target / ".complete").exists() and _cached_version(python) == version:
             return ClientVenv(version, python)
         shutil.rmtree(target, ignore_errors=True)
         started = time.monotonic()
@@ -158,7 +175,7 @@ def ensure(version: str) -> ClientVenv:
         for step in RECIPES[version]:
             install = [uv(), "pip", "install", "-q", "--python", str(python), *step]
             _run(install, PIP_TIMEOUT, log)
-        found = installed_version(python)
+        found = installed_version(python, CHECK_TIMEOUT * 4)
         if found != version:
             raise RuntimeError(f"venv for {version} imports mlflow {found}; see {log}")
         (target / ".complete").write_text(json.dumps(RECIPES[version]))
