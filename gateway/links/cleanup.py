@@ -77,19 +77,6 @@ async def _abort_old(store: MultipartUploads, cutoff: datetime) -> int:
     return aborted
 
 
-async def _remove_temporaries(store: StaleTemporaries, cutoff: datetime) -> int:
-    try:
-        removed = await store.remove_stale_temporaries(cutoff)
-    except StoreError as exc:
-        log.warning(
-            "cleanup: cannot remove staging objects on %s: %s [%s]", store.name, exc, exc.code
-        )
-        return 0
-    if removed:
-        log.info("cleanup: removed %d stale staging object(s) on %s", removed, store.name)
-    return removed
-
-
 async def _every(destinations: Destinations, config: Multipart) -> None:
     while True:
         try:
