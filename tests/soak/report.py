@@ -1,10 +1,12 @@
 """CSV, PNG and the trend check: the soak fails when a resource keeps growing.
 
 The check looks at the second half of the run (after the warm-up has filled pools and
-caches), cut into WINDOWS equal windows. A gauge under load jumps with whatever is in flight;
-a leak raises its floor. So each window contributes its minimum, and the slope through those
-floors is Theil-Sen's (the median of the slopes between every pair, so one odd window cannot
-tip it), compared with a fixed threshold per minute.
+caches), cut into WINDOWS equal windows. A gauge under load jumps up with whatever is in
+flight, and RSS also dips whenever the gateway hands freed memory back (its idle
+`malloc_trim`); a leak raises the whole window. So each window contributes its median, which
+ignores both, and the slope through those medians is Theil-Sen's (the median of the slopes
+between every pair, so one odd window cannot tip it), compared with a fixed threshold per
+minute.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ THRESHOLDS = {
     "close_wait": 0.5,
     "tasks": 10.0,
 }
-# ... and by more than this over the second half: one fd or connection more in a window floor
+# ... and by more than this over the second half: one fd or connection more in a window median
 # is the resolution of a short run (the S3 pool may also still grow towards its bound), so the
 # 3-minute CI run catches only fast leaks (above ~5 fds or 10 MiB a minute); a 30-minute run
 # resolves the per-minute thresholds above.
@@ -64,7 +66,7 @@ class Trend:
             return f"{self.metric:<11} n/a (not measured)          threshold {self.threshold}/min"
         verdict = "FAIL" if self.failed else "ok"
         return (
-            f"{self.metric:<11} {self.slope_per_min:+9.3f}/min (window floors of {self.samples} "
+            f"{self.metric:<11} {self.slope_per_min:+9.3f}/min (window medians of {self.samples} "
             f"samples; {self.growth:+.1f} over the second half), threshold {self.threshold}/min "
             f"and {MIN_GROWTH[self.metric]:g} in all: {verdict}"
         )
@@ -94,7 +96,7 @@ def trends(samples: list[Sample]) -> list[Trend]:
 
 
 def floors(points: list[tuple[float, float]], windows: int = WINDOWS) -> list[tuple[float, float]]:
-    """(middle of the window, smallest value in it) for `windows` equal spans of time."""
+    """(middle of the window, the median value in it) for `windows` equal spans of time."""
     start, end = points[0][0], points[-1][0]
     span = (end - start) / windows or 1.0
     out = []
@@ -102,7 +104,7 @@ def floors(points: list[tuple[float, float]], windows: int = WINDOWS) -> list[tu
         lo, hi = start + i * span, start + (i + 1) * span
         inside = [y for x, y in points if lo <= x < hi or (i == windows - 1 and x == end)]
         if inside:
-            out.append(((lo + hi) / 2, min(inside)))
+            out.append(((lo + hi) / 2, statistics.median(inside)))
     return out
 
 
