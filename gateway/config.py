@@ -46,6 +46,11 @@ class S3Transfer(BaseModel):
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     max_pool_connections: int = Field(64, ge=1)
+    splice: bool = Field(
+        True,
+        description="downloads from plain-http endpoints go socket to socket with os.splice "
+        "(Linux); off: every byte is copied through the gateway's event loop",
+    )
 
 
 class UpstreamProxy(BaseModel):
@@ -56,6 +61,12 @@ class UpstreamProxy(BaseModel):
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(300.0, gt=0, description="longest wait for the next upstream byte")
     max_connections: int = Field(100, ge=1)
+    keepalive_timeout: float = Field(
+        1.5,
+        gt=0,
+        description="idle pooled connections are dropped after this, before the tracking "
+        "server drops them (uvicorn: 5 s, gunicorn: 2 s), so none is reused as it closes",
+    )
     forward_authorization: bool = True
     gateway_hosts: list[str] = Field(
         default_factory=list,
@@ -199,6 +210,11 @@ class Settings(BaseSettings):
         description="Host headers to accept, comma-separated host[:port] with * wildcards (as "
         "MLflow's --allowed-hosts); default: localhost and private addresses; public_url and "
         "upstream.gateway_hosts always count",
+    )
+    cors_allowed_origins: CommaList = Field(
+        default_factory=list,
+        description="origins (scheme://host[:port], * wildcards) whose pages may write through "
+        "a browser, as MLflow's --cors-allowed-origins; the gateway's own and localhost always may",
     )
     trusted_proxies: CommaList = Field(
         default_factory=list,

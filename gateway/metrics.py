@@ -42,6 +42,7 @@ class Collectors:
     duration: Histogram
     uploaded: Counter
     downloaded: Counter
+    spliced: Counter
     in_flight: Gauge
     backend_errors: Counter
     upstream_duration: Histogram
@@ -91,6 +92,11 @@ def _collectors() -> Collectors:
         ),
         uploaded=Counter("gateway_uploaded_bytes", "Artifact body bytes received", ["destination"]),
         downloaded=Counter("gateway_downloaded_bytes", "Artifact body bytes sent", ["destination"]),
+        spliced=Counter(
+            "gateway_spliced_bytes",
+            "Of the bytes sent, those spliced from the backend's socket in the kernel",
+            ["destination"],
+        ),
         in_flight=Gauge(
             "gateway_transfers_in_flight",
             "Artifact uploads and downloads under way",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -83,6 +84,19 @@ def start_gateway(
     argv = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *args]
     process = ManagedProcess(argv, f"{url}/health", workdir / f"{name}.log", env=env, cwd=workdir)
     return process.start(), url
+
+
+@contextlib.contextmanager
+def own_s3_gateway(
+    seaweed: SeaweedS3, workdir: Path, prefix: str, bucket: str = BUCKET
+) -> Iterator[Gateway]:
+    """A gateway process of its own on SeaweedFS, so its peak RSS is one test's alone."""
+    args = ["--artifacts-destination", f"s3://{bucket}/{prefix}"]
+    process, url = start_gateway(workdir, args, clean_env(**s3_env(seaweed.endpoint)))
+    try:
+        yield Gateway(process, url, "s3", prefix=prefix)
+    finally:
+        process.stop()
 
 
 @pytest.fixture(scope="session")
@@ -208,3 +222,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.section("measurements")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _needs_client_venvs(item: pytest.Item) -> bool:
+    return "client_venvs" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the stock-client venvs run last, so the venvs' builds (pip, minutes on an empty
+    cache) overlap the rest of the suite instead of holding up the first of them."""
+    items.sort(key=_needs_client_venvs)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The stock-client venvs start building now if a collected test will need them."""
+    if any(_needs_client_venvs(item) for item in session.items):
+        from tests.compat import clients
+
+        clients.prefetch()

@@ -231,4 +231,5 @@ def build() -> web.Application:
 
 
 if __name__ == "__main__":
-    web.run_app(build(), host="127.0.0.1", port=int(sys.argv[1]), print=None)
+    # A test server: stalled handlers must not hold up its stop (run_app waits 60 s for them).
+    web.run_app(build(), host="127.0.0.1", port=int(sys.argv[1]), print=None, shutdown_timeout=0.5)

@@ -20,6 +20,16 @@ def gateway_argv(port: int, *args: str) -> list[str]:
     return [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port), *args]
 
 
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, step: float = 0.2) -> bool:
+    """Polls `condition` until it holds or `timeout` seconds pass; a last look decides."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return bool(condition())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

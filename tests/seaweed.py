@@ -44,13 +44,15 @@ class SeaweedS3(ManagedProcess):
         self.identities = identities
         self.s3_port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.s3_port}"
+        self.master_port = free_port()
+        self.filer_port = free_port()  # the bulk path: plain HTTP PUTs, no signing
         config_path = workdir / "s3.json"
         ports = {
-            "-master.port": free_port(),
+            "-master.port": self.master_port,
             "-master.port.grpc": free_port(),
             "-volume.port": free_port(),
             "-volume.port.grpc": free_port(),
-            "-filer.port": free_port(),
+            "-filer.port": self.filer_port,
             "-filer.port.grpc": free_port(),
             "-s3.port": self.s3_port,
             "-s3.port.grpc": free_port(),

@@ -18,7 +18,8 @@ import requests
 
 from tests.conftest import BUCKET, Gateway, clean_env, pending_uploads, s3_env, start_gateway
 from tests.multipart.conftest import create, mpu, staged, stored_parts
-from tests.test_failures import leftovers, wait_until
+from tests.processes import wait_until
+from tests.test_failures import leftovers
 from tests.upstreams import Server, start_echo, stopping
 
 LIMITS = {"GATEWAY_HEADER_TIMEOUT": "2", "GATEWAY_BODY_IDLE_TIMEOUT": "2"}

@@ -79,6 +79,8 @@ def test_upstream_failures_say_the_tracking_server_and_log_its_address(guarded, 
     assert missing.json() == {
         "error_code": "TEMPORARILY_UNAVAILABLE",
         "message": "The tracking server is unavailable",
+        "sqlstate": "XXM00",  # MLflow 3.18's, for that code
+        "error_class": "CLIENT_INTERNAL_ERROR",
     }
     lookup = requests.get(f"{gateway.url}/get-artifact?run_id=r&path=a.txt", timeout=60)
     assert lookup.status_code == 502 and upstream not in lookup.text

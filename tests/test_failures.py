@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from tests.conftest import ADMIN, BUCKET, Gateway, clean_env, pending_uploads, s3_env, start_gateway
-from tests.processes import free_port
+from tests.processes import free_port, wait_until
 from tests.seaweed import Identity
 
 MIB = 1024 * 1024
@@ -30,15 +31,6 @@ def send_partial_body(gw: Gateway, path: str, declared: int, sent: int, chunked:
         time.sleep(0.5)  # let the gateway start its parts before the client vanishes
     finally:
         sock.close()
-
-
-def wait_until(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 def leftovers(gw: Gateway, s3, path: str) -> list[str]:
@@ -68,6 +60,23 @@ def test_client_disconnect_mid_upload_leaves_nothing(gateway, http, s3, exp, chu
     assert http.get(f"{gateway.api}/{path}", timeout=30).content == b"after"
 
 
+def every_kind_of_call(api: str) -> list[tuple[tuple, requests.Response]]:
+    """Read, stat, small and multipart write, delete and list, each once, with its answer.
+
+    Sent at once: against a refusing destination each waits out the retries (seconds)."""
+    calls = [
+        ("GET", f"{api}/1/a.txt", None),
+        ("HEAD", f"{api}/1/a.txt", None),
+        ("PUT", f"{api}/1/a.txt", b"data"),
+        ("PUT", f"{api}/1/big.bin", b"b" * (9 * MIB)),
+        ("DELETE", f"{api}/1/a.txt", None),
+        ("GET", f"{api}?path=1", None),
+    ]
+    with ThreadPoolExecutor(len(calls)) as pool:
+        sent = pool.map(lambda c: requests.request(c[0], c[1], data=c[2], timeout=120), calls)
+        return list(zip(calls, sent, strict=True))
+
+
 @pytest.fixture(scope="module")
 def refusing_gateways(seaweed, tmp_path_factory):
     """Gateways whose destination cannot serve: closed port, wrong secret, missing bucket."""
@@ -93,17 +102,9 @@ def refusing_gateways(seaweed, tmp_path_factory):
 def test_refusing_destination_answers_503_without_secrets(refusing_gateways, variant):
     gateways, wrong_secret = refusing_gateways
     process, url = gateways[variant]
-    api = f"{url}/api/2.0/mlflow-artifacts/artifacts"
-    calls = [
-        ("GET", f"{api}/1/a.txt", None),
-        ("HEAD", f"{api}/1/a.txt", None),
-        ("PUT", f"{api}/1/a.txt", b"data"),
-        ("PUT", f"{api}/1/big.bin", b"b" * (9 * MIB)),
-        ("DELETE", f"{api}/1/a.txt", None),
-        ("GET", f"{api}?path=1", None),
-    ]
-    for method, target, body in calls:
-        resp = requests.request(method, target, data=body, timeout=60)
+    for (method, target, _), resp in every_kind_of_call(
+        f"{url}/api/2.0/mlflow-artifacts/artifacts"
+    ):
         assert resp.status_code == 503, (method, target, resp.text)
         if method != "HEAD":
             assert resp.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import BUCKET, clean_env, s3_env, start_gateway
+from tests.memory_margin import MARGIN_MIB  # bound here: 64 + idle + 80 = 220 MiB
 from tests.seaweed import SeaweedS3
 from tests.test_large_transfer import peak_rss_mib
 
@@ -20,11 +21,6 @@ MIB = 1024 * 1024
 BUDGET_MIB = 64
 TRANSFERS = 32
 SIZE = 40 * MIB  # five 8 MiB parts each: 32 uploads at once want 32 x 4 parts = 1 GiB unbudgeted
-# What is resident beyond the idle process and the budgeted buffers: per-connection stream and
-# socket buffers (up to ~0.75 MiB each, with READ_PIECE reads), botocore request objects, the
-# 1 MiB signing reads, allocator slack. Measured: 35 MiB over budget + idle at this load; the
-# same load without a budget peaked at 611 MiB (bound here: 220).
-MARGIN_MIB = 80
 TIMEOUT = 300
 SETTLED_MARGIN_MIB = 40  # without the idle trim RSS stayed 90 MiB above idle (164 MiB) here
 

@@ -19,6 +19,7 @@ import yaml
 from tests.conftest import Gateway, clean_env, start_gateway
 from tests.guarded import OWNER, STRANGER, WRONG, forget, received
 from tests.metrics_text import Samples, delta, samples, value
+from tests.processes import wait_until
 from tests.teams import User
 from tests.upstreams import start_echo, stopping
 
@@ -177,6 +178,8 @@ def test_one_json_access_line_per_request_with_the_id_the_client_got(observed, e
     assert ids[1] == mine and len(set(ids)) == len(ids)
     assert ids[4] != "bad id " + "x" * 200  # an unacceptable ID is replaced
     assert [r.status_code for r in responses] == [200, 200, 404, 200, 401]
+    # The line is written once the response is sent, so the client may read it first.
+    wait_until(lambda: {line["request_id"] for line in access_lines(observed)} >= set(ids), 10)
     lines = {
         line["request_id"]: line for line in access_lines(observed) if line["request_id"] in ids
     }

@@ -6,13 +6,17 @@ import concurrent.futures
 import os
 import re
 import signal
+import socket
+import subprocess
 import time
 
 import psutil
+import pytest
 import requests
 
 from tests.conftest import BUCKET, clean_env, s3_env, start_gateway
 from tests.metrics_text import samples, value
+from tests.processes import gateway_argv
 
 
 def workers_of(pid: int) -> list[psutil.Process]:
@@ -90,3 +94,14 @@ def test_workers_share_one_generated_signing_secret(tmp_path, exp):
         assert {int(pid) for pid in part_pids} == {c.pid for c in workers_of(process.pid)}
     finally:
         process.stop()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_taken_port_is_one_line_at_start_not_a_traceback(tmp_path, workers):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        argv = gateway_argv(port, "--artifacts-destination", str(tmp_path), "--workers", workers)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=clean_env())
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr

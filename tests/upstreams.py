@@ -55,16 +55,34 @@ def start_s3_gateway(workdir: Path, seaweed: SeaweedS3, prefix: str, *args: str)
 
 
 def start_tracking_server(workdir: Path, default_artifact_root: str, **env: str) -> Server:
-    """`mlflow server` on sqlite, `--no-serve-artifacts`, with no bucket credentials at all."""
+    """`mlflow server` of this venv on sqlite, `--no-serve-artifacts`, with no bucket keys."""
+    return start_mlflow_server(Path(sys.executable), workdir, default_artifact_root, **env)
+
+
+def start_mlflow_server(
+    python: Path,
+    workdir: Path,
+    default_artifact_root: str,
+    *extra: str,
+    artifacts_destination: str | None = None,  # --serve-artifacts to it; else --no-serve-artifacts
+    **env: str,
+) -> Server:
+    """`mlflow server` of `python` on sqlite with no bucket keys; `--no-serve-artifacts` unless
+    `artifacts_destination` is given."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    mlflow = Path(sys.executable).with_name("mlflow")
     argv = [
-        str(mlflow),
+        str(python),
+        "-m",
+        "mlflow",
         "server",
         "--backend-store-uri",
         f"sqlite:///{workdir / 'mlflow.db'}",
-        "--no-serve-artifacts",
+        *(
+            ["--serve-artifacts", "--artifacts-destination", artifacts_destination]
+            if artifacts_destination
+            else ["--no-serve-artifacts"]
+        ),
         "--default-artifact-root",
         default_artifact_root,
         "--host",
@@ -73,14 +91,15 @@ def start_tracking_server(workdir: Path, default_artifact_root: str, **env: str)
         str(port),
         "--workers",
         "1",
+        *extra,
     ]
     url = f"http://127.0.0.1:{port}"
-    log = workdir.parent / f"{workdir.name}.log"  # outside workdir: the test inspects workdir
     process = ManagedProcess(
         argv,
         f"{url}/health",
-        log,
-        env=clean_env(**NO_TELEMETRY, **env),
+        workdir.parent / f"{workdir.name}.log",  # outside workdir: tests inspect workdir
+        # No job runner (8 more processes, 23 s to start instead of 8.5): no test submits jobs.
+        env=clean_env(**NO_TELEMETRY, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **env),
         cwd=workdir,
         start_timeout=240.0,
     )

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway.cli.commands import COMMANDS
-from gateway.cli.serve import serve
+from gateway.cli.serve import bind, serve
 from gateway.cli.startup import configured
 from gateway.http.app import build_app
 from gateway.links.signing import settle_secret
@@ -36,11 +36,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if settings.tracking_uri:
         log.info("passing tracking requests through to %s", settings.tracking_uri)
+    try:
+        bound = bind(settings.host, settings.port, settings.workers)
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc.strerror or exc)
+        return 2
     settle_secret(settings.multipart)
     return serve(
         lambda: build_app(settings, destinations),
-        settings.host,
-        settings.port,
+        bound,
         settings.workers,
         settings.header_timeout,
         settings.shutdown_timeout,

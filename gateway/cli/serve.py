@@ -1,9 +1,12 @@
-"""Serves the app in this process, or in N forked workers sharing one listening socket.
+"""Serves the app in this process, or in N forked workers sharing one port.
 
-One event loop is one core: with `--workers N` the parent binds the socket, forks N workers
-that each build their own app (and S3 clients) and accept from it, forwards SIGTERM/SIGINT to
-them, and exits when they have. A worker that dies stops the rest, so a supervisor (systemd,
-Kubernetes, Docker) restarts one whole gateway rather than running a degraded one silently.
+One event loop is one core: with `--workers N` the parent reserves the port, forks N workers
+that each build their own app (and S3 clients) and listen on it with SO_REUSEPORT, forwards
+SIGTERM/SIGINT to them, and exits when they have. The kernel then spreads connections over the
+workers; with one shared listening socket, whichever worker woke first took them, and one
+worker could serve every connection while the other idled. A worker that dies stops the
+rest, so a supervisor (systemd, Kubernetes, Docker) restarts one whole gateway rather than
+running a degraded one silently.
 
 Each process runs what `web.run_app` runs, except that connections get the gateway's own
 protocol (`http.timeouts.HeaderTimeoutHandler`), which `run_app` offers no way to choose, and
@@ -37,20 +40,40 @@ AppFactory = Callable[[], web.Application]
 KEEPALIVE_TIMEOUT = 75.0  # idle keep-alive connections, as web.run_app's default
 
 
+def bind(host: str, port: int, workers: int) -> socket.socket:
+    """Before anything starts: a taken port is a one-line start-up error, not a traceback.
+
+    One worker gets its listening socket. For several, the port is bound and never listened
+    on: another program cannot take it, and no connection queues where no worker would
+    accept it; each worker then listens on it with SO_REUSEPORT. Port 0 picks one for all.
+    """
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    if workers == 1:
+        return socket.create_server((host, port), family=family, backlog=1024)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def serve(
     make_app: AppFactory,
-    host: str,
-    port: int,
+    bound: socket.socket,
     workers: int,
     header_timeout: float,
     shutdown_timeout: float = 30.0,
 ) -> int:
+    """Runs until drained; `bound` is what `bind` returned for the same `workers`."""
     timeouts = (header_timeout, shutdown_timeout)
     if workers == 1:
-        _run(make_app, timeouts, host=host, port=port)
+        _run(make_app, timeouts, sock=bound)
         return 0
-    sock = socket.create_server((host, port), backlog=1024)
-    sock.set_inheritable(True)
+    address = bound.getsockname()[:2]
     metrics_dir = tempfile.mkdtemp(prefix="gateway-metrics-")
     use_multiprocess_dir(metrics_dir)  # before the fork: every worker counts into it
     children: set[int] = set()
@@ -60,6 +83,10 @@ def serve(
             if pid == 0:  # worker
                 code = 0
                 try:
+                    bound.close()
+                    sock = socket.create_server(
+                        address, family=bound.family, backlog=1024, reuse_port=True
+                    )
                     _run(make_app, timeouts, sock=sock)
                 except BaseException:
                     log.exception("worker %d failed", os.getpid())
@@ -69,9 +96,9 @@ def serve(
                     sys.stderr.flush()
                     os._exit(code)
             children.add(pid)
-        sock.close()
         return _supervise(children)
     finally:
+        bound.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

@@ -17,6 +17,7 @@ from gateway.http.errors import errors_as_json
 from gateway.http.guard import guard, require_rules
 from gateway.http.hosts import ALLOWED_HOSTS, AllowedHosts, check_host, own_names
 from gateway.http.observe import add_request_id, observe
+from gateway.http.origins import ALLOWED_ORIGINS, AllowedOrigins, check_origin
 from gateway.http.routes import (
     artifacts,
     health,
@@ -43,13 +44,15 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, destinations: Destinations) -> web.Application:
-    # A foreign Host is refused before anything is read; body reads get their idle limit;
-    # every request is decided by its route's rule before anything is answered or passed on.
+    # A foreign Host, or a write from another site's page, is refused before anything is read;
+    # body reads get their idle limit; every request is decided by its route's rule before
+    # anything is answered or passed on.
     # `observe` is outermost: it counts and logs the status the client gets.
     middlewares = [
         observe,
         errors_as_json,
         check_host,
+        check_origin,
         body_idle_timeout(settings.body_idle_timeout),
         guard,
         passthrough,
@@ -58,9 +61,9 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
     app.on_startup.append(require_rules)
     app.on_response_prepare.append(add_request_id)
     app[DRAIN] = Drain()
-    app[ALLOWED_HOSTS] = AllowedHosts(
-        settings.allowed_hosts, own_names(settings.public_url, settings.upstream.gateway_hosts)
-    )
+    own = own_names(settings.public_url, settings.upstream.gateway_hosts)
+    app[ALLOWED_HOSTS] = AllowedHosts(settings.allowed_hosts, own)
+    app[ALLOWED_ORIGINS] = AllowedOrigins(settings.cors_allowed_origins, own)
     app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
     app[health.READY_DETAILS] = settings.ready_details
     app[DESTINATIONS] = destinations

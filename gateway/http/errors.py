@@ -11,6 +11,7 @@ import logging
 from aiohttp import ClientPayloadError, web
 from aiohttp.typedefs import Handler
 
+from gateway.error_classes import classification
 from gateway.errors import ApiError
 from gateway.metrics import collectors
 from gateway.redact import redact
@@ -43,7 +44,9 @@ ARTIFACTS_ONLY = "this gateway serves MLflow artifacts only (no --tracking-uri i
 def error_json(
     status: int, error_code: str, message: str, extra: dict[str, object] | None = None
 ) -> web.Response:
-    body = {"error_code": error_code, "message": redact(message)} | (extra or {})
+    """MLflow's body: code, message, and 3.18's `sqlstate`/`error_class` for that code."""
+    body = {"error_code": error_code, "message": redact(message)}
+    body |= classification(error_code) | (extra or {})
     return web.json_response(body, status=status)
 
 

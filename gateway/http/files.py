@@ -10,11 +10,14 @@ from aiohttp import web
 from aiohttp.helpers import ETAG_ANY, ETag
 
 from gateway import mime
+from gateway.http import splice
 from gateway.http.errors import error_json
 from gateway.http.observed import Sent, downloading
 from gateway.stores import ArtifactStore, Download, FileStat, budget
+from gateway.stores.capabilities import SocketDownloads
 from gateway.stores.errors import RangeNotSatisfiable
 from gateway.stores.ranges import ByteRange
+from gateway.stores.socket_body import SocketDownload
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +117,7 @@ async def serve_file(request: web.Request, store: ArtifactStore, path: str) -> w
 async def get_file(request: web.Request, store: ArtifactStore, path: str) -> web.StreamResponse:
     byte_range = _requested_range(request)
     try:
-        download = await store.open(path, byte_range)
+        download = await _open(request, store, path, byte_range)
     except RangeNotSatisfiable as exc:
         if "If-Range" not in request.headers:
             return _unsatisfiable(exc.size)
@@ -133,6 +136,16 @@ async def get_file(request: web.Request, store: ArtifactStore, path: str) -> web
         return await _stream(request, store.name, path, download, partial=partial)
 
 
+async def _open(
+    request: web.Request, store: ArtifactStore, path: str, byte_range: ByteRange | None
+) -> Download:
+    """A socket to splice from where both ends allow it; the store's normal read otherwise."""
+    download = None
+    if isinstance(store, SocketDownloads) and splice.usable(request):
+        download = await store.open_socket(path, byte_range)
+    return download or await store.open(path, byte_range)
+
+
 async def _stream(
     request: web.Request, destination: str, path: str, download: Download, *, partial: bool
 ) -> web.StreamResponse:
@@ -146,7 +159,10 @@ async def _stream(
     await response.prepare(request)
     try:
         with downloading(destination) as sent:
-            await _send_chunks(response, download, sent)
+            if isinstance(download, SocketDownload):
+                await splice.send(request, response, download, sent)
+            else:
+                await _send_chunks(response, download, sent)
     except ConnectionResetError:
         log.debug("client went away during %s", path)
     except Exception as exc:

@@ -52,6 +52,7 @@ class Sent:
 
     def __init__(self) -> None:
         self.bytes = 0
+        self.spliced = 0  # of those, the bytes that went socket to socket in the kernel
 
 
 @contextlib.contextmanager
@@ -65,3 +66,4 @@ def downloading(destination: str) -> Iterator[Sent]:
     finally:
         in_flight.dec()
         metrics.downloaded.labels(destination).inc(sent.bytes)
+        metrics.spliced.labels(destination).inc(sent.spliced)

@@ -77,8 +77,11 @@ async def _abort_old(store: MultipartUploads, cutoff: datetime) -> int:
     return aborted
 
 
-async def _every(destinations: Destinations, config: Multipart) -> None:
-    while True:
+async def _every(destinations: Destinations, config: Multipart, stop: asyncio.Event) -> None:
+    # Python 3.11's `wait_for` returns the result instead of raising when the cancel arrives
+    # as the pass ends, so a cancel alone can leave this task asleep for `cleanup_interval`
+    # and the shutdown waiting on it; the event ends the loop either way.
+    while not stop.is_set():
         try:
             aborted = await asyncio.wait_for(
                 cleanup_pass(destinations, config.cleanup_age),
@@ -87,7 +90,8 @@ async def _every(destinations: Destinations, config: Multipart) -> None:
             log.info("cleanup pass done: %d abandoned upload(s) aborted", aborted)
         except Exception as exc:  # the next pass tries again; the task must survive
             log.warning("cleanup pass failed: %r", exc)
-        await asyncio.sleep(config.cleanup_interval)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), config.cleanup_interval)
 
 
 def cleanup_context(
@@ -96,8 +100,10 @@ def cleanup_context(
     """For `app.cleanup_ctx`, after the stores have started; stopped before they close."""
 
     async def run(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_every(destinations, config))
+        stop = asyncio.Event()
+        task = asyncio.create_task(_every(destinations, config, stop))
         yield
+        stop.set()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

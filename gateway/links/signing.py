@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -35,8 +36,11 @@ class Signer:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def query(self, fields: Fields, ttl: int) -> dict[str, str]:
-        """The `expires` and `signature` query parameters of a URL valid for `ttl` seconds."""
-        expires = int(time.time()) + ttl
+        """The `expires` and `signature` query parameters of a URL valid at least `ttl` seconds.
+
+        Rounded up: truncating would cut up to a second off, so a 1 s link could die at once.
+        """
+        expires = math.ceil(time.time()) + ttl
         return {"expires": str(expires), "signature": self.signature(fields, expires)}
 
     def verify(self, fields: Fields, query: Mapping[str, str]) -> None:

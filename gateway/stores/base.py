@@ -103,6 +103,14 @@ class ArtifactStore(abc.ABC):
     async def list(self, path: str) -> list[Entry]:
         """Direct children of directory `path`; [] for a file or a missing path."""
 
+    async def list_batches(self, path: str) -> AsyncIterator[list[Entry]]:
+        """`list` in sorted batches, for a caller that can send each batch on (the list route).
+
+        Stores that page their listing override this to yield as pages arrive, so a huge
+        directory is never held whole; the default yields `list` in one batch.
+        """
+        yield await self.list(path)
+
     @abc.abstractmethod
     async def delete(self, path: str) -> None:
         """Removes a file or a whole directory; a missing path is not an error."""

@@ -21,7 +21,7 @@ import ctypes.util
 from collections.abc import AsyncIterator
 
 MIB = 1024 * 1024
-DEFAULT_BUDGET = 256 * MIB  # 512 MiB container: ~75 MiB idle, ~100 MiB margin, headroom
+DEFAULT_BUDGET = 256 * MIB  # 512 MiB container: ~68 MiB idle, ~100 MiB margin, headroom
 IDLE_TRIM_DELAY = 1.0  # seconds with nothing held before freed heap goes back to the kernel
 
 
@@ -123,6 +123,20 @@ def configure(total: int) -> None:
         if _budget.held or _budget.waiting:
             raise RuntimeError("the memory budget cannot change while transfers hold it")
         _budget = Budget(total)
+
+
+# What a part streamed from a part link has resident at once, in blocks: the one being read, its
+# joined copy, and the one before it, which the consumer (aiohttp's payload writer) still
+# references while it asks for the next. Measured: a reservation per block read, returned when
+# the next was asked for, left 16 parts at 17 MiB each outside a 16 MiB budget (16 MiB blocks).
+STREAMED_BLOCKS = 3
+
+
+def streamed_part(size: int, block: int) -> contextlib.AbstractAsyncContextManager[Grant]:
+    """Held around a whole streamed part, from before its body is read or its backend request
+    starts (an S3 request waiting for its body would time out) until it is stored: one
+    reservation per part, so it never waits for budget while holding some."""
+    return current().hold(STREAMED_BLOCKS * min(block, size))
 
 
 def trim_heap() -> None:

@@ -3,7 +3,8 @@
 A store that implements `MultipartUploads` takes MLflow's proxied multipart uploads; one that
 implements `RangedDownloads` serves byte ranges cheaply enough to advertise parallel ranged
 downloads; `StoragePresigning` hands out URLs on the storage itself; `StaleTemporaries` has
-crash leftovers (temp files, staging objects) for the cleanup pass to remove.
+crash leftovers (temp files, staging objects) for the cleanup pass to remove;
+`SocketDownloads` can hand a download over as a plain TCP socket, for the kernel to splice.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.stores.base import ByteSource
+from gateway.stores.ranges import ByteRange
+from gateway.stores.socket_body import SocketDownload
 
 MAX_PARTS = 10_000  # MLflow's and S3's limit on parts per upload
 PartList = list[tuple[int, str]]  # (part number, ETag) in order
@@ -92,3 +95,13 @@ class StoragePresigning(abc.ABC):
     @abc.abstractmethod
     async def presign_upload(self, path: str, expires_in: int) -> str:
         """A single-request PUT URL of one file (MLflow's `presigned-upload-url`)."""
+
+
+class SocketDownloads(abc.ABC):
+    """Downloads whose body can be read straight off a plain TCP socket, so the HTTP layer can
+    splice it to the client inside the kernel instead of copying every byte through Python."""
+
+    @abc.abstractmethod
+    async def open_socket(self, path: str, byte_range: ByteRange | None) -> SocketDownload | None:
+        """Like `open`, or None when this read cannot take that path (an error status among
+        them): the caller then calls `open`, which also reports the error."""

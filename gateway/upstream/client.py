@@ -37,7 +37,13 @@ class Upstream:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.options.max_connections),
+            # aiohttp resends an idempotent request once if a reused connection turns out closed,
+            # but a burst (the UI's chunks) leaves many that go idle together, and the retry can
+            # meet a second one: so they are never kept as long as the server keeps them.
+            connector=aiohttp.TCPConnector(
+                limit=self.options.max_connections,
+                keepalive_timeout=self.options.keepalive_timeout,
+            ),
             timeout=aiohttp.ClientTimeout(
                 total=None,
                 connect=self.options.connect_timeout,

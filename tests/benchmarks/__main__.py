@@ -20,9 +20,10 @@ from pathlib import Path
 from tests.benchmarks import servers as servers_mod
 from tests.benchmarks.machine import machine_info
 from tests.benchmarks.options import Options, parse_args
-from tests.benchmarks.plot import plot_throughput
+from tests.benchmarks.plot import plot_concurrency, plot_throughput
 from tests.benchmarks.progress import say
 from tests.benchmarks.report import write
+from tests.benchmarks.scale import ScaleBench
 from tests.benchmarks.workloads import Bench
 
 
@@ -59,7 +60,7 @@ def run(opts: Options, workdir: Path) -> int:
     base_env = dict(os.environ)
     try:
         with servers_mod.running(opts.servers, workdir, base_env, opts.gateway_args) as (s3, srv):
-            bench = Bench(opts, s3, srv, workdir)
+            bench = ScaleBench(opts, s3, srv, workdir)
             asyncio.run(_run_all(bench))
     except KeyboardInterrupt:
         say("interrupted: servers stopped, no results written")
@@ -69,6 +70,7 @@ def run(opts: Options, workdir: Path) -> int:
         raise
     summaries = write(opts.out, bench.samples, opts, machine, started, time.monotonic() - clock)
     png = plot_throughput(summaries, opts.servers, opts.out / "throughput.png")
+    plot_concurrency(summaries, opts.servers, opts.out / "concurrency.png")
     print((opts.out / "results.md").read_text())
     errors = sum(1 for s in bench.samples if s.error)
     say(

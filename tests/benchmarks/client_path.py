@@ -5,9 +5,11 @@ Synchronous by nature (requests / boto3 threads), so workloads run it in a worke
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.benchmarks.clients import BLOCK, CHUNK
@@ -38,24 +40,32 @@ def _check(path: Path, expected: int) -> None:
         raise RuntimeError(f"downloaded {path.name}: {size} bytes, expected {expected}")
 
 
-def _mlflow_roundtrip(server: Server, source: Path, dst_dir: Path) -> tuple[float, float]:
-    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
-
-    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", *MLFLOW_ENV)}
-    os.environ.update(MLFLOW_ENV, MLFLOW_TRACKING_URI=server.base_url)
+@contextlib.contextmanager
+def mlflow_environment(values: dict[str, str]) -> Iterator[None]:
+    """MLflow reads its settings from the environment: set them for the block, then restore."""
+    values = {**MLFLOW_ENV, **values}
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
-        repo = HttpArtifactRepository(f"{server.artifacts_url}/{CLIENT_PREFIX}")
-        start = time.perf_counter()
-        repo.log_artifact(str(source))
-        uploaded = time.perf_counter()
-        local = repo.download_artifacts(source.name, str(dst_dir))
-        downloaded = time.perf_counter()
+        yield
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _mlflow_roundtrip(server: Server, source: Path, dst_dir: Path) -> tuple[float, float]:
+    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
+
+    with mlflow_environment({"MLFLOW_TRACKING_URI": server.base_url}):
+        repo = HttpArtifactRepository(f"{server.artifacts_url}/{CLIENT_PREFIX}")
+        start = time.perf_counter()
+        repo.log_artifact(str(source))
+        uploaded = time.perf_counter()
+        local = repo.download_artifacts(source.name, str(dst_dir))
+        downloaded = time.perf_counter()
     _check(Path(local), source.stat().st_size)
     return uploaded - start, downloaded - uploaded
 

@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ALL_TARGETS = ("gateway", "reference", "direct")
-WORKLOADS = ("small", "large", "client", "throughput", "concurrent")
+WORKLOADS = (
+    "small",
+    "large",
+    "client",
+    "throughput",
+    "concurrent",
+    "manyfiles",
+    "listing",
+    "presigned",
+)
 MiB = 1024**2
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": 1024**3, "gib": 1024**3}
 MAX_SIZE = 4 * 1024**3
@@ -71,11 +80,15 @@ class Options:
     concurrency: tuple[int, ...]
     transfers: int
     transfer_size: int
+    presigned_size: int
     out: Path
     workdir: Path | None
     keep_workdir: bool
     gateway_args: tuple[str, ...]
     quick: bool
+    concurrent_reps: int = 1
+    files: int = 10_000
+    listing_entries: int = 100_000
 
 
 QUICK = {
@@ -86,6 +99,9 @@ QUICK = {
     "small_ops": 200,
     "transfers": 8,
     "transfer_size": 16 * MiB,
+    "presigned_size": 64 * MiB,
+    "files": 300,
+    "listing_entries": 2000,
 }
 
 
@@ -105,7 +121,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--only",
         type=_workload_list,
         default=WORKLOADS,
-        help="comma list of workloads among small,large,client,throughput (default: all)",
+        help=f"comma list of workloads among {','.join(WORKLOADS)} (default: all)",
     )
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement")
     parser.add_argument(
@@ -140,8 +156,20 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--transfer-size",
         type=parse_size,
-        default=64 * MiB,
-        help="size of each of them (default 64MiB)",
+        default=256 * MiB,
+        help="size of each of them (default 256MiB)",
+    )
+    for flag, default, meaning in (
+        ("--concurrent-reps", 1, "repetitions of `concurrent`"),
+        ("--files", 10_000, "4 KiB files for `manyfiles`"),
+        ("--listing-entries", 100_000, "entries for `listing`"),
+    ):
+        parser.add_argument(flag, type=int, default=default, help=f"{meaning} (default {default})")
+    parser.add_argument(
+        "--presigned-size",
+        type=parse_size,
+        default=1024 * MiB,
+        help="object size for `presigned`, presigned-only gateway vs direct (default 1GiB)",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument(
@@ -174,5 +202,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         values.update(QUICK)
     if values["reps"] < 1 or values["small_ops"] < 1 or values["transfers"] < 1:
         parser.error("--reps, --small-ops and --transfers must be at least 1")
+    if min(values["concurrent_reps"], values["files"], values["listing_entries"]) < 1:
+        parser.error("--concurrent-reps, --files and --listing-entries must be at least 1")
     values["gateway_args"] = tuple(values["gateway_args"])
     return Options(**values)

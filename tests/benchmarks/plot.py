@@ -62,3 +62,52 @@ def plot_throughput(
         fig.savefig(path, dpi=110)
     plt.close(fig)
     return path if drawn else None
+
+
+def plot_concurrency(
+    summaries: dict[tuple, dict[str, Summary]], targets: tuple[str, ...], path: Path
+) -> Path | None:
+    """concurrency.png: aggregate MiB/s and peak RSS per target for the `concurrent` workload,
+    the budget bound drawn across the RSS panel; None when the workload did not run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def medians(metric: str) -> dict[str, float]:
+        """target -> median, in MiB for the byte-valued metrics (the RSS peaks, the bound)."""
+        scale = 1.0 if metric in ("concurrent_put", "concurrent_get") else 1024**2
+        found: dict[str, float] = {}
+        for (name, _), row in summaries.items():
+            for target, summary in row.items():
+                if name == metric and target in targets and summary.median is not None:
+                    found[target] = summary.median / scale
+        return found
+
+    panels = [
+        (("concurrent_put", "concurrent_get"), "aggregate MiB/s"),
+        (("concurrent_put_peak_rss", "concurrent_get_peak_rss"), "peak RSS, MiB"),
+    ]
+    if not medians("concurrent_put") and not medians("concurrent_get"):
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    width = 0.8 / len(targets)
+    for ax, (metrics, ylabel) in zip(axes, panels, strict=True):
+        for i, target in enumerate(targets):
+            values = [medians(metric).get(target, 0.0) for metric in metrics]
+            xs = [x + i * width for x in range(len(metrics))]
+            ax.bar(xs, values, width, label=target, color=COLORS.get(target))
+        ax.set_xticks([x + width * (len(targets) - 1) / 2 for x in range(2)], ["PUT", "GET"])
+        ax.set_ylabel(ylabel)
+        ax.grid(True, axis="y", alpha=0.3)
+    if bound := medians("concurrent_budget_bound").get("gateway"):
+        axes[1].axhline(bound, color="tab:red", linestyle="--", label="budget + idle + margin")
+    axes[0].legend()
+    axes[1].legend()
+    shown = next((dict(p) for (n, p) in summaries if n == "concurrent_put"), {})
+    detail = f"{shown.get('concurrency', '?')} x {format_size(shown['size'])}" if shown else ""
+    fig.suptitle(f"Concurrent transfers ({detail} each way)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.benchmarks.options import Options, format_size
+from tests.benchmarks.presigned import METRICS as PRESIGNED_METRICS
 from tests.benchmarks.workloads import Sample
 
 MiB = 1024**2
@@ -37,7 +38,23 @@ METRICS = {
     "concurrent_get": ("Concurrent GET, aggregate", True),
     "concurrent_get_peak_rss": ("Concurrent GET, peak RSS", False),
     "concurrent_get_peak_tmp": ("Concurrent GET, peak temp disk", False),
+    **PRESIGNED_METRICS,
+    "concurrent_budget_bound": ("Concurrent, budget + idle + margin (bound on peak RSS)", False),
+    "concurrent_disk_added": ("Concurrent, SeaweedFS data after the PUTs", False),
+    "concurrent_disk_after_vacuum": ("Concurrent, SeaweedFS data after delete + vacuum", False),
+    "manyfiles_log_artifacts": ("Many files, log_artifacts", False),
+    "manyfiles_log_rate": ("Many files, log_artifacts rate", True),
+    "manyfiles_download_artifacts": ("Many files, download_artifacts", False),
+    "manyfiles_download_rate": ("Many files, download_artifacts rate", True),
+    "manyfiles_peak_rss": ("Many files, peak RSS", False),
+    "manyfiles_peak_tmp": ("Many files, peak temp disk", False),
+    "listing_create": ("Big listing, creating the entries in SeaweedFS", False),
+    "listing_idle_rss": ("Big listing, RSS before listing", False),
+    "listing": ("Big listing, one GET of the directory", False),
+    "listing_peak_rss": ("Big listing, peak RSS", False),
+    "listing_peak_tmp": ("Big listing, peak temp disk", False),
 }
+SHOWN_PARAMS = ("size", "concurrency", "files", "entries")
 
 
 @dataclass(frozen=True)
@@ -50,7 +67,7 @@ class Summary:
 
 
 def _group_key(sample: Sample) -> tuple:
-    shown = {k: v for k, v in sample.params.items() if k in ("size", "concurrency")}
+    shown = {k: v for k, v in sample.params.items() if k in SHOWN_PARAMS}
     return sample.metric, tuple(sorted(shown.items()))
 
 
@@ -108,7 +125,10 @@ def _ratio(a: Summary | None, b: Summary | None) -> str:
 def _label(metric: str, params: tuple) -> str:
     label = METRICS.get(metric, (metric, False))[0]
     for name, value in params:
-        label += f", {format_size(value)}" if name == "size" else f", c={value}"
+        if name in ("files", "entries"):
+            label += f", {value:,} {name}"
+        else:
+            label += f", {format_size(value)}" if name == "size" else f", c={value}"
     return label
 
 

@@ -33,6 +33,8 @@ class S3Info:
     access_key: str
     secret_key: str
     region: str = REGION
+    master: str = ""  # SeaweedFS master URL, for `/vol/vacuum` after big deletes
+    filer: str = ""  # SeaweedFS filer URL: creating many objects without S3 signing
 
     def env(self) -> dict[str, str]:
         return {
@@ -84,8 +86,10 @@ def _server_env(base_env: dict[str, str], s3: S3Info, tmpdir: Path) -> dict[str,
     return env
 
 
-def _server_argv(name: str, port: int, bucket: str, gateway_args: tuple[str, ...]) -> list[str]:
-    destination = f"s3://{bucket}/{name}"
+def _server_argv(
+    name: str, port: int, bucket: str, gateway_args: tuple[str, ...], prefix: str | None = None
+) -> list[str]:
+    destination = f"s3://{bucket}/{prefix or name}"
     if name == "gateway":
         return [
             sys.executable,
@@ -120,7 +124,10 @@ def start_seaweed(stack: contextlib.ExitStack, workdir: Path) -> S3Info:
     seaweed = SeaweedS3(workdir / "seaweed", [IDENTITY])
     stack.callback(seaweed.stop)
     seaweed.start()
-    s3 = S3Info(seaweed.endpoint, BUCKET, IDENTITY.access_key, IDENTITY.secret_key)
+    master = f"http://127.0.0.1:{seaweed.master_port}"
+    filer = f"http://127.0.0.1:{seaweed.filer_port}"
+    keys = (IDENTITY.access_key, IDENTITY.secret_key)
+    s3 = S3Info(seaweed.endpoint, BUCKET, *keys, master=master, filer=filer)
     s3.boto3_client().create_bucket(Bucket=BUCKET)
     return s3
 
@@ -132,21 +139,28 @@ def start_server(
     workdir: Path,
     base_env: dict[str, str],
     gateway_args: tuple[str, ...] = (),
+    label: str | None = None,
+    prefix: str | None = None,
 ) -> Server:
-    """Start `gateway` or `reference` on a free loopback port; stopped when the stack closes."""
+    """Start `gateway` or `reference` on a free loopback port; stopped when the stack closes.
+
+    `label` names the TMPDIR and log of a second instance of the same server (default: `name`,
+    or `name-on-prefix`). `prefix` (default: `name`) is its destination's key prefix: another
+    target's prefix makes two servers serve the same objects."""
     port = free_port()
-    tmpdir = workdir / f"{name}-tmp"
+    label = label or (name if prefix in (None, name) else f"{name}-on-{prefix}")
+    tmpdir = workdir / f"{label}-tmp"
     process = ManagedProcess(
-        _server_argv(name, port, s3.bucket, gateway_args),
+        _server_argv(name, port, s3.bucket, gateway_args, prefix),
         f"http://127.0.0.1:{port}/health",
-        workdir / f"{name}.log",
+        workdir / f"{label}.log",
         env=_server_env(base_env, s3, tmpdir),
         cwd=workdir,
         start_timeout=SERVER_START_TIMEOUT,
         stop_grace=5.0,
     )
     stack.callback(process.stop)
-    say(f"starting {name} on port {port}")
+    say(f"starting {label} on port {port}")
     process.start()
     return Server(name, f"http://127.0.0.1:{port}", process.pid, tmpdir, process)
 

@@ -220,32 +220,11 @@ class Bench:
                             await self._attempt(metric, target, rep, "MiB/s", params, body)
             await self.cleanup("bench/tp")
 
-    async def concurrent(self) -> None:
-        """`--transfers` objects up at once, then down at once: aggregate MiB/s, and the peak
-        RSS the memory budget is meant to bound."""
-        n, size = self.opts.transfers, self.opts.transfer_size
-        params = {"concurrency": n, "size": size}
-        say(f"concurrent: {n} x {format_size(size)} each way x {self.opts.reps} reps")
-        for rep in range(self.opts.reps):
-            for target in self.targets:
-                async with connect(target, self.s3, self.servers, pool=n) as conn:
-                    for metric in ("concurrent_put", "concurrent_get"):
-                        body = _aggregate(conn, metric, "bench/conc", size, n)
-                        with self._sampled(target, metric, rep, params):
-                            await self._attempt(metric, target, rep, "MiB/s", params, body)
-            await self.cleanup("bench/conc")
+    async def presigned(self) -> None:
+        """A presigned-only gateway against direct S3: see `tests/benchmarks/presigned.py`."""
+        from tests.benchmarks import presigned  # it builds on this module
 
-
-def _aggregate(conn, metric: str, prefix: str, size: int, n: int) -> Callable[[], Awaitable[float]]:
-    async def run() -> float:
-        start = time.perf_counter()
-        if metric == "concurrent_put":
-            await asyncio.gather(*(conn.put(f"{prefix}/{i}.bin", size, n) for i in range(n)))
-        else:
-            await asyncio.gather(*(conn.get(f"{prefix}/{i}.bin", size, n) for i in range(n)))
-        return n * size / CHUNK / (time.perf_counter() - start)
-
-    return run
+        await presigned.run(self)
 
 
 def _timed(op: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[float]]:

@@ -23,6 +23,7 @@ The recipes (pins found on Python 3.11, see tests/compat/README.md):
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import fcntl
 import hashlib
@@ -180,3 +181,16 @@ def ensure(version: str) -> ClientVenv:
             raise RuntimeError(f"venv for {version} imports mlflow {found}; see {log}")
         (target / ".complete").write_text(json.dumps(RECIPES[version]))
         return ClientVenv(version, python, time.monotonic() - started)
+
+
+_BUILDS = concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="client-venv")
+_PREFETCHED: dict[str, concurrent.futures.Future[ClientVenv]] = {}
+
+
+def prefetch() -> dict[str, concurrent.futures.Future[ClientVenv]]:
+    """Every version's venv, built in the background from the first call on: the suite starts
+    this as soon as it has collected a compat test, so the builds overlap the tests before."""
+    for version in VERSIONS:
+        if version not in _PREFETCHED:
+            _PREFETCHED[version] = _BUILDS.submit(ensure, version)
+    return _PREFETCHED

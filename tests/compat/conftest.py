@@ -8,7 +8,6 @@ artifacts-server scenarios and the 3.18 contract tests.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import subprocess
 import sys
@@ -29,8 +28,7 @@ from tests.conftest import (
     s3_env,
     start_gateway,
 )
-from tests.processes import ManagedProcess, free_port
-from tests.upstreams import NO_TELEMETRY, Server, start_s3_gateway, stopping
+from tests.upstreams import NO_TELEMETRY, Server, start_mlflow_server, start_s3_gateway, stopping
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,61 +63,14 @@ def no_dangling_uploads(s3) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def client_venvs(request) -> dict[str, clients.ClientVenv]:
-    """Every client version's venv; the missing ones are built in parallel (bounded)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {v: pool.submit(clients.ensure, v) for v in clients.VERSIONS}
-        venvs = {v: f.result(timeout=900) for v, f in futures.items()}
+    """Every client version's venv; the missing ones are built in parallel (bounded), most
+    likely already since collection (`clients.prefetch`)."""
+    venvs = {v: f.result(timeout=900) for v, f in clients.prefetch().items()}
     measurements = request.config.stash.setdefault(MEASUREMENTS, [])
     for venv in venvs.values():
         if venv.build_seconds is not None:
             measurements.append(f"client venv {venv.version} built in {venv.build_seconds:.0f} s")
     return venvs
-
-
-def start_mlflow_server(
-    python: Path,
-    workdir: Path,
-    default_artifact_root: str,
-    *extra: str,
-    artifacts_destination: str | None = None,  # --serve-artifacts to it; else --no-serve-artifacts
-    **env: str,
-) -> Server:
-    """`mlflow server` of `python` on sqlite, `--no-serve-artifacts`, with no bucket keys."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    argv = [
-        str(python),
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{workdir / 'mlflow.db'}",
-        *(
-            ["--serve-artifacts", "--artifacts-destination", artifacts_destination]
-            if artifacts_destination
-            else ["--no-serve-artifacts"]
-        ),
-        "--default-artifact-root",
-        default_artifact_root,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        *extra,
-    ]
-    url = f"http://127.0.0.1:{port}"
-    process = ManagedProcess(
-        argv,
-        f"{url}/health",
-        workdir.parent / f"{workdir.name}.log",
-        # No job runner (a dozen huey processes per server): nothing here submits jobs.
-        env=clean_env(**NO_TELEMETRY, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **env),
-        cwd=workdir,
-        start_timeout=240.0,
-    )
-    return Server(process.start(), url, workdir)
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.compat.conftest import start_mlflow_server
 from tests.conftest import BUCKET, Gateway, s3_env, stored_bytes
-from tests.upstreams import Server, stopping
+from tests.upstreams import Server, start_mlflow_server, stopping
 
 SKILLS_MESSAGE = "Skill upload content is immutable; register a new version instead"
 PRESIGNED_ONLY_DOWNLOAD = (
@@ -439,14 +438,19 @@ def test_presigned_url_routes_refuse_proxied_runs_like_mlflow(
         assert "mlflow-artifacts" in body["message"]
 
 
-def test_presigned_upload_url_needs_exactly_one_of_run_id_and_model_id(gateway_a318):
-    resp = requests.post(
-        f"{gateway_a318.url}/api/2.0/mlflow/artifacts/presigned-upload-url",
-        json={"path": "a.txt"},
-        timeout=30,
-    )
-    body = assert_error(resp, 400, "INVALID_PARAMETER_VALUE")
+def test_presigned_upload_url_needs_exactly_one_of_run_id_and_model_id(gateway_a318, tracking_318):
+    """The gateway's own 400, in 3.18's body down to `sqlstate` and `error_class`."""
+    bodies = []
+    for server in (tracking_318.url, gateway_a318.url):
+        resp = requests.post(
+            f"{server}/api/2.0/mlflow/artifacts/presigned-upload-url",
+            json={"path": "a.txt"},
+            timeout=30,
+        )
+        bodies.append(assert_error(resp, 400, "INVALID_PARAMETER_VALUE"))
+    mlflow_body, body = bodies
     assert body["message"] == "Exactly one of run_id and model_id must be provided."
+    assert body == mlflow_body and body["sqlstate"] == "KAM00"
 
 
 def test_contract_document_exists():

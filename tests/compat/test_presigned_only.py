@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.compat.test_mlflow_318_contract import PRESIGNED_ONLY_DOWNLOAD
-from tests.conftest import Gateway, clean_env, stored_bytes
+from tests.conftest import Gateway, clean_env, pending_uploads, stored_bytes
 from tests.upstreams import NO_TELEMETRY, start_s3_gateway, stopping
 
 MIB = 1024 * 1024
@@ -28,8 +28,10 @@ config = json.loads(sys.argv[1])
 mlflow.set_experiment("presigned-only")
 with mlflow.start_run() as run:
     mlflow.log_artifact(config["small"])
+    mlflow.log_artifact(config["empty"], "empty")
     mlflow.log_artifact(config["big"], "big")
-listed = sorted(f.path for f in mlflow.MlflowClient().list_artifacts(run.info.run_id, "big"))
+client = mlflow.MlflowClient()
+listed = sorted(f.path for d in ("big", "empty") for f in client.list_artifacts(run.info.run_id, d))
 out = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=config["dst"])
 print(json.dumps({"artifact_uri": run.info.artifact_uri, "out": out, "listed": listed}))
 """
@@ -50,10 +52,12 @@ def test_318_client_moves_bytes_on_storage_urls_only(
     client_venvs, presigned_gateway, seaweed, s3, tmp_path
 ):
     gw = presigned_gateway
-    small, big = tmp_path / "small.txt", tmp_path / "model.bin"
+    small, big, empty = tmp_path / "small.txt", tmp_path / "model.bin", tmp_path / "empty.txt"
     small.write_bytes(b"presigned only\n")
+    empty.write_bytes(b"")  # 3.18 asks for one part (`max(1, chunks)`) and PUTs nothing on it
     big.write_bytes(bytes(range(256)) * (12 * MIB // 256) + b"tail")  # three 5 MiB parts
-    config = {"small": str(small), "big": str(big), "dst": str(tmp_path / "dst")}
+    config = {"small": str(small), "big": str(big), "empty": str(empty)}
+    config["dst"] = str(tmp_path / "dst")
     env = clean_env(
         MLFLOW_TRACKING_URI=gw.url,
         MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
@@ -71,10 +75,13 @@ def test_318_client_moves_bytes_on_storage_urls_only(
     root = answer["artifact_uri"].removeprefix("mlflow-artifacts:/")
     assert stored_bytes(gw, s3, f"{root}/small.txt") == small.read_bytes()
     assert stored_bytes(gw, s3, f"{root}/big/model.bin") == big.read_bytes()
-    assert answer["listed"] == ["big/model.bin"]
+    assert stored_bytes(gw, s3, f"{root}/empty/empty.txt") == b""
+    assert not [u["Key"] for u in pending_uploads(s3) if u["Key"].startswith(gw.key(root))]
+    assert answer["listed"] == ["big/model.bin", "empty/empty.txt"]
     out = Path(answer["out"])
     assert (out / "small.txt").read_bytes() == small.read_bytes()
     assert (out / "big" / "model.bin").read_bytes() == big.read_bytes()
+    assert (out / "empty" / "empty.txt").read_bytes() == b""
 
     # What the client was told, and what a proxied transfer gets.
     info = requests.get(f"{gw.url}/api/3.0/mlflow/server-info", timeout=30).json()
@@ -117,6 +124,31 @@ def test_tracking_routes_refuse_proxied_bytes_and_answer_presigned(presigned_gat
     assert upload.status_code == 403 and upload.json()["artifacts_presigned_only"] is True
     root = info["artifact_uri"].removeprefix("mlflow-artifacts:/")
     assert stored_bytes(gw, s3, f"{root}/a.txt") is None
+
+
+def test_zero_parts_gets_one_storage_url_and_an_empty_object(presigned_gateway, seaweed, s3):
+    """`num_parts: 0` (an empty file from a client that does not round up as 3.18 does): one
+    SeaweedFS part URL, an empty part, `complete`, and no multipart upload left behind."""
+    gw = presigned_gateway
+    run = requests.post(
+        f"{gw.url}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}, timeout=30
+    )
+    root = run.json()["run"]["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")
+    mpu = f"{gw.url}/api/2.0/mlflow-artifacts/mpu"
+    created = requests.post(
+        f"{mpu}/create/{root}", json={"path": "empty.txt", "num_parts": 0}, timeout=30
+    )
+    assert created.status_code == 200, created.text
+    (credential,) = created.json()["credentials"]
+    assert credential["part_number"] == 1 and credential["url"].startswith(seaweed.endpoint)
+    part = requests.put(credential["url"], data=b"", headers=credential["headers"], timeout=30)
+    assert part.status_code == 200, part.text
+    body = {"path": "empty.txt", "upload_id": created.json()["upload_id"]}
+    body["parts"] = [{"part_number": 1, "etag": part.headers["ETag"]}]
+    done = requests.post(f"{mpu}/complete/{root}", json=body, timeout=30)
+    assert done.status_code == 200, done.text
+    assert stored_bytes(gw, s3, f"{root}/empty.txt") == b""
+    assert not [u["Key"] for u in pending_uploads(s3) if u["Key"].startswith(gw.key(root))]
 
 
 def upload_link(api: str, **body: str) -> requests.Response:

@@ -126,15 +126,45 @@ def wait_text(driver, text: str, timeout: float = WAIT) -> None:
 
 
 def click_text(driver, text: str, timeout: float = WAIT) -> None:
-    """Clicks the innermost visible element whose own text is `text`."""
-    from selenium.webdriver.support import expected_conditions as ec
+    """Clicks the innermost visible element whose own text is `text`.
+
+    Every match is tried, not only the first: the UI can hold a hidden copy of a name (a tooltip,
+    a collapsed pane) ahead of the one on screen. A click that a re-render or an overlay takes is
+    tried again until the timeout. A miss is reported with what the page shows.
+    """
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        ElementNotInteractableException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
     xpath = f"//*[normalize-space(text())={json.dumps(text)}]"
-    element = WebDriverWait(driver, timeout).until(
-        ec.element_to_be_clickable(("xpath", xpath)), message=f"no clickable {text!r}"
+    missed = (
+        StaleElementReferenceException,
+        ElementClickInterceptedException,
+        ElementNotInteractableException,
     )
-    element.click()
+
+    def clicked(d) -> bool:
+        for element in d.find_elements("xpath", xpath):
+            try:
+                if element.is_displayed() and element.is_enabled():
+                    element.click()
+                    return True
+            except missed:  # the tree re-rendered or something lay over it; look again
+                continue
+        return False
+
+    try:
+        WebDriverWait(driver, timeout).until(clicked)
+    except TimeoutException as exc:
+        body = driver.find_element("tag name", "body").text
+        raise AssertionError(
+            f"no clickable {text!r} within {timeout}s at {driver.current_url}; "
+            f"{len(driver.find_elements('xpath', xpath))} matches; the page shows: {body[:1500]!r}"
+        ) from exc
 
 
 def shot(driver, tmp_path: Path, name: str, measurements: list[str]) -> None:

@@ -18,6 +18,8 @@ import pytest
 import requests
 
 from tests.conformance.destinations import BACKENDS, Destination
+from tests.processes import wait_until
+from tests.test_failures import every_kind_of_call
 
 MIB = 1024 * 1024
 TIMEOUT = 60
@@ -60,15 +62,6 @@ def under(entries: set[str], path: str) -> set[str]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def wait_until(condition, timeout: float = 30.0, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
 
 
 # -- round trips ---------------------------------------------------------------------------------
@@ -388,16 +381,7 @@ def test_unreachable_backend_answers_503_naming_it_without_keys(name, request, t
     if backend.unreachable is None:
         pytest.skip(f"{name}: {backend.no_unreachable}")
     with backend.unreachable(request, tmp_path) as gw:
-        calls = [
-            ("GET", f"{gw.api}/1/a.txt", None),
-            ("HEAD", f"{gw.api}/1/a.txt", None),
-            ("PUT", f"{gw.api}/1/a.txt", b"data"),
-            ("PUT", f"{gw.api}/1/big.bin", b"b" * (9 * MIB)),
-            ("DELETE", f"{gw.api}/1/a.txt", None),
-            ("GET", f"{gw.api}?path=1", None),
-        ]
-        for method, target, body in calls:
-            resp = requests.request(method, target, data=body, timeout=TIMEOUT)
+        for (method, target, _), resp in every_kind_of_call(gw.api):
             assert resp.status_code == 503, (method, target, resp.text)
             for secret in gw.secrets:
                 assert secret not in resp.text and secret not in str(resp.headers)

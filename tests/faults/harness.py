@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import requests
 import urllib3
 
 from tests.conftest import BUCKET, Gateway, clean_env, s3_env, start_gateway
+from tests.processes import wait_until
 
 MIB = 1024 * 1024
 KIB = 1024
@@ -49,15 +49,6 @@ def payload(size: int, seed: int = 0) -> bytes:
         out += hashlib.sha256(block + counter.to_bytes(8, "big")).digest() * 64
         counter += 1
     return bytes(out[:size])
-
-
-def wait_until(condition: Callable[[], object], timeout: float, step: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return bool(condition())
 
 
 # --- what the client saw --------------------------------------------------------------------

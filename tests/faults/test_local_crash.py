@@ -55,8 +55,10 @@ SWEEP = [
 TEMP = re.compile(r"^\..+\.[0-9a-f]{32}\.gateway-part$")
 
 
-def _argv(port: int, root: Path, *extra: str) -> list[str]:
-    return gateway_argv(port, "--artifacts-destination", str(root), *SWEEP, *extra)
+def _argv(port: int, root: Path, *extra: str, sweep: bool = True) -> list[str]:
+    return gateway_argv(
+        port, "--artifacts-destination", str(root), *(SWEEP if sweep else ()), *extra
+    )
 
 
 def _env() -> dict[str, str]:
@@ -69,9 +71,10 @@ def _gateway(
     port: int,
     prefix: list[str] | None = None,
     name: str = "gateway",
+    sweep: bool = True,
     **popen,
 ) -> Gateway:
-    argv = [*(prefix or []), *_argv(port, root)]
+    argv = [*(prefix or []), *_argv(port, root, sweep=sweep)]
     url = f"http://127.0.0.1:{port}"
     process = ManagedProcess(
         argv, f"{url}/health", workdir / f"{name}.log", env=_env(), cwd=workdir, **popen
@@ -386,7 +389,7 @@ def test_disk_full_on_a_small_tmpfs(tmp_path):
         if not mounted:  # not allowed to mount here: the file size limit below still runs
             pytest.fail("cannot mount a tmpfs here (need root outside a locked container)")
         root = tmp_path / "small" / "root"
-        gw = _gateway(tmp_path, root, free_port(), name="tmpfs")
+        gw = _gateway(tmp_path, root, free_port(), name="tmpfs", sweep=False)
         try:
             _full_disk_case(gw, root, "disk full (8 MiB tmpfs, ENOSPC)", 12 * MIB)
         finally:
@@ -395,7 +398,9 @@ def test_disk_full_on_a_small_tmpfs(tmp_path):
 
 def test_file_size_limit_efbig(tmp_path):
     root = tmp_path / "root"
-    gw = _gateway(tmp_path, root, free_port(), name="fsize", preexec_fn=_limit_file_size(6 * MIB))
+    gw = _gateway(
+        tmp_path, root, free_port(), name="fsize", sweep=False, preexec_fn=_limit_file_size(6 * MIB)
+    )
     try:
         _full_disk_case(gw, root, "RLIMIT_FSIZE 6 MiB on the gateway (EFBIG)", 8 * MIB)
     finally:

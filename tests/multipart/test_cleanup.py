@@ -17,7 +17,7 @@ from gateway.stores.local import LocalStore
 from gateway.stores.s3 import S3Options, S3Store
 from tests.conftest import ADMIN, BUCKET, Gateway, clean_env, s3_env, start_gateway, stored_bytes
 from tests.multipart.conftest import MIB, create, put_part, stored_parts
-from tests.test_failures import wait_until
+from tests.processes import wait_until
 
 SWEEP = ["--multipart.url-ttl", "1", "--multipart.cleanup-age", "2"]
 

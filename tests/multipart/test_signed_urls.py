@@ -143,3 +143,13 @@ def test_secret_and_signatures_stay_out_of_logs(replicas, exp):
     assert "/mpu/part/" in logs and "signature=***" in logs  # the access log saw the parts
     assert query_of(credential["url"])["signature"] not in logs
     assert SECRET not in logs and "0" * 64 not in logs
+
+
+def test_a_link_lives_at_least_its_ttl_whatever_the_fraction_of_the_second(monkeypatch):
+    """`expires` is whole seconds; truncating `now` cut up to 1 s off a 1 s link."""
+    signer = Signer(b"k" * 32)
+    monkeypatch.setattr("gateway.links.signing.time.time", lambda: 1000.99)
+    query = signer.query(("part", "p", "u", 1), ttl=1)
+    assert int(query["expires"]) >= 1000.99 + 1
+    monkeypatch.setattr("gateway.links.signing.time.time", lambda: 1001.98)
+    signer.verify(("part", "p", "u", 1), query)  # 0.99 s later: still valid

@@ -11,7 +11,7 @@ import requests
 from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
-from tests.conftest import BUCKET, Gateway, clean_env, s3_env, start_gateway
+from tests.conftest import BUCKET, Gateway, clean_env, own_s3_gateway, s3_env, start_gateway
 from tests.multipart.conftest import MIB, create, mpu
 from tests.test_large_transfer import body, peak_rss_mib
 
@@ -84,13 +84,8 @@ def repository(gw: Gateway, run_root: str) -> MlflowArtifactsRepository:
 @pytest.fixture(scope="module")
 def fresh_s3_gateway(seaweed, tmp_path_factory) -> Iterator[Gateway]:
     """Its own process, so its peak RSS covers multipart traffic only; no configured secret."""
-    workdir = tmp_path_factory.mktemp("fresh-s3")
-    args = ["--artifacts-destination", f"s3://{BUCKET}/fresh"]
-    process, url = start_gateway(workdir, args, clean_env(**s3_env(seaweed.endpoint)))
-    try:
-        yield Gateway(process, url, "s3", prefix="fresh")
-    finally:
-        process.stop()
+    with own_s3_gateway(seaweed, tmp_path_factory.mktemp("fresh-s3"), "fresh") as gateway:
+        yield gateway
 
 
 def test_stock_client_moves_200_mib_in_parallel_parts_and_ranges(

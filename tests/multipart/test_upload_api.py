@@ -23,7 +23,7 @@ from tests.multipart.conftest import (
     stored_parts,
     with_query,
 )
-from tests.test_failures import wait_until
+from tests.processes import wait_until
 
 
 def listing(gw, directory: str) -> dict:
@@ -84,10 +84,27 @@ def test_abort_removes_every_part(replicas, s3, exp):
     assert put_part(created["credentials"][0], b"late").status_code == 404
 
 
+def test_zero_parts_is_one_empty_part(replicas, s3, exp):
+    """An empty file: `num_parts: 0` gets one part URL (3.18's client asks for one itself), so
+    the upload can complete; `mlflow server` would hand out none and the upload never ends."""
+    gw = replicas.a
+    before = staged(gw)
+    created = create(gw, exp, "empty.txt", 0)
+    assert [c["part_number"] for c in created["credentials"]] == [1]
+    part = put_part(created["credentials"][0], b"")
+    assert part.status_code == 200, part.text
+    parts = [{"part_number": 1, "etag": part.headers["ETag"]}]
+    resp = mpu(gw, "complete", exp, path="empty.txt", upload_id=created["upload_id"], parts=parts)
+    assert resp.status_code == 200, resp.text
+    assert stored_bytes(gw, s3, f"{exp}/empty.txt") == b""
+    assert staged(gw) == before  # and on S3, no upload left: see no_dangling_uploads
+    requests.delete(f"{gw.api}/{exp}", timeout=60).raise_for_status()
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"path": "a.bin", "num_parts": 0}, "num_parts"),
+        ({"path": "a.bin", "num_parts": -1}, "num_parts"),
         ({"path": "a.bin", "num_parts": 10_001}, "num_parts"),
         ({"path": "a.bin", "num_parts": "many"}, "num_parts"),
         ({"path": "a.bin"}, "num_parts"),

@@ -38,6 +38,24 @@ def test_trend_check_passes_a_flat_noisy_series():
     assert not [t for t in trends(samples) if t.failed]
 
 
+def _plateaus(t: float) -> float:
+    """Shaped like the RSS of a 3-minute CI soak that failed on its slope alone: high under the
+    first bursts, trimmed mid-run, then climbing back in steps that stay below the first
+    half's level (a leak would pass it)."""
+    steps = ((40, 151), (50, 117), (90, 152), (110, 132), (130, 136), (150, 140), (180, 146))
+    for until, level in steps:
+        if t < until:
+            return level
+    return 145
+
+
+def test_trend_check_passes_allocator_plateaus_that_tilt_the_slope():
+    samples = _series(3, 174, _plateaus, lambda t: 38, lambda t: 21)
+    rss = next(t for t in trends(samples) if t.metric == "rss_mib")
+    assert rss.slope_per_min > 1.0 and rss.growth > 8  # what alone used to fail the run
+    assert not rss.failed, rss.line()
+
+
 @pytest.mark.parametrize(
     ("minutes", "mib_per_min", "fds_per_min"),
     [(3, 12, 6), (30, 2, 1.5)],
@@ -74,6 +92,7 @@ def test_floors_and_slope():
     assert set(THRESHOLDS) >= {"rss_mib", "fds", "threads", "s3_conns", "tasks"}
 
 
+@pytest.mark.timeout(600)  # a 3-minute run plus start-up; the suite's default is 300 s
 def test_soak(tmp_path):
     out = tmp_path / "soak"
     argv = [sys.executable, "-m", "tests.soak", "--minutes", str(MINUTES), "--out", str(out)]

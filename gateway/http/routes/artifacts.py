@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from gateway.errors import InvalidParameter
 from gateway.http.access import Action, query_path, store_for, url_path
+from gateway.http.errors import store_answer
 from gateway.http.files import serve_file
 from gateway.http.guard import Artifact, add
 from gateway.http.observed import uploading
 from gateway.http.routes.refusals import refuse_proxied, refuse_skill_mutation
 from gateway.stores import Entry
+from gateway.stores.errors import StoreError
 
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 
@@ -43,11 +47,44 @@ def file_infos(entries: list[Entry], under: str = "") -> list[dict[str, object]]
     ]
 
 
-async def list_artifacts(request: web.Request) -> web.Response:
-    """MLflow's shape: names relative to the listed directory, sorted, `{}` when empty."""
+def _json_rows(entries: list[Entry]) -> bytes:
+    """The FileInfo objects of one batch, comma-separated as inside a JSON array."""
+    return json.dumps(file_infos(entries))[1:-1].encode()
+
+
+async def list_artifacts(request: web.Request) -> web.StreamResponse:
+    """MLflow's shape: names relative to the listed directory, sorted, `{}` when empty.
+
+    Streamed a batch (one backend page) at a time, so a directory of 100,000 entries is never
+    built in memory. A store error before the first batch is the usual JSON error; after it the
+    status is sent, so the error is logged and the connection cut: the client sees a truncated
+    body, never a well-formed partial listing.
+    """
     path = query_path(request)
-    files = file_infos(await store_for(request, path, Action.READ).list(path))
-    return web.json_response({"files": files} if files else {})
+    batches = store_for(request, path, Action.READ).list_batches(path)
+    first: list[Entry] = []
+    async for batch in batches:  # a batch may be empty while its names wait for the next page
+        if batch:
+            first = batch
+            break
+    if not first:
+        return web.json_response({})
+    response = web.StreamResponse()
+    response.content_type = "application/json"
+    response.charset = "utf-8"
+    await response.prepare(request)
+    try:
+        await response.write(b'{"files": [' + _json_rows(first))
+        async for batch in batches:
+            if batch:
+                await response.write(b", " + _json_rows(batch))
+    except StoreError as exc:
+        store_answer(request, exc)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    await response.write(b"]}")
+    return response
 
 
 async def delete(request: web.Request) -> web.Response:

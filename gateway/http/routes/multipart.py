@@ -67,7 +67,7 @@ async def create(request: web.Request) -> web.Response:
     collectors().multipart.labels("created").inc()
     try:
         credentials = []
-        for number in range(1, body.num_parts + 1):
+        for number in range(1, body.parts + 1):
             url = None
             if direct:
                 url = await store.presign_part(path, upload_id, number, config.url_ttl)

@@ -32,7 +32,13 @@ class _Request(BaseModel):
 
 
 class CreateRequest(_Request):
-    num_parts: int = Field(ge=1, le=MAX_PARTS)
+    num_parts: int = Field(ge=0, le=MAX_PARTS, description="0 (an empty file) is one part")
+
+    @property
+    def parts(self) -> int:
+        """3.18's client rule (`max(1, chunks)`): an empty file still needs one part, and
+        `mlflow server`'s zero part URLs would leave an upload that no `complete` can finish."""
+        return max(1, self.num_parts)
 
 
 class _UploadRequest(_Request):

@@ -40,14 +40,16 @@ _BOOL = {"type": "boolean"}
 _PARTS = {"type": "integer", "minimum": 1, "maximum": MAX_PARTS}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": _obj(["error_code", "message"], error_code=_STR, message=_STR),
+    "Error": _obj(
+        ["error_code", "message"], error_code=_STR, message=_STR, sqlstate=_STR, error_class=_STR
+    ),
     "Empty": _obj(),
     "FileInfo": _obj(["path", "is_dir"], path=_STR, is_dir=_BOOL, file_size=_INT),
     "Listing": _obj(files={"type": "array", "items": _ref("FileInfo")}),
     "PartLink": _obj(
         ["part_number", "url", "headers"], part_number=_PARTS, url=_STR, headers=_obj()
     ),
-    "CreateRequest": _obj(["path", "num_parts"], path=_STR, num_parts=_PARTS),
+    "CreateRequest": _obj(["path", "num_parts"], path=_STR, num_parts={**_PARTS, "minimum": 0}),
     "Created": _obj(
         ["upload_id", "credentials"],
         upload_id=_STR,

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, TypeVar
 
+from gateway.stores import budget
 from gateway.stores.base import ByteSource, exact_chunks
 from gateway.stores.capabilities import (
     MultipartUploads,
@@ -128,7 +129,7 @@ class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
         where = (path, upload_id)
         try:
             file = await self._call(self._or_unknown, where, open, temp, "xb")
-            async with self.closing(file):
+            async with self.closing(file), budget.streamed_part(size, self.chunk_size):
                 async for chunk in exact_chunks(body, size, self.chunk_size):
                     digest.update(chunk)
                     await self._call(file.write, chunk)

@@ -12,6 +12,7 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
 from gateway.mime import content_disposition, content_type
+from gateway.stores import budget
 from gateway.stores.base import ByteSource, exact_chunks
 from gateway.stores.capabilities import (
     MultipartUploads,
@@ -99,15 +100,16 @@ class S3Uploads(MultipartUploads, StoragePresigning):
     ) -> str:
         streamed = StreamedBody(body, size, self.chunk_size)
         try:
-            with self._upload_call(path, upload_id):
-                response = await (await self._stream_client()).upload_part(
-                    Bucket=self.bucket,
-                    Key=self._key(path),
-                    UploadId=upload_id,
-                    PartNumber=part_number,
-                    ContentLength=size,
-                    Body=streamed if size else b"",
-                )
+            async with budget.streamed_part(size, self.chunk_size):
+                with self._upload_call(path, upload_id):
+                    response = await (await self._stream_client()).upload_part(
+                        Bucket=self.bucket,
+                        Key=self._key(path),
+                        UploadId=upload_id,
+                        PartNumber=part_number,
+                        ContentLength=size,
+                        Body=streamed if size else b"",
+                    )
         except StoreError as exc:
             if streamed.failure is not None:  # the client's body failed, not the destination
                 raise streamed.failure from exc

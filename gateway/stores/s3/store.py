@@ -18,7 +18,6 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_expect_header
-from botocore.loaders import Loader
 
 from gateway.config import S3Transfer
 from gateway.mime import content_type
@@ -32,7 +31,7 @@ from gateway.stores.base import (
     Entry,
     FileStat,
 )
-from gateway.stores.capabilities import RangedDownloads
+from gateway.stores.capabilities import RangedDownloads, SocketDownloads
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
@@ -42,10 +41,14 @@ from gateway.stores.errors import (
 )
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
-from gateway.stores.s3.body import read_part
+from gateway.stores.s3.body import PiecesBody, read_part
 from gateway.stores.s3.client_multipart import S3Uploads, streaming_config
 from gateway.stores.s3.gateway_multipart import MultipartWriter, part_size_for
+from gateway.stores.s3.listing import ordered_entries
+from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
+from gateway.stores.s3.presign import presigned_get, signed_put
+from gateway.stores.socket_body import SocketDownload, open_get, plain_http, put_small
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _REFUSED_CREDENTIALS = {
@@ -57,6 +60,7 @@ _REFUSED_CREDENTIALS = {
     "InvalidToken",
 }
 _DELETE_BATCH = 1000
+RAW_PUT_LIMIT = 1024 * 1024  # small files only: the body is joined into one buffer to sign it
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -90,7 +94,7 @@ class S3Download(Download):
         self._body.close()
 
 
-class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
+class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
     def __init__(
         self, dest: S3Options, transfer: S3Transfer, chunk_size: int, name: str = "default"
     ) -> None:
@@ -105,6 +109,8 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
         self._streaming_lock = asyncio.Lock()
         self._session: AioSession | None = None
         self._config: AioConfig | None = None
+        self._raw_endpoint: str | None = None  # set by start() when raw sockets may be used
+        self._style = "auto"
 
     async def start(self) -> None:
         dest, transfer = self.dest, self.transfer
@@ -115,7 +121,8 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
             connect_timeout=transfer.connect_timeout,
             read_timeout=transfer.read_timeout,
             max_pool_connections=transfer.max_pool_connections,
-            retries={"mode": "standard", "max_attempts": 3},
+            # Three in all: botocore's `max_attempts` would count retries, four attempts.
+            retries={"mode": "standard", "total_max_attempts": 3},
             # TLS protects the body in transit; SHA-256 signing it would read every part once
             # more. Over plain http the payload signature is what protects it.
             s3={"addressing_style": style, "payload_signing_enabled": not _over_tls(dest)},
@@ -125,6 +132,11 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
+        # Fixed for the process: proxies come from the environment, read once here rather than
+        # on every request (urllib's getproxies walks the whole environment).
+        if transfer.splice and plain_http(dest.endpoint_url):
+            self._raw_endpoint = dest.endpoint_url
+        self._style = style
         self._session, self._config = _session(dest.profile), config
         self._client = await self._stack.enter_async_context(self._create(self._session, config))
 
@@ -233,6 +245,24 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
             start = int(content_range.split()[1].split("-")[0])
         return S3Download(response, stat, start, start + response["ContentLength"], self.chunk_size)
 
+    async def open_socket(self, path: str, byte_range: ByteRange | None) -> SocketDownload | None:
+        """A GET on a presigned URL over a socket of our own, for plain-HTTP endpoints only.
+
+        The URL is signed locally (no round trip); a failure here is not reported but left to
+        `open`, which the caller uses next and which translates it."""
+        if self._raw_endpoint is None:
+            return None
+        headers = {"Range": byte_range.header()} if byte_range else {}
+        try:
+            url = await presigned_get(
+                self._client, self._raw_endpoint, self.bucket, self._key(path), self._style
+            )
+            return await open_get(
+                url, headers, self.transfer.connect_timeout, self.transfer.read_timeout
+            )
+        except (BotoCoreError, OSError, TimeoutError, ValueError):
+            return None
+
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         key, kind = self._key(path), content_type(path)
         part_size = part_size_for(self.transfer.part_size, size_hint)
@@ -242,6 +272,8 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
             with self._errors(path):
                 first = await read_part(body, part_size)
                 if len(first) < part_size:
+                    if await self._put_raw(key, first, kind):
+                        return
                     await self._client.put_object(
                         Bucket=self.bucket, Key=key, Body=first, ContentType=kind
                     )
@@ -253,25 +285,40 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
         finally:
             grant.release()  # idempotent: the writer returns it as soon as part 1 is stored
 
+    async def _put_raw(self, key: str, first: PiecesBody, kind: str) -> bool:
+        """A small PutObject on a socket of our own, as the raw GETs: botocore's call costs
+        most of a 4 KiB PUT. False (botocore's call does it again, and reports) on anything
+        but a 200."""
+        if self._raw_endpoint is None or len(first) > RAW_PUT_LIMIT:
+            return False
+        data = first.read()
+        first.seek(0)  # for botocore's call, if it has to do this again
+        try:
+            signed = await signed_put(
+                self._client, self._raw_endpoint, self.bucket, key, data, kind, self._style
+            )
+            if signed is None:
+                return False
+            url, headers = signed
+            timeouts = (self.transfer.connect_timeout, self.transfer.read_timeout)
+            return await put_small(url, headers, data, *timeouts)
+        except (BotoCoreError, OSError, TimeoutError, ValueError):
+            return False
+
     async def _pages(self, prefix: str, **extra: Any) -> AsyncIterator[dict]:
         paginator = self._client.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
             yield page
 
     async def list(self, path: str) -> list[Entry]:
+        return [entry async for batch in self.list_batches(path) for entry in batch]
+
+    async def list_batches(self, path: str) -> AsyncIterator[list[Entry]]:
+        """One sorted batch per ListObjectsV2 page (see `listing`): never the whole directory."""
         prefix = self._key(path) + "/" if self._key(path) else ""
-        entries: dict[str, Entry] = {}
         with self._errors(path):
-            async for page in self._pages(prefix, Delimiter="/"):
-                for common in page.get("CommonPrefixes", []):
-                    name = common["Prefix"][len(prefix) :].rstrip("/")
-                    if name:
-                        entries[name] = Entry(name, True)
-                for obj in page.get("Contents", []):
-                    name = obj["Key"][len(prefix) :]
-                    if name and not name.endswith("/"):
-                        entries.setdefault(name, Entry(name, False, obj["Size"]))
-        return sorted(entries.values(), key=lambda entry: entry.name)
+            async for batch in ordered_entries(self._pages(prefix, Delimiter="/"), prefix):
+                yield batch
 
     async def delete(self, path: str) -> None:
         key = self._key(path)
@@ -322,21 +369,6 @@ class S3Store(S3Uploads, RangedDownloads, ArtifactStore):
                 destination=self.name,
                 code="NoSuchBucket",
             ) from exc
-
-
-_LOADER: Loader | None = None
-
-
-def _session(profile: str | None) -> AioSession:
-    """A session per destination (its own credentials), all sharing one loader, so botocore's
-    S3 model and endpoint rules are parsed once and held once, not once per destination."""
-    global _LOADER
-    session = AioSession(profile=profile)
-    if _LOADER is None:
-        _LOADER = session.get_component("data_loader")
-    else:
-        session.register_component("data_loader", _LOADER)
-    return session
 
 
 def _over_tls(dest: S3Options) -> bool:

@@ -1,0 +1,183 @@
+"""A download read straight off a plain TCP socket: one GET to a signed URL, headers parsed
+here, and the rest of the socket left for the HTTP layer to splice to the client in the kernel.
+
+Only for plain-HTTP backends (MinIO, SeaweedFS in the same cluster). Anything unusual in the
+answer (an error status, chunked or encoded bodies, no length) returns None before a byte is
+sent to the client, and the caller takes the normal path, which also reports the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import socket
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncIterator
+from datetime import timezone
+
+from gateway.stores.base import READ_PIECE, Download, FileStat
+
+MAX_HEADER = 64 * 1024  # S3 answers a GET with well under 2 KiB of headers
+
+
+class SocketDownload(Download):
+    """Bytes [start, stop): `buffered` came with the headers, `remaining` are still on `sock`."""
+
+    chunk_size = READ_PIECE
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        buffered: bytes,
+        stat: FileStat,
+        span: tuple[int, int],
+        read_timeout: float,
+    ) -> None:
+        start, stop = span
+        super().__init__(stat, start, stop)
+        self.sock = sock
+        self.buffered = buffered
+        self.remaining = stop - start - len(buffered)
+        self.read_timeout = read_timeout
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The normal, copying path, for a client connection that cannot take a splice."""
+        loop = asyncio.get_running_loop()
+        if self.buffered:
+            yield self.buffered
+        while self.remaining > 0:
+            piece = await asyncio.wait_for(
+                loop.sock_recv(self.sock, min(self.remaining, self.chunk_size)), self.read_timeout
+            )
+            if not piece:
+                raise ConnectionError(f"backend closed with {self.remaining} bytes unsent")
+            self.remaining -= len(piece)
+            yield piece
+
+    async def close(self) -> None:
+        self.sock.close()
+
+
+def plain_http(url: str | None) -> bool:
+    """An http:// endpoint reached without a proxy: the only kind a raw socket may talk to."""
+    if not url or not url.lower().startswith("http://"):
+        return False
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return "http" not in urllib.request.getproxies() or bool(urllib.request.proxy_bypass(host))
+
+
+async def open_get(
+    url: str, headers: dict[str, str], connect_timeout: float, read_timeout: float
+) -> SocketDownload | None:
+    """GET `url` (already signed) on a fresh connection; None unless it is a plain 200/206."""
+    sock, head, rest = await _exchange("GET", url, headers, b"", connect_timeout, read_timeout)
+    try:
+        download = _parse(sock, head, rest, read_timeout)
+    except BaseException:
+        sock.close()
+        raise
+    if download is None:
+        sock.close()
+    return download
+
+
+async def put_small(
+    url: str, headers: dict[str, str], body: bytes, connect_timeout: float, read_timeout: float
+) -> bool:
+    """PUT `body` to `url` with `headers` (already signed); True only for a 200.
+
+    Anything else is for the caller's normal path to do again and to report: the body is in
+    memory, and a PUT of the same bytes to the same key may be repeated."""
+    headers = {**headers, "Content-Length": str(len(body))}
+    sock, head, _ = await _exchange("PUT", url, headers, body, connect_timeout, read_timeout)
+    sock.close()
+    return head.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 "))
+
+
+async def _exchange(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    connect_timeout: float,
+    read_timeout: float,
+) -> tuple[socket.socket, bytes, bytes]:
+    """Sends one request on a fresh connection; the socket, the response head, and what came
+    after it. The socket is the caller's to close."""
+    parts = urllib.parse.urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    loop = asyncio.get_running_loop()
+    family, address = await _address(loop, parts.hostname or "", parts.port or 80)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await asyncio.wait_for(loop.sock_connect(sock, address), connect_timeout)
+        await asyncio.wait_for(loop.sock_sendall(sock, request), read_timeout)
+        head, rest = await asyncio.wait_for(_read_head(loop, sock), read_timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, head, rest
+
+
+async def _address(
+    loop: asyncio.AbstractEventLoop, host: str, port: int
+) -> tuple[socket.AddressFamily, tuple]:
+    """An address literal as it is: asyncio's getaddrinfo always takes a trip through its
+    thread pool, a noticeable share of a small GET."""
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return infos[0][0], infos[0][4]
+    if literal.version == 6:
+        return socket.AF_INET6, (str(literal), port, 0, 0)
+    return socket.AF_INET, (str(literal), port)
+
+
+async def _read_head(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> tuple[bytes, bytes]:
+    data = b""
+    while (end := data.find(b"\r\n\r\n")) < 0:
+        if len(data) > MAX_HEADER:
+            raise ConnectionError("backend sent an oversized response head")
+        piece = await loop.sock_recv(sock, READ_PIECE)
+        if not piece:
+            raise ConnectionError("backend closed before the response head")
+        data += piece
+    return data[:end], data[end + 4 :]
+
+
+def _parse(
+    sock: socket.socket, head: bytes, rest: bytes, read_timeout: float
+) -> SocketDownload | None:
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    fields = status_line.split(" ", 2)
+    if len(fields) < 2 or fields[1] not in ("200", "206"):
+        return None
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "transfer-encoding" in headers or headers.get("content-encoding", "identity") != "identity":
+        return None
+    try:
+        length = int(headers["content-length"])
+        size, start = length, 0
+        if fields[1] == "206":
+            span, _, total = headers["content-range"].removeprefix("bytes ").partition("/")
+            size, start = int(total), int(span.split("-")[0])
+        modified = email.utils.parsedate_to_datetime(headers["last-modified"])
+        stat = FileStat(size, headers["etag"], modified.astimezone(timezone.utc))
+    except (KeyError, ValueError, TypeError):
+        return None
+    if len(rest) > length:
+        return None
+    return SocketDownload(sock, rest, stat, (start, start + length), read_timeout)
