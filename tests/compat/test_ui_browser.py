@@ -116,13 +116,23 @@ def driver(chromium_installed, tmp_path) -> Iterator:
         yield chrome
 
 
+def _page_text(driver) -> str:
+    return driver.find_element("tag name", "body").text[:1500]
+
+
 def wait_text(driver, text: str, timeout: float = WAIT) -> None:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout).until(
-        lambda d: text in d.find_element("tag name", "body").text,
-        message=f"{text!r} not on the page",
-    )
+    try:
+        WebDriverWait(driver, timeout).until(
+            lambda d: text in d.find_element("tag name", "body").text
+        )
+    except TimeoutException as exc:
+        raise AssertionError(
+            f"{text!r} not on the page within {timeout}s at {driver.current_url}; "
+            f"the page shows: {_page_text(driver)!r}"
+        ) from exc
 
 
 def click_text(driver, text: str, timeout: float = WAIT) -> None:
@@ -160,11 +170,28 @@ def click_text(driver, text: str, timeout: float = WAIT) -> None:
     try:
         WebDriverWait(driver, timeout).until(clicked)
     except TimeoutException as exc:
-        body = driver.find_element("tag name", "body").text
         raise AssertionError(
             f"no clickable {text!r} within {timeout}s at {driver.current_url}; "
-            f"{len(driver.find_elements('xpath', xpath))} matches; the page shows: {body[:1500]!r}"
+            f"{len(driver.find_elements('xpath', xpath))} matches; "
+            f"the page shows: {_page_text(driver)!r}"
         ) from exc
+
+
+def open_artifacts(driver, ui: Ui, logged: Logged, measurements: list[str]) -> None:
+    """The run's artifact page, once its tree lists the run's root.
+
+    One reload is allowed and reported in the run's measurements with what the page showed:
+    once under CI's load (stop 19) the 3.18 UI showed no tree within the wait, and the page's
+    text was not kept. A miss after the reload fails the test.
+    """
+    url = f"{ui.gateway.url}/#/experiments/{logged.experiment_id}/runs/{logged.run_id}/artifacts"
+    driver.get(url)
+    try:
+        wait_text(driver, "weights.bin", WAIT / 2)
+    except AssertionError as miss:
+        measurements.append(f"UI {ui.server}: artifact page reloaded once: {miss}")
+        driver.refresh()
+        wait_text(driver, "weights.bin", WAIT / 2)
 
 
 def shot(driver, tmp_path: Path, name: str, measurements: list[str]) -> None:
@@ -176,10 +203,8 @@ def test_experiment_run_and_artifact_tree(ui, driver, tmp_path, measurements):
     driver.get(f"{ui.gateway.url}/#/experiments/{logged.experiment_id}/runs")
     wait_text(driver, logged.run_name)
     shot(driver, tmp_path, "experiment-runs", measurements)
-    driver.get(
-        f"{ui.gateway.url}/#/experiments/{logged.experiment_id}/runs/{logged.run_id}/artifacts"
-    )
-    for name in ("notes", "plots", "weights.bin"):
+    open_artifacts(driver, ui, logged, measurements)
+    for name in ("notes", "plots"):
         wait_text(driver, name)
     click_text(driver, "notes")
     wait_text(driver, "readme.txt")
@@ -190,8 +215,7 @@ def test_text_and_image_previews(ui, driver, tmp_path, measurements):
     from selenium.webdriver.support.ui import WebDriverWait
 
     logged = log_run(ui.gateway, ui.server)
-    base = f"{ui.gateway.url}/#/experiments/{logged.experiment_id}/runs/{logged.run_id}/artifacts"
-    driver.get(base)
+    open_artifacts(driver, ui, logged, measurements)
     click_text(driver, "notes")
     click_text(driver, "readme.txt")
     wait_text(driver, NOTES.strip())
@@ -221,9 +245,7 @@ def test_download_a_file(ui, driver, tmp_path, measurements):
     from selenium.webdriver.support.ui import WebDriverWait
 
     logged = log_run(ui.gateway, ui.server)
-    driver.get(
-        f"{ui.gateway.url}/#/experiments/{logged.experiment_id}/runs/{logged.run_id}/artifacts"
-    )
+    open_artifacts(driver, ui, logged, measurements)
     click_text(driver, "weights.bin")
     # The icon button beside the file name (its component id names ArtifactView).
     button = WebDriverWait(driver, WAIT).until(
