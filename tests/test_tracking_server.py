@@ -45,7 +45,7 @@ def tracking(tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def gw(tracking, seaweed, tmp_path_factory) -> Iterator[Gateway]:
     workdir = tmp_path_factory.mktemp("topology-a-gateway")
-    args = ("--tracking-uri", tracking.url, "--ready-details")
+    args = ("--tracking-uri", tracking.url, "--ready-details", "--trusted-proxies", "127.0.0.1")
     with stopping(start_s3_gateway(workdir, seaweed, PREFIX, *args)) as g:
         yield g
 
@@ -228,6 +228,34 @@ def test_http_location_on_the_gateway_is_served_by_the_gateway(gw):
     }
     got = requests.get(f"{gw.url}/get-artifact?run_id={run['run_id']}&path=table.csv", timeout=60)
     assert got.content == b"a,b\n1,2\n" and "aiohttp" in got.headers["Server"]
+
+
+def test_http_location_named_by_a_trusted_proxys_host_is_served_by_the_gateway(gw):
+    """Behind a proxy, clients record the proxy's host in their locations, not this hop's:
+    the gateway must still know the location for its own (from `X-Forwarded-Host`)."""
+    public = "localhost:9"  # the proxy's name as its clients see it; nothing listens there
+    run = create_run(gw, "behind-proxy", f"http://{public}/api/2.0/mlflow-artifacts/artifacts/bp")
+    stored = f"{gw.api}/bp/{run['run_id']}/artifacts/table.csv"
+    assert requests.put(stored, data=b"a,b\n", timeout=60).status_code == 200
+    forwarded = {"X-Forwarded-Host": public, "X-Forwarded-Proto": "http"}
+    listing = requests.get(
+        f"{gw.url}/api/2.0/mlflow/artifacts/list",
+        params={"run_id": run["run_id"]},
+        headers=forwarded,
+        timeout=60,
+    )
+    assert listing.status_code == 200 and "aiohttp" in listing.headers["Server"], listing.text
+    assert listing.json() == {
+        "root_uri": run["artifact_uri"],
+        "files": [{"path": "table.csv", "is_dir": False, "file_size": 4}],
+    }
+    got = requests.get(
+        f"{gw.url}/get-artifact",
+        params={"run_id": run["run_id"], "path": "table.csv"},
+        headers=forwarded,
+        timeout=60,
+    )
+    assert got.content == b"a,b\n" and "aiohttp" in got.headers["Server"]
 
 
 def test_locations_elsewhere_pass_through_to_the_tracking_server(gw, tracking):

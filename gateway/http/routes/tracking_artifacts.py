@@ -17,6 +17,7 @@ from aiohttp import web
 
 from gateway import paths
 from gateway.errors import InvalidParameter, UpstreamError
+from gateway.forwarded import client_host
 from gateway.http.access import Action, store_for
 from gateway.http.bodies import InMemoryBody, read_limited
 from gateway.http.files import serve_file
@@ -75,9 +76,14 @@ async def logged_model_location(request: web.Request) -> str:
 
 def gateway_path(request: web.Request, location: str, relative: str) -> str | None:
     """The destination path of `relative` under `location`, or None when it is not the
-    gateway's location."""
+    gateway's location.
+
+    Own hosts: the configured `gateway_hosts`, the `Host` of this hop and, behind a trusted
+    proxy, the client's (`X-Forwarded-Host`), which is what a client put in its tracking URI.
+    """
     upstream = request.app[UPSTREAM]
-    own_hosts = {request.host.lower(), *(h.lower() for h in upstream.options.gateway_hosts)}
+    seen = (client_host(request), request.headers.get("Host"))
+    own_hosts = {h.lower() for h in (*seen, *upstream.options.gateway_hosts) if h}
     root = destination_path(location, own_hosts)
     return None if root is None else join(root, relative)
 
