@@ -3,12 +3,15 @@ the tracking server's address, and `/version` stays open with an upstream and au
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 import yaml
 
+from gateway.http.routes.health import READY_REUSE
 from tests.conftest import Gateway, clean_env, start_gateway
 from tests.processes import free_port
 from tests.teams import READER
@@ -55,6 +58,31 @@ def test_anonymous_readiness_says_only_ready_or_not(guarded, echo, orphan):
     assert resp.status_code == 503 and resp.json() == {"ready": False}
     for internal in (echo.url, upstream, str(guarded.root), str(gateway.root)):
         assert internal.removeprefix("http://") not in resp.text
+
+
+def _health_checks(echo: Server) -> int:
+    received = requests.get(f"{echo.url}/_received", timeout=30).json()
+    return sum(1 for r in received if r["path"] == "/health")
+
+
+def test_a_burst_of_ready_calls_shares_one_probe_round(guarded, echo):
+    """Anyone may call `/ready`: 30 calls must not become 30 calls to the tracking server.
+
+    One round serves the calls that arrive while it runs and for 1 s after (`READY_REUSE`);
+    the burst takes far less than that here, and even a loaded machine stays under three rounds.
+    """
+    time.sleep(READY_REUSE + 0.5)  # past the reuse window of any earlier test's round
+    requests.delete(f"{echo.url}/_received", timeout=30).raise_for_status()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(
+            pool.map(lambda _: requests.get(f"{guarded.url}/ready", timeout=60), range(30))
+        )
+    assert [a.status_code for a in answers] == [200] * 30
+    burst = _health_checks(echo)
+    assert 1 <= burst <= 3, f"{burst} tracking-server checks for 30 /ready calls"
+    time.sleep(READY_REUSE + 0.5)  # the window has passed: the next call probes again
+    assert requests.get(f"{guarded.url}/ready", timeout=60).status_code == 200
+    assert _health_checks(echo) == burst + 1
 
 
 def test_known_users_see_the_readiness_details(guarded, echo):

@@ -95,8 +95,9 @@ def shapes(tmp_path_factory) -> Iterator[dict[str, Guarded]]:
 def _check_upstream(rule: Rule, path: str, case: str, status: int, seen: list[dict]) -> None:
     if status == 401 or isinstance(rule, Artifact | Signed):
         assert seen == [], seen
-    elif isinstance(rule, Identified) and path == "/ready":  # probes the upstream for anyone
-        assert [r["path"] for r in seen] == ["/health"], seen
+    elif isinstance(rule, Identified) and path == "/ready":  # probes the upstream for anyone,
+        # or answers from the round another caller started less than READY_REUSE s ago
+        assert [r["path"] for r in seen] in ([], ["/health"]), seen
     elif isinstance(rule, Identified):  # known callers: the lookup, or its cached answer
         known = case in ("stranger", "owner")
         allowed = ([], ["/api/3.0/mlflow/server-info"]) if known else ([],)

@@ -7,6 +7,7 @@ The last test stops the tracking server, so it stays last in this module.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import requests
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
 from gateway.http.capabilities import FIELDS
+from gateway.http.routes.health import READY_REUSE
 from tests.client_flow import METRICS, NOTES, PARAMS, TAGS
 from tests.conftest import BUCKET, Gateway, stored_bytes
 from tests.upstreams import (
@@ -348,5 +350,6 @@ def test_tracking_server_stopped_metadata_fails_cleanly_artifacts_still_served(
     late.write_text("logged while the tracking server is down")
     repo.log_artifact(str(late))
     assert {f.path for f in repo.list_artifacts()} == {"config.json", "notes", "late.txt"}
+    time.sleep(READY_REUSE + 0.5)  # /ready may reuse a round from before the stop for 1 s
     report = requests.get(f"{gw.url}/ready", timeout=60)
     assert report.status_code == 503 and report.json()["upstream"]["ready"] is False
