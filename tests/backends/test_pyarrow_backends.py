@@ -394,7 +394,9 @@ def test_azure_output_stream_holds_every_block_until_flush(backend: Backend, mea
     visible; harmless under a temp name.)"""
     result = stream_probe(backend, 128)
     measurements.append(f"pyarrow azure 128 MiB without flush: {json.dumps(result)}")
-    assert result["write_peak_above_baseline_mib"] > 96, result
+    # Measured 91-113 MiB in full runs (91 under the heaviest load), against 36 with the
+    # 16 MiB flush: more than half the upload held is what the flush exists to prevent.
+    assert result["write_peak_above_baseline_mib"] > 64, result
 
 
 # -- nothing we start talks to anyone else ---------------------------------------------------------
