@@ -207,6 +207,13 @@ def pending_uploads(s3_client) -> list[dict]:
     return s3_client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
 
 
+def assert_no_pending_uploads(request: pytest.FixtureRequest) -> None:
+    """The shared bucket holds no multipart upload, checked only if the test used SeaweedFS
+    (statically or through `getfixturevalue`), so a pure test never starts a server for it."""
+    if "seaweed" in request.fixturenames:
+        assert pending_uploads(request.getfixturevalue("s3")) == []
+
+
 MEASUREMENTS = pytest.StashKey[list[str]]()
 
 

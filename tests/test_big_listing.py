@@ -17,6 +17,8 @@ from tests.seaweed import SeaweedS3
 from tests.test_large_transfer import peak_rss_mib
 from tests.test_memory_budget import vm_rss_mib
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 TIMEOUT = 300
 # Their own bucket: the 53,000 objects here made every later whole-bucket listing in the

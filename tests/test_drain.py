@@ -26,6 +26,8 @@ import requests
 from tests.conftest import BUCKET, clean_env, pending_uploads, s3_env, start_gateway
 from tests.processes import ManagedProcess
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 

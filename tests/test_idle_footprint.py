@@ -12,6 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from botocore.loaders import Loader
 from botocore.regions import EndpointResolver
@@ -23,6 +24,8 @@ from gateway.stores.s3.store import S3Store
 from tests.conftest import ADMIN, BUCKET, clean_env, s3_env, start_gateway
 from tests.seaweed import SeaweedS3
 from tests.test_memory_budget import vm_rss_mib
+
+pytestmark = pytest.mark.slow
 
 ONE_DESTINATION_MIB = 70  # the target; measured 67.6 (was 74.8 before plain-dict models)
 PER_EXTRA_DESTINATION_MIB = 2  # measured +1.3 for the second, +0.9 each for the third and fourth

@@ -7,9 +7,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import BUCKET, Gateway, pending_uploads
+
+pytestmark = pytest.mark.slow
 
 GIB = 1024**3
 BLOCK = 4 * 1024 * 1024

@@ -17,6 +17,8 @@ from tests.memory_margin import MARGIN_MIB  # bound here: 64 + idle + 80 = 220 M
 from tests.seaweed import SeaweedS3
 from tests.test_large_transfer import peak_rss_mib
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 BUDGET_MIB = 64
 TRANSFERS = 32

@@ -19,6 +19,8 @@ from tests.seaweed import SeaweedS3
 from tests.test_large_transfer import peak_rss_mib
 from tests.test_memory_budget import SIZE, TIMEOUT, Sized, expected_digest, vm_rss_mib
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 BUDGET_MIB = 24  # two parts streaming at once: each holds STREAMED_BLOCKS x 4 MiB
 CHUNK_MIB = 4  # the blocks a part streams through in

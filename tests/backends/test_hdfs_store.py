@@ -19,6 +19,8 @@ from gateway.routing.build import build_destinations
 from gateway.stores.arrow import hdfs
 from tests.conftest import clean_env
 
+pytestmark = pytest.mark.slow
+
 LAKE = {
     "uri": "hdfs://namenode:8020/mlartifacts",
     "user": "mlflow",

@@ -26,6 +26,8 @@ from tests.conformance.destinations import PyarrowRaw, _gcs_destination, azure_d
 from tests.conftest import TEAM_A, admin_client, clean_env, start_gateway
 from tests.processes import ManagedProcess
 
+pytestmark = pytest.mark.slow
+
 WRONG_KEY = base64.b64encode(b"not the account key, 64 bytes long" + b"." * 29).decode()
 # experiment -> destination name
 ROUTES = {"1": "team-s3", "2": "vision", "3": "nlp", "4": "archive", "5": "wrongkey"}

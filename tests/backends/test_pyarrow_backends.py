@@ -23,6 +23,8 @@ from pyarrow import fs as pafs
 from tests.backends.fixtures import AZURE_CONTAINER, GCS_BUCKET
 from tests.conformance.destinations import PyarrowRaw
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 KINDS = ["azure", "gcs", "local"]
 REPO = Path(__file__).resolve().parents[2]

@@ -27,6 +27,8 @@ from mlflow.utils.mime_type_utils import _guess_mime_type
 
 from tests.conftest import Gateway, stored_bytes
 
+pytestmark = pytest.mark.slow
+
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 
 

@@ -18,6 +18,8 @@ import requests
 from tests.conftest import BUCKET, Gateway, s3_env, stored_bytes
 from tests.upstreams import Server, start_mlflow_server, stopping
 
+pytestmark = pytest.mark.slow
+
 SKILLS_MESSAGE = "Skill upload content is immutable; register a new version instead"
 PRESIGNED_ONLY_DOWNLOAD = (
     "This server requires artifacts to be downloaded directly from storage. Upgrade your MLflow "

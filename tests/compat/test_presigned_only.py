@@ -18,6 +18,8 @@ from tests.compat.test_mlflow_318_contract import PRESIGNED_ONLY_DOWNLOAD
 from tests.conftest import Gateway, clean_env, pending_uploads, stored_bytes
 from tests.upstreams import NO_TELEMETRY, start_s3_gateway, stopping
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 # 3.18's body, beside the message (tests/compat/CONTRACT_3_18.md).
 REFUSAL = dict(error_code="PERMISSION_DENIED", sqlstate="KAM00", error_class="PERMISSION_DENIED")

@@ -30,7 +30,7 @@ from tests.compat.conftest import ADMIN
 from tests.conftest import Gateway, stored_bytes
 from tests.upstreams import Server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WAIT = 45  # seconds, for every condition below
 NOTES = "notes shown by the MLflow UI through the gateway\n"

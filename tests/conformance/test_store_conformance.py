@@ -21,6 +21,8 @@ from tests.conformance.destinations import BACKENDS, Destination
 from tests.processes import wait_until
 from tests.test_failures import every_kind_of_call
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 TIMEOUT = 60
 # part_size (8 MiB) x (concurrency 3 + 1) plus the interpreter, aiohttp and the backend client;

@@ -17,6 +17,8 @@ from tests.conftest import clean_env, start_gateway
 from tests.deploy.helpers import DEPLOY
 from tests.metrics_text import families
 
+pytestmark = pytest.mark.slow
+
 METRICS_FILE = DEPLOY / "grafana" / "metrics.txt"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "mlflow-artifact-gateway.json"
 TYPES = {"counter", "gauge", "histogram"}

@@ -42,6 +42,8 @@ from tests.faults.harness import (
 from tests.faults.test_real_faults import _cut_seen, _partial_upload
 from tests.processes import ManagedProcess, free_port, gateway_argv
 
+pytestmark = pytest.mark.slow
+
 API = "/api/2.0/mlflow-artifacts/artifacts"
 # The cleanup pass runs every second and aborts what is older than 2 s.
 SWEEP = [

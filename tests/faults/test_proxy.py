@@ -15,6 +15,8 @@ import pytest
 
 from tests.faults.proxy import FaultProxy
 
+pytestmark = pytest.mark.slow
+
 KIB = 1024
 
 

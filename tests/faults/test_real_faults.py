@@ -8,6 +8,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from tests.faults.conftest import PREFIX, Stack, restart_same_port, start_faulty_gateway
 from tests.faults.harness import (
     MIB,
@@ -27,6 +29,8 @@ from tests.faults.harness import (
     sigkill,
     wait_until,
 )
+
+pytestmark = pytest.mark.slow
 
 BIG = 32 * MIB
 

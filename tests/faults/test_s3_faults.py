@@ -44,6 +44,8 @@ from tests.faults.harness import (
     wait_until,
 )
 
+pytestmark = pytest.mark.slow
+
 SMALL = 256 * KIB
 LARGE = 12 * MIB  # three 5 MiB parts inside the gateway: a multipart upload of its own
 MPU_PARTS = (5 * MIB, 1 * MIB)

@@ -35,6 +35,8 @@ from tests.faults.harness import (
 from tests.faults.proxy import FaultProxy
 from tests.upstreams import Server, start_tracking_server
 
+pytestmark = pytest.mark.slow
+
 READ_TIMEOUT = 2
 EXPERIMENT = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
 

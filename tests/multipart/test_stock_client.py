@@ -15,6 +15,8 @@ from tests.conftest import BUCKET, Gateway, clean_env, own_s3_gateway, s3_env, s
 from tests.multipart.conftest import MIB, create, mpu
 from tests.test_large_transfer import body, peak_rss_mib
 
+pytestmark = pytest.mark.slow
+
 BIG = 201 * MIB + 123
 # One part is streamed, never held: a gateway that buffered a 200 MiB part would pass this.
 RSS_LIMIT_MIB = 160
