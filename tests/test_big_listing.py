@@ -12,10 +12,9 @@ import aiohttp
 import pytest
 import requests
 
-from tests.conftest import Gateway, admin_client, own_s3_gateway
-from tests.seaweed import SeaweedS3
-from tests.test_large_transfer import peak_rss_mib
-from tests.test_memory_budget import vm_rss_mib
+from tests.helpers.memory import peak_rss_mib, vm_rss_mib
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import Gateway, admin_client, own_s3_gateway
 
 pytestmark = pytest.mark.slow
 

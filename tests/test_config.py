@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from gateway.config import ConfigFileError, load_settings
 from gateway.stores import InvalidDestination, create_store, default_options, scheme_of
 from gateway.stores.local import LocalStore, local_root
 from gateway.stores.s3 import MlflowS3Env, S3Store, parse_s3_uri
-from tests.conftest import clean_env
+from tests.helpers.cli import run_cli
 
 
 def test_defaults_match_the_brief(monkeypatch):
@@ -70,20 +68,6 @@ def test_mlflow_s3_env_configures_the_default_destination(monkeypatch):
     )
     assert dest.endpoint_url == "http://minio:9000" and dest.verify_tls is False
     assert MlflowS3Env().mlflow_s3_endpoint_url == "http://minio:9000"
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(**(env or {})),
-        input=stdin,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(

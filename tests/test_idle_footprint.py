@@ -21,9 +21,9 @@ from gateway.config import S3Transfer
 from gateway.stores.s3 import models
 from gateway.stores.s3.options import S3Options
 from gateway.stores.s3.store import S3Store
-from tests.conftest import ADMIN, BUCKET, clean_env, s3_env, start_gateway
-from tests.seaweed import SeaweedS3
-from tests.test_memory_budget import vm_rss_mib
+from tests.helpers.memory import vm_rss_mib
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import ADMIN, BUCKET, clean_env, s3_env, start_gateway
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,9 @@ from gateway.stores import budget as budget_module
 from gateway.stores.budget import Budget
 from gateway.stores.errors import IncompleteBody
 from gateway.stores.local import LocalStore
-from tests.conftest import BUCKET, clean_env, s3_env, start_gateway
-from tests.seaweed import SeaweedS3
-from tests.test_large_transfer import peak_rss_mib
-from tests.test_memory_budget import SIZE, TIMEOUT, Sized, expected_digest, vm_rss_mib
+from tests.helpers.memory import SIZE, TIMEOUT, Sized, expected_digest, peak_rss_mib, vm_rss_mib
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import BUCKET, clean_env, s3_env, start_gateway
 
 pytestmark = pytest.mark.slow
 

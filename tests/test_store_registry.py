@@ -35,7 +35,7 @@ from gateway.stores import (
 )
 from gateway.stores.base import read_block
 from gateway.stores.errors import NotFound
-from tests.conftest import clean_env
+from tests.helpers.stack import clean_env
 
 
 class ToyOptions(DestinationOptions):

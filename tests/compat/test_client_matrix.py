@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import pytest
 
 from tests.compat.clients import VERSIONS
-from tests.compat.conftest import ADMIN, EDITOR, run_client
-from tests.conftest import BUCKET, Gateway
-from tests.upstreams import Server
+from tests.compat.deployments import ADMIN, EDITOR, run_client
+from tests.helpers.stack import BUCKET, Gateway
+from tests.helpers.upstreams import Server
 
 pytestmark = [pytest.mark.matrix, pytest.mark.slow]
 

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from tests.conformance.destinations import BACKENDS, Destination
-from tests.processes import wait_until
-from tests.test_failures import every_kind_of_call
+from tests.helpers.processes import wait_until
+from tests.helpers.storage import every_kind_of_call
 
 pytestmark = pytest.mark.slow
 

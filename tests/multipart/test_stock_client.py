@@ -11,9 +11,9 @@ import requests
 from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
-from tests.conftest import BUCKET, Gateway, clean_env, own_s3_gateway, s3_env, start_gateway
-from tests.multipart.conftest import MIB, create, mpu
-from tests.test_large_transfer import body, peak_rss_mib
+from tests.helpers.memory import body, peak_rss_mib
+from tests.helpers.multipart import MIB, create, mpu
+from tests.helpers.stack import BUCKET, Gateway, clean_env, own_s3_gateway, s3_env, start_gateway
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import ADMIN, BUCKET, admin_client, clean_env, s3_env, start_gateway
-from tests.processes import ManagedProcess
-from tests.seaweed import SeaweedS3
+from tests.helpers.processes import ManagedProcess
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import ADMIN, BUCKET, admin_client, clean_env, s3_env, start_gateway
 
 USER = "soak"
 PASSWORD = "soak-password-7c3e1a9b"
