@@ -124,7 +124,15 @@ def _needs_client_venvs(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests on the stock-client venvs run last, so the venvs' builds (pip, minutes on an empty
-    cache) overlap the rest of the suite instead of holding up the first of them."""
+    cache) overlap the rest of the suite instead of holding up the first of them. A `perf` test
+    must be `slow` too, so the quick check (`-m "not slow"`) never depends on machine load."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("perf") and not item.get_closest_marker("slow")
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"perf tests not marked slow: {', '.join(unmarked)}")
     items.sort(key=_needs_client_venvs)
 
 

@@ -11,7 +11,8 @@ from tests.helpers.memory import BLOCK, body, peak_rss_mib
 from tests.helpers.stack import BUCKET, Gateway
 from tests.helpers.storage import pending_uploads
 
-pytestmark = pytest.mark.slow
+# peak RSS under a limit set from measurements (RSS_LIMIT_MIB)
+pytestmark = [pytest.mark.slow, pytest.mark.perf]
 
 GIB = 1024**3
 # part_size (8 MiB) x (concurrency 3 + 1) plus the interpreter, aiohttp and aiobotocore;

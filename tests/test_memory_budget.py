@@ -21,7 +21,8 @@ from tests.helpers.memory import (
 from tests.helpers.seaweed import SeaweedS3
 from tests.helpers.stack import BUCKET, clean_env, s3_env, start_gateway
 
-pytestmark = pytest.mark.slow
+# peak and settled RSS against budget + idle + measured margins (MARGIN_MIB, SETTLED_MARGIN_MIB)
+pytestmark = [pytest.mark.slow, pytest.mark.perf]
 
 MIB = 1024 * 1024
 BUDGET_MIB = 64

@@ -18,8 +18,6 @@ from tests.helpers.memory import SIZE, TIMEOUT, Sized, expected_digest, peak_rss
 from tests.helpers.seaweed import SeaweedS3
 from tests.helpers.stack import BUCKET, clean_env, s3_env, start_gateway
 
-pytestmark = pytest.mark.slow
-
 MIB = 1024 * 1024
 BUDGET_MIB = 24  # two parts streaming at once: each holds STREAMED_BLOCKS x 4 MiB
 CHUNK_MIB = 4  # the blocks a part streams through in
@@ -51,6 +49,8 @@ def part_gateway(seaweed: SeaweedS3, tmp_path_factory: pytest.TempPathFactory):
         process.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.perf  # peak RSS within budget + idle + a measured margin
 def test_concurrent_part_link_uploads_stay_within_the_budget(part_gateway, exp, measurements):
     process, url = part_gateway
     api, mpu = f"{url}/api/2.0/mlflow-artifacts/artifacts", f"{url}/api/2.0/mlflow-artifacts/mpu"

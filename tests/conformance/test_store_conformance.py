@@ -339,6 +339,7 @@ def pseudo_random_body(size: int, digest) -> Iterator[bytes]:
         yield block
 
 
+@pytest.mark.perf  # peak RSS under RSS_LIMIT_MIB, set from measurements
 def test_large_streamed_transfer_in_bounded_memory(destination, http, exp, measurements):
     large = BACKENDS[destination.name].large
     path = f"{exp}/run/artifacts/large.bin"

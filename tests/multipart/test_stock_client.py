@@ -90,6 +90,7 @@ def fresh_s3_gateway(seaweed, tmp_path_factory) -> Iterator[Gateway]:
         yield gateway
 
 
+@pytest.mark.perf  # peak RSS under RSS_LIMIT_MIB, set from measurements
 def test_stock_client_moves_200_mib_in_parallel_parts_and_ranges(
     fresh_s3_gateway, client_env, seen, s3, exp, tmp_path, measurements
 ):
@@ -141,6 +142,7 @@ class _Sized:
         return piece
 
 
+@pytest.mark.perf  # peak RSS under RSS_LIMIT_MIB, set from measurements
 def test_one_200_mib_part_streams_in_bounded_memory(fresh_s3_gateway, s3, exp, measurements):
     gw = fresh_s3_gateway
     created = create(gw, exp, "one.bin", 1)
