@@ -22,6 +22,8 @@ from tests.helpers.upstreams import (
     stopping,
 )
 
+pytestmark = pytest.mark.slow
+
 PREFIX = "topology-b"
 
 

@@ -28,6 +28,8 @@ from tests.helpers.upstreams import (
     stopping,
 )
 
+pytestmark = pytest.mark.slow
+
 PREFIX = "topology-a"
 MODEL = "gateway-model-a"
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")

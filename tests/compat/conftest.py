@@ -135,5 +135,3 @@ def gateway_auth(tracking_317, seaweed, tmp_path_factory) -> Iterator[Gateway]:
     process, url = start_gateway(workdir, args, env)
     with stopping(Gateway(process, url, "s3", prefix="compat-auth")) as gw:
         yield gw
-
-

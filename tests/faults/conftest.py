@@ -61,5 +61,3 @@ def stack(fault_seaweed, direct_s3, s3_proxy, tmp_path_factory) -> Iterator[Stac
         yield st
     finally:
         gw.process.stop()
-
-

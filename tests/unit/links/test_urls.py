@@ -20,7 +20,9 @@ OTHER_SECRET = Signer(b"another-replicas-secret-9876543210")
 
 def test_a_configured_public_url_wins_over_every_header():
     request = request_from("10.0.0.1", {"Host": "x", "X-Forwarded-Host": "y"}, trusted=["10.0.0.1"])
-    assert external_base(request, "https://mlflow.example.com/gw") == "https://mlflow.example.com/gw"
+    assert (
+        external_base(request, "https://mlflow.example.com/gw") == "https://mlflow.example.com/gw"
+    )
 
 
 @pytest.mark.parametrize(
