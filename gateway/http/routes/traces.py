@@ -19,7 +19,7 @@ from gateway.http.access import Action, store_for
 from gateway.http.files import serve_file
 from gateway.http.guard import Tracking, add
 from gateway.http.routes.passthrough import forward
-from gateway.http.routes.tracking_artifacts import gateway_path
+from gateway.http.routes.tracking_locations import gateway_path
 from gateway.upstream.client import UPSTREAM
 
 TRACE_DATA_FILE = "traces.json"  # MLflow's TRACE_DATA_FILE_NAME

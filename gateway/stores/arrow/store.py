@@ -26,7 +26,8 @@ from pyarrow import fs as pafs
 from pyarrow.lib import ArrowException
 
 from gateway.stores.arrow.errors import translate
-from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat, read_block
+from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
+from gateway.stores.body_reads import read_block
 from gateway.stores.capabilities import RangedDownloads, StaleTemporaries
 from gateway.stores.errors import DestinationUnavailable, InvalidRequest, NotFound, StoreError
 from gateway.stores.ranges import ByteRange

@@ -10,7 +10,6 @@ tracking server, whose answer stays MLflow's.
 from __future__ import annotations
 
 import json
-import urllib.parse
 from typing import Any
 
 from aiohttp import web
@@ -20,10 +19,14 @@ from gateway.errors import InvalidParameter
 from gateway.http.access import Action, store_for
 from gateway.http.bodies import read_limited
 from gateway.http.guard import Tracking, add
-from gateway.http.routes.multipart import MULTIPART
 from gateway.http.routes.passthrough import forward
 from gateway.http.routes.refusals import refuse_skill_mutation
-from gateway.http.routes.tracking_artifacts import field, gateway_path
+from gateway.http.routes.shared import MULTIPART
+from gateway.http.routes.tracking_locations import (
+    gateway_path,
+    logged_model_location,
+    run_location,
+)
 from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import StoragePresigning
 from gateway.upstream.client import UPSTREAM
@@ -71,13 +74,9 @@ def _expiration(body: dict[str, Any], default: int) -> int:
 
 async def _location(request: web.Request, run_id: str, model_id: str) -> str:
     """The run's or logged model's artifact location, looked up as the caller."""
-    upstream = request.app[UPSTREAM]
     if run_id:
-        body = await upstream.get_json(request, "/api/2.0/mlflow/runs/get", {"run_id": run_id})
-        return field(body, "run", "info", "artifact_uri")
-    quoted = urllib.parse.quote(model_id, safe="")
-    body = await upstream.get_json(request, f"/api/2.0/mlflow/logged-models/{quoted}", {})
-    return field(body, "model", "info", "artifact_uri")
+        return await run_location(request, run_id)
+    return await logged_model_location(request, model_id)
 
 
 def _signing(request: web.Request, path: str | None, action: Action) -> ArtifactStore | None:
