@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway import paths
 from gateway.errors import InvalidParameter
 from gateway.http.access import Action, store_for
-from gateway.http.bodies import InMemoryBody, read_limited
+from gateway.http.bodies import InMemoryBody, read_within
 from gateway.http.files import serve_file
 from gateway.http.guard import Tracking, add
 from gateway.http.request_stats import uploading
@@ -99,6 +99,10 @@ def download(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[we
 UI_UPLOAD_LIMIT = 10 * 1024 * 1024  # MLflow's own limit for this route
 
 
+def _too_large(size: int) -> InvalidParameter:
+    return InvalidParameter("Artifact size is too large. Max size is 10MB.")
+
+
 async def upload(request: web.Request) -> web.StreamResponse:
     """The UI's `upload-artifact` (at most 10 MB, as MLflow), stored through `store_for`."""
     relative = paths.normalize(_required(request, "path"), allow_empty=False)
@@ -107,14 +111,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
         return await forward(request, request.app[UPSTREAM])
     _, path = resolved
     store = refuse_proxied(store_for(request, path, Action.WRITE), "upload")
-    too_large = InvalidParameter("Artifact size is too large. Max size is 10MB.")
-    if (request.content_length or 0) > UI_UPLOAD_LIMIT:
-        raise too_large
-    data = await read_limited(request, UI_UPLOAD_LIMIT)
+    data = await read_within(request, UI_UPLOAD_LIMIT, _too_large)
     if not data:
         raise InvalidParameter("Request must specify data.")
-    if len(data) > UI_UPLOAD_LIMIT:
-        raise too_large
     with uploading(request, store.name):
         await store.write(path, InMemoryBody(data), len(data))
     return web.Response(content_type="application/json")

@@ -17,7 +17,7 @@ from aiohttp import web
 from gateway import paths
 from gateway.errors import InvalidParameter
 from gateway.http.access import Action, store_for
-from gateway.http.bodies import read_limited
+from gateway.http.bodies import read_within
 from gateway.http.guard import Tracking, add
 from gateway.http.routes.passthrough import forward
 from gateway.http.routes.refusals import refuse_skill_mutation
@@ -35,14 +35,13 @@ BODY_LIMIT = 64 * 1024
 MAX_EXPIRATION = 604800  # seven days: what S3 accepts, and MLflow's bound
 
 
+def _too_large(size: int) -> InvalidParameter:
+    return InvalidParameter(f"The request body exceeds {BODY_LIMIT} bytes")
+
+
 async def _body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     """The raw body (passed on as it came) and its JSON object, at most BODY_LIMIT bytes."""
-    too_large = InvalidParameter(f"The request body exceeds {BODY_LIMIT} bytes")
-    if (request.content_length or 0) > BODY_LIMIT:
-        raise too_large
-    data = await read_limited(request, BODY_LIMIT)
-    if len(data) > BODY_LIMIT:
-        raise too_large
+    data = await read_within(request, BODY_LIMIT, _too_large)
     try:
         body = json.loads(data or b"{}")
     except ValueError as exc:

@@ -24,15 +24,16 @@ from typing import Any, BinaryIO, TypeVar
 
 from gateway.stores import budget
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
+from gateway.stores.blocking import in_thread, mtime_etag
 from gateway.stores.body_reads import read_block
 from gateway.stores.capabilities import RangedDownloads
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
     InvalidRequest,
-    NotFound,
     StorageFull,
     StoreError,
+    missing_file,
 )
 from gateway.stores.local.sweep import TEMP_NAME
 from gateway.stores.options import InvalidDestination
@@ -91,7 +92,7 @@ def fsync_dir(directory: str) -> None:
 def _stat_of(st: os.stat_result) -> FileStat:
     return FileStat(
         size=st.st_size,
-        etag=f'"{st.st_mtime_ns:x}-{st.st_size:x}"',
+        etag=mtime_etag(st.st_mtime_ns, st.st_size),
         last_modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
     )
 
@@ -132,12 +133,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Runs `fn` in a thread; an OSError becomes the destination's failure, cause kept."""
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except StoreError:
-            raise
-        except OSError as exc:
-            raise self._translated(exc) from exc
+        return await in_thread(self._translated, (OSError,), fn, *args)
 
     @contextlib.asynccontextmanager
     async def closing(self, file: BinaryIO) -> AsyncIterator[BinaryIO]:
@@ -200,9 +196,6 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         real = os.path.realpath(full)
         return real == self.root or real.startswith(self.root + os.sep)
 
-    def _missing(self, path: str) -> NotFound:
-        return NotFound(f"No such file or directory: '{path}'", destination=self.name)
-
     async def stat(self, path: str) -> FileStat:
         return _stat_of(await self._call(self._file_stat, self.local_path(path), path))
 
@@ -210,7 +203,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         try:
             st = os.stat(full)
         except (FileNotFoundError, NotADirectoryError) as exc:
-            raise self._missing(path) from exc
+            raise missing_file(path, destination=self.name) from exc
         if stat_mode.S_ISDIR(st.st_mode):
             raise self._invalid(f"Artifact path refers to a directory, not a file: '{path}'")
         return st
@@ -231,7 +224,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         try:
             return open(full, "rb")
         except (FileNotFoundError, NotADirectoryError) as exc:
-            raise self._missing(path) from exc
+            raise missing_file(path, destination=self.name) from exc
 
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         full = self.local_path(path)

@@ -32,6 +32,7 @@ from gateway.stores.errors import (
     NotFound,
     RangeNotSatisfiable,
     StoreError,
+    missing_file,
 )
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
@@ -204,7 +205,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         code = str(error.get("Code", "Unknown"))
         where = {"destination": self.name, "code": code}
         if code in _NOT_FOUND:
-            return NotFound(f"No such file or directory: '{path}'", **where)
+            return missing_file(path, **where)
         if code == "InvalidRange":
             return RangeNotSatisfiable(-1, **where)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
