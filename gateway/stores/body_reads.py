@@ -8,8 +8,8 @@ from gateway.stores.base import ByteSource
 from gateway.stores.errors import IncompleteBody
 
 # The most asked of a stream in one read. aiohttp raises a StreamReader's buffer limits to
-# twice the largest read ever asked of it (3.14 `set_read_chunk_size`): reading a part of
-# 8 MiB in one call let every upload connection buffer 16 MiB beyond the budget. At aiohttp's
+# twice the largest read ever asked of it (3.14 `set_read_chunk_size`), so reading an 8 MiB
+# part in one call would let each upload connection buffer 16 MiB beyond the budget. At aiohttp's
 # own chunk size the limits stay at their defaults, and a read rarely has to join buffers.
 READ_PIECE = 256 * 1024
 

@@ -62,4 +62,4 @@ async def trace_artifact(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     for version in ("2.0", "3.0"):
         path = f"/ajax-api/{version}/mlflow/get-trace-artifact"
-        add(app, ("GET", "HEAD"), path, trace_artifact, Tracking(Action.READ))
+        add(app, ("GET", "HEAD"), path, trace_artifact, Tracking())

@@ -134,5 +134,5 @@ def add_routes(app: web.Application) -> None:
         _logged_model, "artifact_file_path"
     )
     for path, handler in reads.items():
-        add(app, ("GET", "HEAD"), path, handler, Tracking(Action.READ))
-    add(app, "POST", "/ajax-api/2.0/mlflow/upload-artifact", upload, Tracking(Action.WRITE))
+        add(app, ("GET", "HEAD"), path, handler, Tracking())
+    add(app, "POST", "/ajax-api/2.0/mlflow/upload-artifact", upload, Tracking())

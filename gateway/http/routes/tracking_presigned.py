@@ -123,5 +123,5 @@ async def download_url(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
         base = f"{prefix}/artifacts"
-        add(app, "POST", f"{base}/presigned-upload-url", upload_url, Tracking(Action.WRITE))
-        add(app, "POST", f"{base}/presigned-download-url", download_url, Tracking(Action.READ))
+        add(app, "POST", f"{base}/presigned-upload-url", upload_url, Tracking())
+        add(app, "POST", f"{base}/presigned-download-url", download_url, Tracking())

@@ -1,9 +1,10 @@
 """Local filesystem (and NFS) files, one request each: temp file in the target directory, then
 rename. `LocalStore` (store.py) adds client-driven multipart uploads on top.
 
-Every filesystem call runs in a thread through `_call`, the one funnel that turns `OSError`
-into the store vocabulary: a full disk or a refused permission is the destination's failure,
-answered like an S3 refusal, never a 500.
+Every filesystem call runs in a thread through `_call` (path checks too: `realpath` can block
+on NFS), the one funnel that turns `OSError` into the store vocabulary: a full disk or a refused
+permission is the destination's failure, answered like an S3 refusal, never a 500. Made in
+place: resolving the root, once, when the store is built; closing a file that was only read.
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ class LocalFiles(RangedDownloads, ArtifactStore):
 
     def local_path(self, path: str) -> str:
         """The filesystem path; symlinks may not lead outside the root, nor paths into staging
-        or to another upload's temp file."""
+        or to another upload's temp file. Blocks (`realpath` reads every link on the way, over
+        the network on NFS): call it in the thread, from the functions `_call` runs."""
         segments = path.split("/") if path else []
         if segments[:1] == [STAGING]:
             raise self._invalid(f"Invalid artifact path {path!r}: {STAGING} is reserved")
@@ -197,7 +199,10 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         return real == self.root or real.startswith(self.root + os.sep)
 
     async def stat(self, path: str) -> FileStat:
-        return _stat_of(await self._call(self._file_stat, self.local_path(path), path))
+        return _stat_of(await self._call(self._path_stat, path))
+
+    def _path_stat(self, path: str) -> os.stat_result:
+        return self._file_stat(self.local_path(path), path)
 
     def _file_stat(self, full: str, path: str) -> os.stat_result:
         try:
@@ -209,28 +214,33 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         return st
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
-        full = self.local_path(path)
-        file = await self._call(self._open_file, full, path)
+        file, st = await self._call(self._open_file, path)
         try:
-            stat = _stat_of(os.fstat(file.fileno()))
+            stat = _stat_of(st)
             start, stop = byte_range.resolve(stat.size) if byte_range else (0, stat.size)
         except BaseException:
             file.close()
             raise
         return LocalDownload(file, stat, start, stop, self.chunk_size, self._call)
 
-    def _open_file(self, full: str, path: str) -> BinaryIO:
+    def _open_file(self, path: str) -> tuple[BinaryIO, os.stat_result]:
+        """The open file and its own stat (the file read, even if renamed over meanwhile)."""
+        full = self.local_path(path)
         self._file_stat(full, path)
         try:
-            return open(full, "rb")
+            file = open(full, "rb")  # noqa: SIM115 - the download closes it
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise missing_file(path, destination=self.name) from exc
+        try:
+            return file, os.fstat(file.fileno())
+        except BaseException:
+            file.close()
+            raise
 
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
-        full = self.local_path(path)
+        full, created = await self._call(self._prepare, path)
         directory, name = os.path.split(full)
         temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.gateway-part")
-        created = await self._call(self._make_dirs, directory, path)
         try:
             async with self.closing(await self._call(self._create, temp, directory, path)) as file:
                 await self._copy(body, file)
@@ -249,6 +259,11 @@ class LocalFiles(RangedDownloads, ArtifactStore):
                 if not (block := await read_block(body, self.chunk_size)):
                     return
                 await self._call(file.write, block)
+
+    def _prepare(self, path: str) -> tuple[str, list[str]]:
+        """The file's path, and the parents made for it (a failed write removes them again)."""
+        full = self.local_path(path)
+        return full, self._make_dirs(os.path.dirname(full), path)
 
     def _make_dirs(self, directory: str, path: str) -> list[str]:
         """Creates missing parents and returns them, so a failed upload can remove them again."""
@@ -294,13 +309,13 @@ class LocalFiles(RangedDownloads, ArtifactStore):
                 break
 
     async def list(self, path: str) -> list[Entry]:
-        entries = await self._call(self._list, self.local_path(path))
+        entries = await self._call(self._list, path)
         return [entry for entry in entries if path or entry.name != STAGING]
 
-    def _list(self, full: str) -> list[Entry]:
+    def _list(self, path: str) -> list[Entry]:
         """Temp files, and symlinks leading out of the root (unreadable here), are left out."""
         try:
-            with os.scandir(full) as it:
+            with os.scandir(self.local_path(path)) as it:
                 items = list(it)
         except (FileNotFoundError, NotADirectoryError):
             return []
@@ -317,9 +332,10 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         return sorted(entries, key=lambda entry: entry.name)
 
     async def delete(self, path: str) -> None:
-        await self._call(self._delete, self.local_path(path))
+        await self._call(self._delete, path)
 
-    def _delete(self, full: str) -> None:
+    def _delete(self, path: str) -> None:
+        full = self.local_path(path)
         try:
             if os.path.isdir(full) and not os.path.islink(full):
                 shutil.rmtree(full)

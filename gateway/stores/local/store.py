@@ -106,13 +106,13 @@ class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
             raise self._unknown(*where) from exc
 
     async def create_upload(self, path: str) -> str:
-        self.local_path(path)  # refuses the staging area itself and symlinks leading out
         upload_id = uuid.uuid4().hex
         await self._call(self._create_upload, path, upload_id)
         return upload_id
 
     def _create_upload(self, path: str, upload_id: str) -> None:
         """The directory appears complete with its manifest, or not at all."""
+        self.local_path(path)  # refuses the staging area itself and symlinks leading out
         temp = os.path.join(self._staging(), f".{upload_id}.tmp")
         os.makedirs(temp)
         with open(os.path.join(temp, _MANIFEST), "x", encoding="utf-8") as file:

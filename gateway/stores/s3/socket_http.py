@@ -21,7 +21,9 @@ from gateway.stores.base import FileStat
 from gateway.stores.body_reads import READ_PIECE
 from gateway.stores.capabilities import SocketDownload
 
-MAX_HEADER = 64 * 1024  # S3 answers a GET with well under 2 KiB of headers
+# A bound on the response head, so a misbehaving backend cannot grow it without end; aiohttp's
+# own client bounds each line at 8190 bytes (`max_line_size`, `max_field_size`).
+MAX_HEADER = 64 * 1024
 
 
 def plain_http(url: str | None) -> bool:
@@ -92,8 +94,8 @@ async def _exchange(
 async def _address(
     loop: asyncio.AbstractEventLoop, host: str, port: int
 ) -> tuple[socket.AddressFamily, tuple]:
-    """An address literal as it is: asyncio's getaddrinfo always takes a trip through its
-    thread pool, a noticeable share of a small GET."""
+    """An address literal as it is: asyncio's `getaddrinfo` hands every lookup, a literal too,
+    to the default executor (CPython `BaseEventLoop.getaddrinfo` -> `run_in_executor`)."""
     try:
         literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
