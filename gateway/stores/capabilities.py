@@ -4,7 +4,8 @@ A store that implements `MultipartUploads` takes MLflow's proxied multipart uplo
 implements `RangedDownloads` serves byte ranges cheaply enough to advertise parallel ranged
 downloads; `StoragePresigning` hands out URLs on the storage itself; `StaleTemporaries` has
 crash leftovers (temp files, staging objects) for the cleanup pass to remove;
-`SocketDownloads` can hand a download over as a plain TCP socket, for the kernel to splice.
+`SocketDownloads` can hand a download over as a plain TCP socket (a `SocketDownload`), for the
+kernel to splice.
 """
 
 from __future__ import annotations
