@@ -1,8 +1,12 @@
 """Whose word counts for the client's address, scheme and host.
 
-`Forwarded`, `X-Forwarded-*` and `X-Real-IP` are claims any client can make; they are believed
-only when the peer (`request.remote`) is a configured trusted proxy. Otherwise the request's own
-connection and `Host` describe the client.
+`X-Forwarded-*` and `X-Real-IP` are claims any client can make; they are believed only when the
+peer (`request.remote`) is a configured trusted proxy. Otherwise the request's own connection
+and `Host` describe the client.
+
+`Forwarded` (RFC 7239) is never parsed: the gateway reads only the X- forms above. It is one of
+`PROXY_HEADERS`, so the upstream client passes it on from a trusted proxy and drops it from
+anyone else (`upstream.headers.upstream_request_headers`).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from pydantic import SecretStr, ValidationError
 
 from gateway import redact
 from gateway.config import ConfigProblems, Settings, load_settings
+from gateway.http.advertised import MULTIPART_UPLOADS, artifact_capabilities
 from gateway.http.app import build_app
-from gateway.http.capabilities import MULTIPART_UPLOADS, artifact_capabilities
 from gateway.routing.build import build_destinations
 from gateway.stores import (
     ArtifactStore,
@@ -33,7 +33,7 @@ from gateway.stores import (
     parse_options,
     registered,
 )
-from gateway.stores.base import read_block
+from gateway.stores.body_reads import read_block
 from gateway.stores.errors import NotFound
 from tests.conftest import clean_env
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gateway.http.drain import ABORT_GRACE, DRAIN
-from gateway.http.observe import AccessLogger
+from gateway.http.request_log import AccessLogger
 from gateway.http.timeouts import HeaderTimeoutHandler
 from gateway.metrics import use_multiprocess_dir, worker_exited
 

@@ -95,11 +95,9 @@ class Artifact(Rule):
 
 class Tracking(Rule):
     """A tracking route that looks an artifact location up on the upstream: the passthrough's
-    rule now (no anonymous lookup when `enforce_on_passthrough`); `store_for` checks `action`
-    once the location turns out to be the gateway's, any other location is passed through."""
-
-    def __init__(self, action: Action) -> None:
-        self.action = action
+    rule now (no anonymous lookup when `enforce_on_passthrough`). The handler names the action
+    in its `store_for` call once the location turns out to be the gateway's; any other
+    location is passed through."""
 
     def check(self, request: web.Request) -> None:
         enforce_on_passthrough(request)

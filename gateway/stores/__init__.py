@@ -1,7 +1,8 @@
 """Destinations behind one abstract store: one subpackage per scheme, chosen by the registry."""
 
-from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat, probe
+from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.options import DestinationOptions, InvalidDestination
+from gateway.stores.readiness import probe
 from gateway.stores.registry import (
     StoreType,
     create_store,
