@@ -19,10 +19,12 @@ from tests.test_config import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 NLP_SECRET = "nlp-secret-from-env-4d2c"
+TENANCY_PAGE = ROOT / "docs" / "tenancy.md"  # the complete example and the `routes` table
 
 
-def readme_block(language: str, containing: str) -> str:
-    text = (ROOT / "README.md").read_text()
+def documented_block(page: Path, language: str, containing: str) -> str:
+    """The first fenced block of `language` in a Markdown file that contains `containing`."""
+    text = page.read_text()
     blocks = re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
     return next(block for block in blocks if containing in block)
 
@@ -34,18 +36,19 @@ def write_config(tmp_path: Path, config: dict | str) -> Path:
 
 
 @pytest.fixture
-def readme_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The README's complete example, with its secret file and variable provided."""
+def documented_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The complete example of docs/tenancy.md, with its secret file and variable provided."""
     secret = tmp_path / "vision"
     secret.write_text("vision-secret-from-file\n")
-    text = readme_block("yaml", "destinations:").replace("/run/secrets/vision", str(secret))
+    text = documented_block(TENANCY_PAGE, "yaml", "destinations:")
+    text = text.replace("/run/secrets/vision", str(secret))
     text = text.replace("/mnt/nfs/mlartifacts", str(tmp_path / "archive"))
     monkeypatch.setenv("GATEWAY_DESTINATIONS__NLP__SECRET_ACCESS_KEY", NLP_SECRET)
     return write_config(tmp_path, text)
 
 
-def test_readme_example_loads_with_secrets_from_file_and_environment(readme_config, tmp_path):
-    settings = load_settings(["--config", str(readme_config)])
+def test_documented_example_loads_with_secrets_from_file_and_environment(documented_config):
+    settings = load_settings(["--config", str(documented_config)])
     vision, nlp = (parse_options(settings.destinations[name]) for name in ("vision", "nlp"))
     assert vision.with_secret_files().secret_access_key.get_secret_value() == (
         "vision-secret-from-file"
@@ -61,20 +64,33 @@ def test_readme_example_loads_with_secrets_from_file_and_environment(readme_conf
     assert NLP_SECRET not in repr(settings) and "vision-secret" not in repr(settings)
 
 
-def test_routes_prints_the_table_shown_in_the_readme(readme_config, tmp_path):
+def test_routes_prints_the_table_shown_in_the_docs(documented_config, tmp_path):
     result = run_cli(
         "routes",
         "--config",
-        str(readme_config),
+        str(documented_config),
         env={"GATEWAY_DESTINATIONS__NLP__SECRET_ACCESS_KEY": NLP_SECRET},
     )
     assert result.returncode == 0, result.stderr
-    documented = readme_block("text", "experiments  destination").replace(
+    documented = documented_block(TENANCY_PAGE, "text", "experiments  destination").replace(
         "/mnt/nfs/mlartifacts", str(tmp_path / "archive")
     )
     assert [line.split() for line in result.stdout.splitlines()] == [
         line.split() for line in documented.splitlines()
     ]
+
+
+def test_readme_short_example_loads_and_routes_as_it_says(tmp_path):
+    text = documented_block(ROOT / "README.md", "yaml", "destinations:")
+    text = text.replace("/run/secrets/vision", str(tmp_path / "vision"))
+    (tmp_path / "vision").write_text("vision-secret\n")
+    settings = load_settings(["--config", str(write_config(tmp_path, text))])
+    table = RoutingTable.from_settings(settings)
+    expected = {"7": "vision", "10": "vision", "20": "vision", "8": "archive", "21": "archive"}
+    assert {e: table.destination_of(e) for e in expected} == expected
+    (user,) = settings.auth.users
+    token = re.search(r"# token (\S+)", text).group(1)
+    assert TokenHash.parse(user.token_hash.get_secret_value()).matches(token)
 
 
 def test_environment_alone_can_configure_destinations_and_the_default(monkeypatch, tmp_path):

@@ -36,7 +36,9 @@ BUCKET_SECRET = "gateway-bucket-credentials"
 SIGNING_SECRET = "gateway-signing"
 SIGNING_ENV = "GATEWAY_MULTIPART__SIGNING_SECRET"
 SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token")
-# README "Performance": RSS of the gateway process, idle and at the peak of one 4 GiB transfer.
+# Where the Secrets are created (`kubectl create secret generic`), for the reader and this test.
+DEPLOYMENT_PAGE = ROOT / "docs" / "deployment.md"
+# docs/performance.md: RSS of the gateway process, idle and at the peak of one 4 GiB transfer.
 MEASURED_PEAK_RSS = 160 * 2**20
 MEMORY_BUDGET_CONTAINER = 512 * 2**20  # what the gateway's memory budget default is sized for
 
@@ -194,9 +196,9 @@ def pre_stop_seconds(ctr: dict[str, Any]) -> int:
     return int(command[1])
 
 
-def readme_secret_keys() -> dict[str, set[str]]:
-    """Secret name -> keys, from the `kubectl create secret generic` commands in the README."""
-    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
+def documented_secret_keys() -> dict[str, set[str]]:
+    """Secret name -> keys, from the `kubectl create secret generic` commands in the docs."""
+    text = DEPLOYMENT_PAGE.read_text().replace("\\\n", " ")
     secrets: dict[str, set[str]] = {}
     for line in text.splitlines():
         match = re.search(r"create secret generic ([a-z0-9-]+)(.*)", line)
@@ -267,9 +269,9 @@ def test_selectors_and_references_meet(rendered, overlay):
             ref = env.get("valueFrom", {}).get("secretKeyRef")
             if ref:
                 referenced_secrets.add(ref["name"])
-    # Created by hand, never rendered: the README says how, with these names.
+    # Created by hand, never rendered: docs/deployment.md says how, with these names.
     assert referenced_secrets == {BUCKET_SECRET, SIGNING_SECRET}
-    assert referenced_secrets <= set(readme_secret_keys())
+    assert referenced_secrets <= set(documented_secret_keys())
     for pdb in of_kind(docs, "PodDisruptionBudget"):
         assert selects(pdb["spec"]["selector"], labels)
     for hpa in of_kind(docs, "HorizontalPodAutoscaler"):
@@ -341,7 +343,7 @@ def test_bucket_keys_only_in_the_secret_mounted_as_files(rendered, overlay):
     mounts = secret_mounts(pod, gateway)
     bucket_dirs = [path for path, name in mounts.items() if name == BUCKET_SECRET]
     assert len(bucket_dirs) == 1
-    created_keys = readme_secret_keys()[BUCKET_SECRET]
+    created_keys = documented_secret_keys()[BUCKET_SECRET]
     destinations = gateway_config(docs)["destinations"]
     assert destinations
     for name, destination in destinations.items():
@@ -370,8 +372,8 @@ def test_the_gateway_accepts_its_arguments_environment_and_configuration(
     """`artifact-gateway routes` with the container's args, env and mounted files, as in the pod.
 
     Mount paths are moved under tmp_path; Secret values are stand-ins (a 40-character signing
-    secret, key files with the names the README creates). `routes` loads and checks the whole
-    configuration, secret files included, and reaches no bucket."""
+    secret, key files with the names docs/deployment.md creates). `routes` loads and checks the
+    whole configuration, secret files included, and reaches no bucket."""
     docs = rendered[overlay]
     pod = pod_spec(docs)
     gateway = container(pod, "gateway")
@@ -399,7 +401,7 @@ def test_the_gateway_accepts_its_arguments_environment_and_configuration(
             for key, value in data.items():
                 (directory / key).write_text(move(value))
         if "secret" in source:
-            for key in readme_secret_keys()[source["secret"]["secretName"]]:
+            for key in documented_secret_keys()[source["secret"]["secretName"]]:
                 (directory / key).write_text(f"stand-in-{key}\n")
     env = {}
     for item in gateway.get("env", []):
@@ -424,12 +426,12 @@ def test_every_replica_signs_with_the_one_shared_secret(rendered, overlay):
     ref = entries[0]["valueFrom"]["secretKeyRef"]
     assert ref["name"] == SIGNING_SECRET
     assert ref.get("optional") is not True  # no pod may start with a secret of its own
-    assert ref["key"] in readme_secret_keys()[SIGNING_SECRET]
+    assert ref["key"] in documented_secret_keys()[SIGNING_SECRET]
     assert option(gateway.get("args", []), "--multipart.signing-secret") is None
     assert "signing_secret" not in gateway_config(docs).get("multipart", {})
-    readme = (ROOT / "README.md").read_text()
-    assert re.search(r"--from-literal=signing_secret=\"\$\(openssl rand -hex (\d+)\)\"", readme)
-    length = int(re.search(r"openssl rand -hex (\d+)", readme).group(1)) * 2
+    page = DEPLOYMENT_PAGE.read_text()
+    assert re.search(r"--from-literal=signing_secret=\"\$\(openssl rand -hex (\d+)\)\"", page)
+    length = int(re.search(r"openssl rand -hex (\d+)", page).group(1)) * 2
     assert length >= 32
 
 
