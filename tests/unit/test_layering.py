@@ -16,11 +16,13 @@ LAYERS = [
     "cli",
     "http",
     "links",
+    "upstream",
     "routing",
-    "stores upstream",
-    "forwarded logs metrics error_classes paths mime",
-    "config",
+    "stores",
+    "forwarded",  # reads the networks that config parses (config.parse_networks)
+    "config",  # imports each section's model from the package that owns it (auth.config)
     "auth",
+    "logs metrics error_classes paths mime",
     "errors experiments redact",
     "__init__",  # gateway/__init__.py: __version__
 ]
