@@ -26,7 +26,6 @@ from gateway.stores import (
     FileStat,
     StoreType,
 )
-from gateway.stores.base import read_block
 from gateway.stores.errors import NotFound
 
 
@@ -70,7 +69,7 @@ class ToyStore(ArtifactStore):
         return ToyDownload(self.files[path], stat)
 
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
-        self.files[path] = await read_block(body, 1 << 20)
+        self.files[path] = await body.read()  # -1: to the end (ByteSource's contract)
 
     async def list(self, path: str) -> list[Entry]:
         prefix = f"{path}/" if path else ""
