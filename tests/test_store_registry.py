@@ -6,6 +6,7 @@ taken by a plug-in."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,15 +32,19 @@ def write_config(tmp_path: Path, destinations: dict) -> Path:
     return config
 
 
+def env_with(site: Path | None, **env: str) -> dict[str, str]:
+    """The test's environment, with `site` first on the path where the plug-in is installed."""
+    path = [str(site) if site else "", os.environ.get("PYTHONPATH", "")]
+    return clean_env(**env, PYTHONPATH=os.pathsep.join(filter(None, path)))
+
+
 def gateway_command(*args: str, site: Path | None, **env: str) -> subprocess.CompletedProcess:
-    if site is not None:
-        env["PYTHONPATH"] = str(site)
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env=clean_env(**env),
+        env=env_with(site, **env),
         check=False,
     )
 
@@ -47,7 +52,7 @@ def gateway_command(*args: str, site: Path | None, **env: str) -> subprocess.Com
 def test_a_toy_plugin_serves_artifacts_over_http(site, tmp_path):
     config = write_config(tmp_path, {"play": {"uri": "toy://box", "colour": "blue"}})
     args = ["--config", str(config), "--artifacts-destination", str(tmp_path / "files")]
-    process, url = start_gateway(tmp_path, args, clean_env(PYTHONPATH=str(site)))
+    process, url = start_gateway(tmp_path, args, env_with(site))
     try:
         base = f"{url}/api/2.0/mlflow-artifacts/artifacts"
         put = requests.put(f"{base}/1/r/a.txt", data=b"toy bytes", timeout=30)
@@ -129,9 +134,8 @@ def _modules_loaded(destination: str, *names: str, site: Path | None = None) -> 
         f"build_destinations(load_settings(['--artifacts-destination', {destination!r}]));"
         f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({names!r}))))"
     )
-    env = clean_env(**({"PYTHONPATH": str(site)} if site else {}))
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env_with(site)
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
