@@ -16,7 +16,8 @@ from collections.abc import Iterable
 
 from aiohttp import hdrs, web
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from gateway.config import parse_networks
+
 PROXY_HEADERS = (
     "Forwarded",
     "X-Forwarded-For",
@@ -24,17 +25,6 @@ PROXY_HEADERS = (
     "X-Forwarded-Host",
     "X-Real-IP",
 )
-
-
-def parse_networks(values: Iterable[str]) -> list[Network]:
-    """`10.0.0.5`, `10.0.0.0/8`, `::1`: each an address or CIDR (host bits allowed)."""
-    networks = []
-    for value in values:
-        try:
-            networks.append(ipaddress.ip_network(value.strip(), strict=False))
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IP address or CIDR network") from exc
-    return networks
 
 
 class TrustedProxies:

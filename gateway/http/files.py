@@ -7,10 +7,10 @@ import logging
 from datetime import datetime
 
 from aiohttp import web
-from aiohttp.helpers import ETAG_ANY, ETag
 
 from gateway import mime
 from gateway.http import splice
+from gateway.http.aiohttp_internals import ETAG_ANY, ETag
 from gateway.http.errors import error_json
 from gateway.http.request_stats import Sent, downloading
 from gateway.stores import ArtifactStore, Download, FileStat, budget
