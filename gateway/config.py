@@ -253,9 +253,9 @@ class Settings(BaseSettings):
     # Each destination is validated by its scheme's own model (gateway.stores.registry).
     destinations: dict[
         DestinationName, Annotated[dict[str, Any], AfterValidator(RawDestination)]
-    ] = Field(default_factory=dict, description="named destinations (see README)")
+    ] = Field(default_factory=dict, description="named destinations (see docs/tenancy.md)")
     routes: list[RouteConfig] = Field(
-        default_factory=list, description="experiments to destinations (see README)"
+        default_factory=list, description="experiments to destinations (see docs/tenancy.md)"
     )
     default_destination_name: str | None = Field(
         None,
