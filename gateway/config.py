@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,8 +30,8 @@ from pydantic_settings import (
 
 from gateway.auth.config import AuthConfig
 from gateway.experiments import ExperimentRange
-from gateway.forwarded import parse_networks
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MIB = 1024 * 1024
 S3_MIN_PART = 5 * MIB
 S3_MAX_PART = 5 * 1024 * MIB
@@ -123,6 +124,21 @@ class RawDestination(dict):
 
     def __repr__(self) -> str:
         return f"RawDestination(keys={sorted(self)})"
+
+
+def parse_networks(values: Iterable[str]) -> list[Network]:
+    """`10.0.0.5`, `10.0.0.0/8`, `::1`: each an address or CIDR (host bits allowed).
+
+    Here rather than in `forwarded`, which reads the result per request: loading settings
+    (`check-config`, `routes`) should not import aiohttp's server.
+    """
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IP address or CIDR network") from exc
+    return networks
 
 
 def _comma_separated(value: Any) -> Any:
@@ -237,9 +253,9 @@ class Settings(BaseSettings):
     # Each destination is validated by its scheme's own model (gateway.stores.registry).
     destinations: dict[
         DestinationName, Annotated[dict[str, Any], AfterValidator(RawDestination)]
-    ] = Field(default_factory=dict, description="named destinations (see README)")
+    ] = Field(default_factory=dict, description="named destinations (see docs/tenancy.md)")
     routes: list[RouteConfig] = Field(
-        default_factory=list, description="experiments to destinations (see README)"
+        default_factory=list, description="experiments to destinations (see docs/tenancy.md)"
     )
     default_destination_name: str | None = Field(
         None,

@@ -1,8 +1,12 @@
 """Whose word counts for the client's address, scheme and host.
 
-`Forwarded`, `X-Forwarded-*` and `X-Real-IP` are claims any client can make; they are believed
-only when the peer (`request.remote`) is a configured trusted proxy. Otherwise the request's own
-connection and `Host` describe the client.
+`X-Forwarded-*` and `X-Real-IP` are claims any client can make; they are believed only when the
+peer (`request.remote`) is a configured trusted proxy. Otherwise the request's own connection
+and `Host` describe the client.
+
+`Forwarded` (RFC 7239) is never parsed: the gateway reads only the X- forms above. It is one of
+`PROXY_HEADERS`, so the upstream client passes it on from a trusted proxy and drops it from
+anyone else (`upstream.headers.upstream_request_headers`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from collections.abc import Iterable
 
 from aiohttp import hdrs, web
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from gateway.config import parse_networks
+
 PROXY_HEADERS = (
     "Forwarded",
     "X-Forwarded-For",
@@ -20,17 +25,6 @@ PROXY_HEADERS = (
     "X-Forwarded-Host",
     "X-Real-IP",
 )
-
-
-def parse_networks(values: Iterable[str]) -> list[Network]:
-    """`10.0.0.5`, `10.0.0.0/8`, `::1`: each an address or CIDR (host bits allowed)."""
-    networks = []
-    for value in values:
-        try:
-            networks.append(ipaddress.ip_network(value.strip(), strict=False))
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IP address or CIDR network") from exc
-    return networks
 
 
 class TrustedProxies:

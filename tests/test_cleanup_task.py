@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 
 from gateway.config import load_settings
-from gateway.links import cleanup
 from gateway.routing.destinations import Destinations
+from gateway.stores import cleanup
 from gateway.stores.local import LocalStore
 
 

@@ -19,7 +19,7 @@ from gateway.config import S3Transfer
 from gateway.mime import content_type
 from gateway.stores.ranges import ByteRange
 from gateway.stores.s3 import S3Options, S3Store
-from gateway.stores.socket_body import _parse, plain_http
+from gateway.stores.s3.socket_http import _parse, plain_http
 from tests.helpers.metrics_text import delta, samples
 from tests.helpers.stack import ADMIN, BUCKET, Gateway
 

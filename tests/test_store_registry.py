@@ -1,168 +1,132 @@
-"""The store plug-in boundary: a scheme registered from outside the gateway's own files works
-end to end (options, secrets, routing, HTTP), and built-in schemes load only when used."""
+"""The store plug-in boundary: a scheme installed as a distribution with an entry point in
+`mlflow_artifact_gateway.stores` works end to end (options, secrets, routing, HTTP) in a gateway
+process that merely has it on its path; built-in schemes load only when used and cannot be
+taken by a plug-in."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
-from aiohttp.test_utils import TestServer
-from pydantic import SecretStr, ValidationError
 
-from gateway import redact
-from gateway.config import ConfigProblems, Settings, load_settings
-from gateway.http.app import build_app
-from gateway.http.capabilities import MULTIPART_UPLOADS, artifact_capabilities
-from gateway.routing.build import build_destinations
-from gateway.stores import (
-    ArtifactStore,
-    ByteSource,
-    DestinationOptions,
-    Download,
-    Entry,
-    FileStat,
-    StoreType,
-    parse_options,
-    registered,
-)
-from gateway.stores.base import read_block
-from gateway.stores.errors import NotFound
-from tests.helpers.stack import clean_env
-
-
-class ToyOptions(DestinationOptions):
-    colour: str = "grey"
-    token: SecretStr | None = None
-    token_file: Path | None = None
-
-
-class ToyDownload(Download):
-    def __init__(self, data: bytes, stat: FileStat) -> None:
-        super().__init__(stat, 0, len(data))
-        self._data = data
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        yield self._data
-
-    async def close(self) -> None:
-        pass
-
-
-class ToyStore(ArtifactStore):
-    """Files in a dict: the fewest primitives a store needs."""
-
-    def __init__(self, options: ToyOptions, settings: Settings) -> None:
-        super().__init__(options.uri)
-        self.options = options
-        self.files: dict[str, bytes] = {}
-
-    async def stat(self, path: str) -> FileStat:
-        if path not in self.files:
-            raise NotFound(f"No such file: '{path}'", destination=self.name)
-        return FileStat(len(self.files[path]), '"toy"', datetime.now(timezone.utc))
-
-    async def open(self, path, byte_range) -> Download:
-        stat = await self.stat(path)
-        return ToyDownload(self.files[path], stat)
-
-    async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
-        self.files[path] = await read_block(body, 1 << 20)
-
-    async def list(self, path: str) -> list[Entry]:
-        prefix = f"{path}/" if path else ""
-        names = {p[len(prefix) :].split("/")[0] for p in self.files if p.startswith(prefix)}
-        return [Entry(n, f"{prefix}{n}" not in self.files, None) for n in sorted(names)]
-
-    async def delete(self, path: str) -> None:
-        self.files.pop(path, None)
-
-
-TOY = StoreType(
-    schemes=("toy",), options=ToyOptions, create=ToyStore, environment_secrets=("TOY_KEY",)
-)
+from tests.helpers import toy_store
+from tests.helpers.stack import clean_env, start_gateway
 
 
 @pytest.fixture
-def toy():
-    with registered(TOY):
-        yield TOY
+def site(tmp_path: Path) -> Path:
+    """A directory holding the toy plug-in as an installed distribution."""
+    return toy_store.install(tmp_path / "site")
 
 
-def settings_with(tmp_path: Path, destinations: dict) -> Settings:
+def write_config(tmp_path: Path, destinations: dict) -> Path:
     config = tmp_path / "gateway.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "destinations": destinations,
-                "routes": [{"experiments": ["1"], "destination": "play"}],
-            }
-        )
+    routes = [{"experiments": ["1"], "destination": next(iter(destinations))}]
+    config.write_text(yaml.safe_dump({"destinations": destinations, "routes": routes}))
+    return config
+
+
+def env_with(site: Path | None, **env: str) -> dict[str, str]:
+    """The test's environment, with `site` first on the path where the plug-in is installed."""
+    path = [str(site) if site else "", os.environ.get("PYTHONPATH", "")]
+    return clean_env(**env, PYTHONPATH=os.pathsep.join(filter(None, path)))
+
+
+def gateway_command(*args: str, site: Path | None, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_with(site, **env),
+        check=False,
     )
-    return load_settings(["--config", str(config), "--artifacts-destination", str(tmp_path)])
 
 
-def test_a_toy_scheme_plugs_in_with_its_own_options_and_secrets(toy, tmp_path, monkeypatch):
+def test_a_toy_plugin_serves_artifacts_over_http(site, tmp_path):
+    config = write_config(tmp_path, {"play": {"uri": "toy://box", "colour": "blue"}})
+    args = ["--config", str(config), "--artifacts-destination", str(tmp_path / "files")]
+    process, url = start_gateway(tmp_path, args, env_with(site))
+    try:
+        base = f"{url}/api/2.0/mlflow-artifacts/artifacts"
+        put = requests.put(f"{base}/1/r/a.txt", data=b"toy bytes", timeout=30)
+        got = requests.get(f"{base}/1/r/a.txt", timeout=30)
+        listed = requests.get(base, params={"path": "1/r"}, timeout=30)
+        missing = requests.get(f"{base}/1/r/none", timeout=30)
+    finally:
+        process.stop()
+    assert put.status_code == 200 and got.content == b"toy bytes"
+    assert listed.json() == {"files": [{"path": "a.txt", "is_dir": False, "file_size": None}]}
+    assert missing.status_code == 404
+
+
+def test_the_plugin_gets_its_options_and_its_secrets_are_redacted(site, tmp_path):
     secret = tmp_path / "token"
     secret.write_text("toy-token-from-file-93d1\n")
-    monkeypatch.setenv("TOY_KEY", "toy-env-key-5a7e")
-    settings = settings_with(
-        tmp_path, {"play": {"uri": "toy://box", "colour": "blue", "token_file": str(secret)}}
+    play = {"uri": "toy://box", "colour": "blue", "token_file": str(secret)}
+    config = write_config(tmp_path, {"play": play})
+    result = gateway_command("routes", "--config", str(config), site=site, TOY_KEY="toy-5a7e")
+    assert result.returncode == 0, result.stderr
+    row = result.stdout.splitlines()[1].split()
+    assert row == ["1", "play", "toy://box", "colour=blue", "token=***", "key=***"]
+
+
+def test_unknown_keys_are_refused_for_that_scheme_only(site, tmp_path):
+    config = write_config(
+        tmp_path,
+        {
+            "play": {"uri": "toy://box", "endpoint_url": "http://x"},  # an S3 key
+            "bucket": {"uri": "s3://b", "colour": "blue"},  # a toy key
+        },
     )
-    destinations = build_destinations(settings)
-    store = destinations.stores["play"]
-    assert isinstance(store, ToyStore) and store.name == "play"
-    assert store.options.colour == "blue"
-    assert store.options.token.get_secret_value() == "toy-token-from-file-93d1"
-    assert redact.redact("toy-token-from-file-93d1 toy-env-key-5a7e") == "*** ***"
-    assert destinations.for_path("1/run/artifacts/a.txt") is store
-
-    app = build_app(settings, destinations)
-    assert artifact_capabilities(app)[MULTIPART_UPLOADS] is False  # no MultipartUploads
-
-    async def scenario() -> tuple[int, bytes, dict, int]:
-        async with TestServer(app, host="127.0.0.1") as server:
-            base = str(server.make_url("/api/2.0/mlflow-artifacts/artifacts"))
-            put = await asyncio.to_thread(requests.put, f"{base}/1/r/a.txt", data=b"toy bytes")
-            got = await asyncio.to_thread(requests.get, f"{base}/1/r/a.txt")
-            listed = await asyncio.to_thread(requests.get, base, params={"path": "1/r"})
-            missing = await asyncio.to_thread(requests.get, f"{base}/1/r/none")
-            return put.status_code, got.content, listed.json(), missing.status_code
-
-    put, content, listing, missing = asyncio.run(scenario())
-    assert put == 200 and content == b"toy bytes"
-    assert listing == {"files": [{"path": "a.txt", "is_dir": False, "file_size": None}]}
-    assert missing == 404
-    assert store.files == {"1/r/a.txt": b"toy bytes"}
+    result = gateway_command("routes", "--config", str(config), site=site)
+    assert result.returncode == 2
+    assert "destinations.play.endpoint_url: Extra inputs are not permitted" in result.stderr
+    assert "destinations.bucket.colour: Extra inputs are not permitted" in result.stderr
 
 
-def test_unknown_keys_are_refused_for_that_scheme_only(toy, tmp_path):
-    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        parse_options({"uri": "toy://box", "endpoint_url": "http://x"})  # an S3 key
-    assert parse_options({"uri": "s3://b", "endpoint_url": "http://x"}).uri == "s3://b"
-    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        parse_options({"uri": "s3://b", "colour": "blue"})  # a toy key
-    settings = settings_with(tmp_path, {"play": {"uri": "toy://box", "bogus": 1}})
-    with pytest.raises(ConfigProblems) as raised:
-        build_destinations(settings)
-    assert raised.value.problems == ["destinations.play.bogus: Extra inputs are not permitted"]
+def test_without_the_distribution_the_scheme_is_unsupported(tmp_path):
+    config = write_config(tmp_path, {"play": {"uri": "toy://box"}})
+    result = gateway_command("routes", "--config", str(config), site=None)
+    assert result.returncode == 2
+    assert "error: destinations.play: unsupported destination 'toy://box'" in result.stderr
 
 
-def test_without_registration_the_scheme_is_unsupported(tmp_path):
-    settings = settings_with(tmp_path, {"play": {"uri": "toy://box"}})
-    with pytest.raises(ConfigProblems) as raised:
-        build_destinations(settings)
-    assert raised.value.problems[0].startswith("destinations.play: unsupported destination")
+def test_a_plugin_cannot_take_a_built_in_scheme(tmp_path):
+    toy = "toy_store:STORE_TYPE"
+    site = toy_store.install(tmp_path / "site", toy=toy, s3=toy)
+    config = write_config(tmp_path, {"bucket": {"uri": "s3://b/p"}, "play": {"uri": "toy://x"}})
+    result = gateway_command("routes", "--config", str(config), site=site)
+    assert result.returncode == 0, result.stderr
+    rows = {row.split()[1]: row.split() for row in result.stdout.splitlines()[1:]}
+    assert rows["bucket"] == ["1", "bucket", "s3://b/p", "-"]  # the S3 store's, not the toy's
+    refusals = [line for line in result.stderr.splitlines() if "refused" in line]
+    assert len(refusals) == 1 and "scheme 's3' is already gateway.stores.s3" in refusals[0]
+    assert "store plug-in toy_store:STORE_TYPE from toy-store refused" in refusals[0]
 
 
-def _modules_loaded(destination: str, tmp_path: Path, *names: str) -> list[str]:
+def test_a_plugin_that_does_not_load_is_its_destinations_error(tmp_path):
+    site = toy_store.install(
+        tmp_path / "site", gone="toy_store_gone:STORE_TYPE", other="toy_store:STORE_TYPE"
+    )
+    config = write_config(tmp_path, {"a": {"uri": "gone://x"}, "b": {"uri": "other://y"}})
+    result = gateway_command("routes", "--config", str(config), site=site)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "artifact-gateway: error: destinations.a: store type toy_store_gone:STORE_TYPE for "
+        "gone:// cannot be loaded: No module named 'toy_store_gone'",
+        "artifact-gateway: error: destinations.b: toy_store:STORE_TYPE is not a StoreType for "
+        "other://",
+    ]
+
+
+def _modules_loaded(destination: str, *names: str, site: Path | None = None) -> list[str]:
     """Which of `names` a gateway process has imported once its destinations are built."""
     code = (
         "import json, sys; from gateway.config import load_settings;"
@@ -171,25 +135,26 @@ def _modules_loaded(destination: str, tmp_path: Path, *names: str) -> list[str]:
         f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({names!r}))))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=clean_env()
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env_with(site)
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
-def test_a_local_gateway_does_not_load_the_s3_or_pyarrow_backends(tmp_path):
-    names = ("gateway.stores.s3", "aiobotocore", "gateway.stores.arrow", "pyarrow")
-    assert _modules_loaded(str(tmp_path), tmp_path, *names) == []
+def test_a_local_gateway_loads_no_other_backend_nor_an_unused_plugin(site, tmp_path):
+    names = ("gateway.stores.s3", "aiobotocore", "gateway.stores.arrow", "pyarrow", "toy_store")
+    assert _modules_loaded(str(tmp_path), *names, site=site) == []
+    assert _modules_loaded("toy://box", "toy_store", site=site) == ["toy_store"]
 
 
 def test_an_s3_gateway_does_not_load_pyarrow(tmp_path):
-    loaded = _modules_loaded("s3://bucket/prefix", tmp_path, "gateway.stores.arrow", "pyarrow")
+    loaded = _modules_loaded("s3://bucket/prefix", "gateway.stores.arrow", "pyarrow")
     assert loaded == []
 
 
 def test_a_gcs_gateway_loads_its_own_scheme_only(tmp_path):
     """pyarrow comes with the store it serves; Azure's module and the S3 backend do not."""
-    loaded = _modules_loaded("gs://bucket/prefix", tmp_path, "gateway.stores", "aiobotocore")
+    loaded = _modules_loaded("gs://bucket/prefix", "gateway.stores", "aiobotocore")
     assert "gateway.stores.arrow.gcs" in loaded and "gateway.stores.arrow.azure" not in loaded
-    assert "pyarrow" in _modules_loaded("gs://bucket/prefix", tmp_path, "pyarrow")
+    assert "pyarrow" in _modules_loaded("gs://bucket/prefix", "pyarrow")
     assert not any(name.startswith(("gateway.stores.s3", "aiobotocore")) for name in loaded)

@@ -15,7 +15,7 @@ import pytest
 import requests
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
-from gateway.http.capabilities import FIELDS
+from gateway.http.advertised import FIELDS
 from gateway.http.routes.health import READY_REUSE
 from tests.helpers.client_flow import METRICS, NOTES, PARAMS, TAGS
 from tests.helpers.stack import BUCKET, Gateway

@@ -1,19 +1,16 @@
-"""`artifact-gateway`: configuration problems are reported one line each, never as tracebacks."""
+"""`artifact-gateway`: configuration problems are reported one line each, never as tracebacks.
+
+Only the server path imports the server (`aiohttp.web`, the app, the routes): the operator
+sub-commands load settings and build destinations, nothing more.
+"""
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 
 from gateway.cli.commands import COMMANDS
-from gateway.cli.serve import bind, serve
 from gateway.cli.startup import configured
-from gateway.http.app import build_app
-from gateway.links.signing import settle_secret
-from gateway.logs import configure_logging
-
-log = logging.getLogger("gateway")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,32 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     loaded = configured(args)
     if loaded is None:
         return 2
-    settings, destinations = loaded
-    configure_logging(settings.log_level, settings.log_format)
-    for experiments, name in destinations.table.rows():
-        log.info("experiments %s -> %s (%s)", experiments, name, destinations.stores[name].uri)
-    log.info(
-        "serving artifacts on http://%s:%s with %d worker(s); client authentication %s",
-        settings.host,
-        settings.port,
-        settings.workers,
-        "on" if settings.auth else "off",
-    )
-    if settings.tracking_uri:
-        log.info("passing tracking requests through to %s", settings.tracking_uri)
-    try:
-        bound = bind(settings.host, settings.port, settings.workers)
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc.strerror or exc)
-        return 2
-    settle_secret(settings.multipart)
-    return serve(
-        lambda: build_app(settings, destinations),
-        bound,
-        settings.workers,
-        settings.header_timeout,
-        settings.shutdown_timeout,
-    )
+    from gateway.cli.serve import run  # the server's imports, for the server only
+
+    return run(*loaded)
 
 
 if __name__ == "__main__":

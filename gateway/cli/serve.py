@@ -30,14 +30,50 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from gateway.config import Settings
+from gateway.http.app import build_app
 from gateway.http.drain import ABORT_GRACE, DRAIN
-from gateway.http.observe import AccessLogger
+from gateway.http.request_log import AccessLogger
 from gateway.http.timeouts import HeaderTimeoutHandler
+from gateway.links.signing import settle_secret
+from gateway.logs import configure_logging
 from gateway.metrics import use_multiprocess_dir, worker_exited
+from gateway.routing.destinations import Destinations
 
 log = logging.getLogger(__name__)
+announce = logging.getLogger("gateway")  # start-up lines: what is served, where
 AppFactory = Callable[[], web.Application]
 KEEPALIVE_TIMEOUT = 75.0  # idle keep-alive connections, as web.run_app's default
+
+
+def run(settings: Settings, destinations: Destinations) -> int:
+    """The server: logs what it serves, binds, then serves until drained (exit status)."""
+    configure_logging(settings.log_level, settings.log_format)
+    for experiments, name in destinations.table.rows():
+        announce.info("experiments %s -> %s (%s)", experiments, name, destinations.stores[name].uri)
+    announce.info(
+        "serving artifacts on http://%s:%s with %d worker(s); client authentication %s",
+        settings.host,
+        settings.port,
+        settings.workers,
+        "on" if settings.auth else "off",
+    )
+    if settings.tracking_uri:
+        announce.info("passing tracking requests through to %s", settings.tracking_uri)
+    try:
+        bound = bind(settings.host, settings.port, settings.workers)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        announce.error("cannot listen on %s:%s: %s", settings.host, settings.port, reason)
+        return 2
+    settle_secret(settings.multipart)
+    return serve(
+        lambda: build_app(settings, destinations),
+        bound,
+        settings.workers,
+        settings.header_timeout,
+        settings.shutdown_timeout,
+    )
 
 
 def bind(host: str, port: int, workers: int) -> socket.socket:

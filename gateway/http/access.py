@@ -15,7 +15,7 @@ from gateway.auth.actions import Action
 from gateway.auth.policy import authorize, enforce_on_passthrough, readable
 from gateway.errors import InvalidParameter
 from gateway.experiments import experiment_of
-from gateway.http.observed import note_target
+from gateway.http.request_stats import note_target
 from gateway.routing.destinations import Destinations
 from gateway.routing.root_listing import RootListing
 from gateway.stores import ArtifactStore

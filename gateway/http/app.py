@@ -16,28 +16,29 @@ from gateway.http.drain import DRAIN, Drain
 from gateway.http.errors import errors_as_json
 from gateway.http.guard import guard, require_rules
 from gateway.http.hosts import ALLOWED_HOSTS, AllowedHosts, check_host, own_names
-from gateway.http.observe import add_request_id, observe
 from gateway.http.origins import ALLOWED_ORIGINS, AllowedOrigins, check_origin
+from gateway.http.request_log import add_request_id, observe
 from gateway.http.routes import (
     artifacts,
+    download_links,
     health,
-    metrics,
+    metrics_endpoint,
     multipart,
     openapi,
-    presigned,
-    presigned_urls,
     server_info,
     traces,
     tracking_artifacts,
+    tracking_presigned,
 )
 from gateway.http.routes.passthrough import install_passthrough, passthrough
+from gateway.http.routes.shared import MULTIPART
 from gateway.http.timeouts import body_idle_timeout
-from gateway.links.cleanup import cleanup_context
 from gateway.links.signing import signer_from
 from gateway.links.urls import LINKS, Links
 from gateway.metrics import set_enabled as set_metrics_enabled
 from gateway.routing.destinations import Destinations
 from gateway.stores import probe
+from gateway.stores.cleanup import cleanup_context
 from gateway.upstream.client import Upstream, install
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(cleanup_context(destinations, settings.multipart))
-    app[multipart.MULTIPART] = settings.multipart
+    app[MULTIPART] = settings.multipart
     app[LINKS] = Links(
         signer_from(settings.multipart), settings.multipart.url_ttl, settings.public_url
     )
@@ -89,13 +90,13 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
         install_passthrough(app)
         tracking_artifacts.add_routes(app)
         traces.add_routes(app)
-        presigned_urls.add_routes(app)
+        tracking_presigned.add_routes(app)
     health.add_routes(app)
     openapi.add_routes(app)
     artifacts.add_routes(app)
     multipart.add_routes(app)
-    presigned.add_routes(app)
+    download_links.add_routes(app)
     server_info.add_routes(app)
     set_metrics_enabled(settings.metrics.enabled)
-    metrics.add_routes(app, settings.metrics)
+    metrics_endpoint.add_routes(app, settings.metrics)
     return app

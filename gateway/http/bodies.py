@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 
@@ -13,6 +15,19 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
         pieces.append(piece)
         remaining -= len(piece)
     return b"".join(pieces)
+
+
+async def read_within(
+    request: web.Request, limit: int, too_large: Callable[[int], Exception]
+) -> bytes:
+    """The whole body, or `too_large(size)` raised once it is known to exceed `limit`: by its
+    Content-Length before a byte is read, else by what came (read only up to the limit)."""
+    if (request.content_length or 0) > limit:
+        raise too_large(request.content_length or 0)
+    data = await read_limited(request, limit)
+    if len(data) > limit:
+        raise too_large(len(data))
+    return data
 
 
 class InMemoryBody:

@@ -7,17 +7,16 @@ import logging
 from datetime import datetime
 
 from aiohttp import web
-from aiohttp.helpers import ETAG_ANY, ETag
 
 from gateway import mime
 from gateway.http import splice
+from gateway.http.aiohttp_internals import ETAG_ANY, ETag
 from gateway.http.errors import error_json
-from gateway.http.observed import Sent, downloading
+from gateway.http.request_stats import Sent, downloading
 from gateway.stores import ArtifactStore, Download, FileStat, budget
-from gateway.stores.capabilities import SocketDownloads
+from gateway.stores.capabilities import SocketDownload, SocketDownloads
 from gateway.stores.errors import RangeNotSatisfiable
 from gateway.stores.ranges import ByteRange
-from gateway.stores.socket_body import SocketDownload
 
 log = logging.getLogger(__name__)
 

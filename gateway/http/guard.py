@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from aiohttp import HttpVersion11, hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.auth.actions import Action
@@ -33,6 +33,7 @@ from gateway.errors import (
 )
 from gateway.experiments import experiment_of
 from gateway.http.access import query_path, url_path
+from gateway.http.aiohttp_internals import expect_100_continue
 from gateway.links.signing import Fields
 from gateway.links.urls import LINKS
 from gateway.metrics import collectors
@@ -95,11 +96,9 @@ class Artifact(Rule):
 
 class Tracking(Rule):
     """A tracking route that looks an artifact location up on the upstream: the passthrough's
-    rule now (no anonymous lookup when `enforce_on_passthrough`); `store_for` checks `action`
-    once the location turns out to be the gateway's, any other location is passed through."""
-
-    def __init__(self, action: Action) -> None:
-        self.action = action
+    rule now (no anonymous lookup when `enforce_on_passthrough`). The handler names the action
+    in its `store_for` call once the location turns out to be the gateway's; any other
+    location is passed through."""
 
     def check(self, request: web.Request) -> None:
         enforce_on_passthrough(request)
@@ -188,11 +187,5 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _expect(request: web.Request) -> None:
     """`Expect: 100-continue` is answered only for allowed requests, so a refused client gets
     its 401/403 without sending the body; the middleware then answers it."""
-    if await _decide(request) is not None:
-        return
-    if request.version != HttpVersion11:
-        return
-    if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers[hdrs.EXPECT]}")
-    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    request.writer.output_size = 0  # the answer's own size starts after the interim one
+    if await _decide(request) is None:
+        await expect_100_continue(request)

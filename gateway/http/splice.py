@@ -17,9 +17,9 @@ import sys
 
 from aiohttp import web
 
-from gateway.http.observed import Sent
+from gateway.http.request_stats import Sent
 from gateway.stores import budget
-from gateway.stores.socket_body import SocketDownload
+from gateway.stores.capabilities import SocketDownload
 
 PIPE_SIZE = 1024 * 1024  # what one splice moves at most; budgeted like a download chunk
 YIELD_EVERY = 4 * 1024 * 1024  # bytes moved between turns given to the other requests

@@ -11,9 +11,14 @@ import logging
 from typing import Any
 
 from aiohttp import ClientPayloadError, web
-from aiohttp.helpers import BaseTimerContext
 from aiohttp.typedefs import Handler, Middleware
 
+from gateway.http.aiohttp_internals import (
+    BaseTimerContext,
+    awaiting_head,
+    heads_parsed,
+    set_body_timer,
+)
 from gateway.http.errors import error_json
 
 log = logging.getLogger(__name__)
@@ -79,8 +84,7 @@ def body_idle_timeout(seconds: float) -> Middleware:
         if not request.body_exists:
             return await handler(request)
         timer = _BodyIdleTimer(request, seconds)
-        # The reader's own timer slot (aiohttp leaves it a no-op on the server side).
-        request.content._timer = timer
+        set_body_timer(request.content, timer)
         try:
             response = await handler(request)
         except Exception:
@@ -104,7 +108,8 @@ class HeaderTimeoutHandler(web.RequestHandler):
     The clock starts when the connection opens, and again with the first byte of each later
     request; it stops when that request's head is complete. On expiry the connection is closed
     if it is still waiting for a head: the condition aiohttp's own keep-alive timer tests
-    (`_waiter` pending). Idle keep-alive connections stay with aiohttp's keep-alive timeout.
+    (`aiohttp_internals.awaiting_head`). Idle keep-alive connections stay with aiohttp's
+    keep-alive timeout.
     """
 
     def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any) -> None:
@@ -119,19 +124,15 @@ class HeaderTimeoutHandler(web.RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self._request_count != self._heads_seen:  # a whole head arrived
-            self._heads_seen = self._request_count
+        if heads_parsed(self) != self._heads_seen:  # a whole head arrived
+            self._heads_seen = heads_parsed(self)
             self._disarm()
-        if data and self._head_timer is None and self._awaiting_head():
+        if data and self._head_timer is None and awaiting_head(self):
             self._arm()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
         super().connection_lost(exc)
-
-    def _awaiting_head(self) -> bool:
-        waiter = self._waiter
-        return waiter is not None and not waiter.done()
 
     def _arm(self) -> None:
         loop = asyncio.get_running_loop()
@@ -144,7 +145,7 @@ class HeaderTimeoutHandler(web.RequestHandler):
 
     def _head_expired(self) -> None:
         self._head_timer = None
-        if self._awaiting_head():
+        if awaiting_head(self):
             log.info(
                 "closing a connection from %s: no complete request head within %g s",
                 self.peername,

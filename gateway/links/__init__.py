@@ -1,1 +1,1 @@
-"""URLs the gateway signs and hands out (part and download links), and the cleanup pass."""
+"""URLs the gateway signs and hands out (part and download links)."""

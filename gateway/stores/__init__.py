@@ -1,8 +1,11 @@
 """Destinations behind one abstract store: one subpackage per scheme, chosen by the registry."""
 
-from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat, probe
+from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.options import DestinationOptions, InvalidDestination
+from gateway.stores.readiness import probe
 from gateway.stores.registry import (
+    ENTRY_POINT_GROUP,
+    SchemeTaken,
     StoreType,
     create_store,
     default_options,
@@ -10,9 +13,11 @@ from gateway.stores.registry import (
     register,
     registered,
     scheme_of,
+    store_types,
 )
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "ArtifactStore",
     "ByteSource",
     "DestinationOptions",
@@ -20,6 +25,7 @@ __all__ = [
     "Entry",
     "FileStat",
     "InvalidDestination",
+    "SchemeTaken",
     "StoreType",
     "create_store",
     "default_options",
@@ -28,4 +34,5 @@ __all__ = [
     "register",
     "registered",
     "scheme_of",
+    "store_types",
 ]

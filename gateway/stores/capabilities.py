@@ -4,18 +4,22 @@ A store that implements `MultipartUploads` takes MLflow's proxied multipart uplo
 implements `RangedDownloads` serves byte ranges cheaply enough to advertise parallel ranged
 downloads; `StoragePresigning` hands out URLs on the storage itself; `StaleTemporaries` has
 crash leftovers (temp files, staging objects) for the cleanup pass to remove;
-`SocketDownloads` can hand a download over as a plain TCP socket, for the kernel to splice.
+`SocketDownloads` can hand a download over as a plain TCP socket (a `SocketDownload`), for the
+kernel to splice.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
+import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.stores.base import ByteSource
+from gateway.stores.base import ByteSource, Download, FileStat
+from gateway.stores.body_reads import READ_PIECE
 from gateway.stores.ranges import ByteRange
-from gateway.stores.socket_body import SocketDownload
 
 MAX_PARTS = 10_000  # MLflow's and S3's limit on parts per upload
 PartList = list[tuple[int, str]]  # (part number, ETag) in order
@@ -105,3 +109,44 @@ class SocketDownloads(abc.ABC):
     async def open_socket(self, path: str, byte_range: ByteRange | None) -> SocketDownload | None:
         """Like `open`, or None when this read cannot take that path (an error status among
         them): the caller then calls `open`, which also reports the error."""
+
+
+class SocketDownload(Download):
+    """Bytes [start, stop): `buffered` came with the headers, `remaining` are still on `sock`."""
+
+    chunk_size = READ_PIECE
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        buffered: bytes,
+        stat: FileStat,
+        span: tuple[int, int],
+        read_timeout: float,
+    ) -> None:
+        start, stop = span
+        super().__init__(stat, start, stop)
+        self.sock = sock
+        self.buffered = buffered
+        self.remaining = stop - start - len(buffered)
+        self.read_timeout = read_timeout
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The normal, copying path, for a client connection that cannot take a splice."""
+        loop = asyncio.get_running_loop()
+        if self.buffered:
+            yield self.buffered
+        while self.remaining > 0:
+            piece = await asyncio.wait_for(
+                loop.sock_recv(self.sock, min(self.remaining, self.chunk_size)), self.read_timeout
+            )
+            if not piece:
+                raise ConnectionError(f"backend closed with {self.remaining} bytes unsent")
+            self.remaining -= len(piece)
+            yield piece
+
+    async def close(self) -> None:
+        self.sock.close()

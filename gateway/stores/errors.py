@@ -21,6 +21,11 @@ class NotFound(StoreError):
     """No file (or upload) at the path."""
 
 
+def missing_file(path: str, **where: str) -> NotFound:
+    """No file at `path`, in the same words on every store (MLflow's local store says them)."""
+    return NotFound(f"No such file or directory: '{path}'", **where)
+
+
 class UnknownUpload(NotFound):
     """A multipart upload id that no store knows for this path: the same words on every store."""
 

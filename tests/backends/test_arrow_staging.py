@@ -14,10 +14,10 @@ import requests
 from pyarrow import fs as pafs
 
 from gateway.config import load_settings
-from gateway.links.cleanup import cleanup_pass
 from gateway.routing.destinations import Destinations
 from gateway.stores import create_store, parse_options, registered
 from gateway.stores.arrow.store import STAGING_PREFIX, ArrowStore
+from gateway.stores.cleanup import cleanup_pass
 from gateway.stores.errors import InvalidRequest
 from tests.conformance import arrow_local
 from tests.conformance.destinations import _gcs_destination, azure_destination

@@ -47,7 +47,8 @@ def run_cli(
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.dict(os.environ, clean_env(**(env or {})), clear=True))
         stack.enter_context(mock.patch.object(sys, "stdin", _Stdin(stdin or "")))
-        stack.enter_context(mock.patch.object(cli_main, "bind", _refuse_to_serve))
+        # main imports the server only to serve: these commands must end before that
+        stack.enter_context(mock.patch("gateway.cli.serve.run", _refuse_to_serve))
         stack.enter_context(contextlib.redirect_stdout(stdout))
         stack.enter_context(contextlib.redirect_stderr(stderr))
         try:

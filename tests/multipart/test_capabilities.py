@@ -16,8 +16,7 @@ from mlflow.exceptions import (
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
 from gateway.config import load_settings
-from gateway.http.app import build_app
-from gateway.http.capabilities import (
+from gateway.http.advertised import (
     MODEL_PRESIGNED_DOWNLOADS,
     MULTIPART_DOWNLOADS,
     MULTIPART_UPLOADS,
@@ -25,6 +24,7 @@ from gateway.http.capabilities import (
     SERVING,
     artifact_capabilities,
 )
+from gateway.http.app import build_app
 from gateway.routing.build import build_destinations
 from gateway.routing.destinations import Destinations
 from gateway.stores import ArtifactStore

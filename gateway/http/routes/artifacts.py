@@ -11,12 +11,11 @@ from gateway.http.access import Action, query_path, store_for, url_path
 from gateway.http.errors import store_answer
 from gateway.http.files import serve_file
 from gateway.http.guard import Artifact, add
-from gateway.http.observed import uploading
+from gateway.http.request_stats import uploading
 from gateway.http.routes.refusals import refuse_proxied, refuse_skill_mutation
+from gateway.http.routes.shared import ARTIFACT_PREFIXES, file_infos
 from gateway.stores import Entry
 from gateway.stores.errors import StoreError
-
-PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -36,15 +35,6 @@ async def download(request: web.Request) -> web.StreamResponse:
         return await list_artifacts(request)
     store = refuse_proxied(store_for(request, path, Action.READ), "download")
     return await serve_file(request, store, path)
-
-
-def file_infos(entries: list[Entry], under: str = "") -> list[dict[str, object]]:
-    """MLflow's FileInfo JSON: `path` is `under/<name>`, `file_size` for files only."""
-    return [
-        {"path": f"{under}/{e.name}" if under else e.name, "is_dir": e.is_dir}
-        | ({} if e.is_dir else {"file_size": e.size})
-        for e in entries
-    ]
 
 
 def _json_rows(entries: list[Entry]) -> bytes:
@@ -98,7 +88,7 @@ async def delete(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     read = Artifact(Action.READ, listing=True)
-    for prefix in PREFIXES:
+    for prefix in ARTIFACT_PREFIXES:
         base = f"{prefix}/artifacts"
         add(app, "GET", base, list_artifacts, read)
         add(app, ("GET", "HEAD"), base + "/{path:.*}", download, read)

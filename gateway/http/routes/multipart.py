@@ -11,13 +11,11 @@ import contextlib
 
 from aiohttp import web
 
-from gateway.config import Multipart
 from gateway.errors import InvalidParameter, MultipartUnsupported
 from gateway.experiments import experiment_of
 from gateway.http.access import DESTINATIONS, Action, store_for, url_path
 from gateway.http.guard import Artifact, Signed, add
-from gateway.http.observed import note_target, uploading
-from gateway.http.routes.artifacts import PREFIXES
+from gateway.http.request_stats import note_target, uploading
 from gateway.http.routes.multipart_bodies import (
     AbortRequest,
     Body,
@@ -28,6 +26,7 @@ from gateway.http.routes.multipart_bodies import (
     target_path,
 )
 from gateway.http.routes.refusals import refuse_proxied, refuse_skill_mutation
+from gateway.http.routes.shared import ARTIFACT_PREFIXES, MULTIPART
 from gateway.links.signing import Fields
 from gateway.links.urls import LINKS, PART_ROUTE
 from gateway.metrics import collectors
@@ -35,7 +34,6 @@ from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import MAX_PARTS, MultipartUploads, StoragePresigning
 from gateway.stores.errors import StoreError
 
-MULTIPART = web.AppKey("multipart", Multipart)
 _ROUTES = {name: f"/mlflow-artifacts/mpu/{name}" for name in ("create", "complete", "abort")}
 
 
@@ -141,7 +139,7 @@ async def put_part(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """The URL's directory names the experiment, so callers are refused before the body."""
     write = Artifact(Action.WRITE)
-    for prefix in PREFIXES:
+    for prefix in ARTIFACT_PREFIXES:
         base = prefix.removesuffix("/mlflow-artifacts")
         for name, handler in (("create", create), ("complete", complete), ("abort", abort)):
             add(app, "POST", f"{base}{_ROUTES[name]}/{{path:.*}}", handler, write)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway import paths
 from gateway.errors import InvalidParameter
-from gateway.http.bodies import read_limited
+from gateway.http.bodies import read_within
 from gateway.stores.capabilities import MAX_PARTS, PartList
 
 # The largest legal body is `complete` with 10,000 parts: about 40 bytes of JSON per part plus
@@ -67,11 +67,7 @@ def _too_large(size: int) -> web.HTTPRequestEntityTooLarge:
 
 async def read_body(request: web.Request, model: type[Body]) -> Body:
     """Refused by its Content-Length before a byte is read, else read only up to the limit."""
-    if (request.content_length or 0) > BODY_LIMIT:
-        raise _too_large(request.content_length or 0)
-    data = await read_limited(request, BODY_LIMIT)
-    if len(data) > BODY_LIMIT:
-        raise _too_large(len(data))
+    data = await read_within(request, BODY_LIMIT, _too_large)
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:

@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler
 
 from gateway.auth.policy import enforce_on_passthrough
 from gateway.http.guard import UNMATCHED, Rule
-from gateway.http.routes.artifacts import PREFIXES as ARTIFACT_PREFIXES
+from gateway.http.routes.shared import ARTIFACT_PREFIXES
 from gateway.upstream.client import UPSTREAM, Upstream
 from gateway.upstream.headers import end_to_end
 

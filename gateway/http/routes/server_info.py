@@ -21,7 +21,7 @@ from aiohttp import web
 
 from gateway.auth.policy import may_reach_upstream
 from gateway.errors import ApiError
-from gateway.http.capabilities import artifact_capabilities
+from gateway.http.advertised import artifact_capabilities
 from gateway.http.guard import Identified, add
 from gateway.upstream.client import UPSTREAM
 

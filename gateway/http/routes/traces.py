@@ -19,7 +19,7 @@ from gateway.http.access import Action, store_for
 from gateway.http.files import serve_file
 from gateway.http.guard import Tracking, add
 from gateway.http.routes.passthrough import forward
-from gateway.http.routes.tracking_artifacts import gateway_path
+from gateway.http.routes.tracking_locations import gateway_path
 from gateway.upstream.client import UPSTREAM
 
 TRACE_DATA_FILE = "traces.json"  # MLflow's TRACE_DATA_FILE_NAME
@@ -62,4 +62,4 @@ async def trace_artifact(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     for version in ("2.0", "3.0"):
         path = f"/ajax-api/{version}/mlflow/get-trace-artifact"
-        add(app, ("GET", "HEAD"), path, trace_artifact, Tracking(Action.READ))
+        add(app, ("GET", "HEAD"), path, trace_artifact, Tracking())

@@ -9,26 +9,27 @@ Their `Tracking` rule refuses callers the passthrough would refuse before anythi
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from gateway import paths
-from gateway.errors import InvalidParameter, UpstreamError
-from gateway.forwarded import client_host
+from gateway.errors import InvalidParameter
 from gateway.http.access import Action, store_for
-from gateway.http.bodies import InMemoryBody, read_limited
+from gateway.http.bodies import InMemoryBody, read_within
 from gateway.http.files import serve_file
 from gateway.http.guard import Tracking, add
-from gateway.http.observed import uploading
-from gateway.http.routes.artifacts import file_infos
+from gateway.http.request_stats import uploading
 from gateway.http.routes.passthrough import forward
-from gateway.http.routes.presigned import download_link
 from gateway.http.routes.refusals import refuse_proxied
+from gateway.http.routes.shared import download_link, file_infos
+from gateway.http.routes.tracking_locations import (
+    gateway_path,
+    logged_model_location,
+    model_version_location,
+    run_location,
+)
 from gateway.upstream.client import UPSTREAM
-from gateway.upstream.proxied_roots import destination_path, join
 
 Lookup = Callable[[web.Request], Awaitable[str]]
 
@@ -40,52 +41,19 @@ def _required(request: web.Request, *names: str) -> str:
     raise InvalidParameter(f"Missing value for required parameter '{names[0]}'")
 
 
-def field(body: dict[str, Any], *keys: str) -> str:
-    value: Any = body
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    if not isinstance(value, str):
-        raise UpstreamError(f"Tracking server answer has no {'.'.join(keys)}")
-    return value
-
-
-async def run_location(request: web.Request) -> str:
+async def _run(request: web.Request) -> str:
     if not (run_id := request.query.get("run_id") or request.query.get("run_uuid")):
         raise InvalidParameter("Request must specify run_id or run_uuid.")
-    body = await request.app[UPSTREAM].get_json(
-        request, "/api/2.0/mlflow/runs/get", {"run_id": run_id}
-    )
-    return field(body, "run", "info", "artifact_uri")
+    return await run_location(request, run_id)
 
 
-async def model_version_location(request: web.Request) -> str:
-    params = {"name": _required(request, "name"), "version": _required(request, "version")}
-    body = await request.app[UPSTREAM].get_json(
-        request, "/api/2.0/mlflow/model-versions/get-download-uri", params
-    )
-    return field(body, "artifact_uri")
+async def _model_version(request: web.Request) -> str:
+    name, version = _required(request, "name"), _required(request, "version")
+    return await model_version_location(request, name, version)
 
 
-async def logged_model_location(request: web.Request) -> str:
-    model_id = urllib.parse.quote(request.match_info["model_id"], safe="")
-    body = await request.app[UPSTREAM].get_json(
-        request, f"/api/2.0/mlflow/logged-models/{model_id}", {}
-    )
-    return field(body, "model", "info", "artifact_uri")
-
-
-def gateway_path(request: web.Request, location: str, relative: str) -> str | None:
-    """The destination path of `relative` under `location`, or None when it is not the
-    gateway's location.
-
-    Own hosts: the configured `gateway_hosts`, the `Host` of this hop and, behind a trusted
-    proxy, the client's (`X-Forwarded-Host`), which is what a client put in its tracking URI.
-    """
-    upstream = request.app[UPSTREAM]
-    seen = (client_host(request), request.headers.get("Host"))
-    own_hosts = {h.lower() for h in (*seen, *upstream.options.gateway_hosts) if h}
-    root = destination_path(location, own_hosts)
-    return None if root is None else join(root, relative)
+async def _logged_model(request: web.Request) -> str:
+    return await logged_model_location(request, request.match_info["model_id"])
 
 
 async def _resolve(request: web.Request, lookup: Lookup, relative: str) -> tuple[str, str] | None:
@@ -131,22 +99,21 @@ def download(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[we
 UI_UPLOAD_LIMIT = 10 * 1024 * 1024  # MLflow's own limit for this route
 
 
+def _too_large(size: int) -> InvalidParameter:
+    return InvalidParameter("Artifact size is too large. Max size is 10MB.")
+
+
 async def upload(request: web.Request) -> web.StreamResponse:
     """The UI's `upload-artifact` (at most 10 MB, as MLflow), stored through `store_for`."""
     relative = paths.normalize(_required(request, "path"), allow_empty=False)
-    resolved = await _resolve(request, run_location, relative)
+    resolved = await _resolve(request, _run, relative)
     if resolved is None:
         return await forward(request, request.app[UPSTREAM])
     _, path = resolved
     store = refuse_proxied(store_for(request, path, Action.WRITE), "upload")
-    too_large = InvalidParameter("Artifact size is too large. Max size is 10MB.")
-    if (request.content_length or 0) > UI_UPLOAD_LIMIT:
-        raise too_large
-    data = await read_limited(request, UI_UPLOAD_LIMIT)
+    data = await read_within(request, UI_UPLOAD_LIMIT, _too_large)
     if not data:
         raise InvalidParameter("Request must specify data.")
-    if len(data) > UI_UPLOAD_LIMIT:
-        raise too_large
     with uploading(request, store.name):
         await store.write(path, InMemoryBody(data), len(data))
     return web.Response(content_type="application/json")
@@ -154,18 +121,18 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     """MLflow 3.17's routes, plus the ajax forms of the two file routes that the UI requests."""
-    run_list, versions = listing(run_location, "path"), download(model_version_location, "path")
-    logged = listing(logged_model_location, "artifact_directory_path")
+    run_list, versions = listing(_run, "path"), download(_model_version, "path")
+    logged = listing(_logged_model, "artifact_directory_path")
     reads: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
         reads[f"{prefix}/artifacts/list"] = run_list
         reads[f"{prefix}/logged-models/{{model_id}}/artifacts/directories"] = logged
     for prefix in ("", "/ajax-api/2.0/mlflow"):
-        reads[f"{prefix}/get-artifact"] = download(run_location, "path")
+        reads[f"{prefix}/get-artifact"] = download(_run, "path")
         reads[f"{prefix}/model-versions/get-artifact"] = versions
     reads["/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files"] = download(
-        logged_model_location, "artifact_file_path"
+        _logged_model, "artifact_file_path"
     )
     for path, handler in reads.items():
-        add(app, ("GET", "HEAD"), path, handler, Tracking(Action.READ))
-    add(app, "POST", "/ajax-api/2.0/mlflow/upload-artifact", upload, Tracking(Action.WRITE))
+        add(app, ("GET", "HEAD"), path, handler, Tracking())
+    add(app, "POST", "/ajax-api/2.0/mlflow/upload-artifact", upload, Tracking())

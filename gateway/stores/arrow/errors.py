@@ -16,9 +16,9 @@ from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
     InvalidRequest,
-    NotFound,
     StorageFull,
     StoreError,
+    missing_file,
 )
 
 _AZURE_CODE = re.compile(r"ErrorCode:\s*(\w+)|\b(\d{3}) (?:\w+ )*[Ff]ailed")
@@ -50,7 +50,7 @@ def translate(exc: BaseException, uri: str, destination: str, path: str) -> Stor
     where = {"destination": destination, "code": code}
     detail = " ".join(str(exc).split())[:_MAX_MESSAGE]
     if isinstance(exc, FileNotFoundError) and not _MISSING_ROOT.search(detail):
-        return NotFound(f"No such file or directory: '{path}'", **where)
+        return missing_file(path, **where)
     if isinstance(exc, (NotADirectoryError, IsADirectoryError)):
         return InvalidRequest(f"Cannot use '{path}': a file and a directory collide", **where)
     if isinstance(exc, PermissionError) or _REFUSED.search(detail):

@@ -26,9 +26,11 @@ from pyarrow import fs as pafs
 from pyarrow.lib import ArrowException
 
 from gateway.stores.arrow.errors import translate
-from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat, read_block
+from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
+from gateway.stores.blocking import in_thread, mtime_etag
+from gateway.stores.body_reads import read_block
 from gateway.stores.capabilities import RangedDownloads, StaleTemporaries
-from gateway.stores.errors import DestinationUnavailable, InvalidRequest, NotFound, StoreError
+from gateway.stores.errors import DestinationUnavailable, InvalidRequest, StoreError, missing_file
 from gateway.stores.ranges import ByteRange
 
 T = TypeVar("T")
@@ -52,7 +54,7 @@ def _stat(info: pafs.FileInfo) -> FileStat:
     mtime = info.mtime or datetime.fromtimestamp(0, tz=timezone.utc)
     return FileStat(
         size=info.size or 0,
-        etag=f'"{info.mtime_ns or 0:x}-{info.size or 0:x}"',
+        etag=mtime_etag(info.mtime_ns or 0, info.size or 0),
         last_modified=mtime.astimezone(timezone.utc),
     )
 
@@ -132,12 +134,8 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
 
     async def _call(self, path: str, fn: Callable[..., T], *args: Any) -> T:
         """Runs `fn` in a thread; pyarrow's failures become the store's, the cause chained."""
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except StoreError:
-            raise
-        except (OSError, ArrowException) as exc:
-            raise translate(exc, self.uri, self.name, path) from exc
+        failed = lambda exc: translate(exc, self.uri, self.name, path)  # noqa: E731
+        return await in_thread(failed, (OSError, ArrowException), fn, *args)
 
     async def _run(self, path: str, fn: Callable[..., T], *args: Any) -> T:
         """`fn(filesystem, *args)` through the funnel."""
@@ -155,9 +153,6 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
                 destination=self.name,
             )
         return posixpath.join(self.base, *segments) if segments else self.base
-
-    def _missing(self, path: str) -> NotFound:
-        return NotFound(f"No such file or directory: '{path}'", destination=self.name)
 
     # -- probe -------------------------------------------------------------------------------
 
@@ -187,7 +182,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
                 f"Artifact path refers to a directory, not a file: '{path}'", destination=self.name
             )
         await self.check()  # a missing bucket is the destination's failure, not a 404
-        raise self._missing(path)
+        raise missing_file(path, destination=self.name)
 
     async def stat(self, path: str) -> FileStat:
         return _stat(await self._file_info(path, self._full(path)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.stores.local.client_multipart import LocalStore
-from gateway.stores.local.store import LocalFiles, local_root
+from gateway.stores.local.files import LocalFiles, local_root
+from gateway.stores.local.store import LocalStore
 from gateway.stores.options import DestinationOptions
 from gateway.stores.registry import StoreType
 

@@ -1,342 +1,209 @@
-"""Local filesystem (and NFS) destination: temp file in the target directory, then rename.
+"""The local destination (`LocalStore`): `LocalFiles` (files.py) plus client-driven multipart
+uploads, staged inside it.
 
-Every filesystem call runs in a thread through `_call`, the one funnel that turns `OSError`
-into the store vocabulary: a full disk or a refused permission is the destination's failure,
-answered like an S3 refusal, never a 500.
+Each upload is a directory `<root>/.gateway-uploads/<id>/` holding a manifest (the target path
+and start time) and one file per part named by number and MD5, so every replica sharing the
+volume can serve any part. Completing assembles the parts through the store's atomic `write`.
+Every filesystem call goes through the store's `_call` funnel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import logging
+import hashlib
+import json
 import os
 import re
-import shutil
-import stat as stat_mode
-import urllib.parse
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, TypeVar
 
 from gateway.stores import budget
-from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat, read_block
-from gateway.stores.capabilities import RangedDownloads
-from gateway.stores.errors import (
-    CredentialsRefused,
-    DestinationUnavailable,
-    InvalidRequest,
-    NotFound,
-    StorageFull,
-    StoreError,
+from gateway.stores.base import ByteSource
+from gateway.stores.body_reads import exact_chunks
+from gateway.stores.capabilities import (
+    MultipartUploads,
+    PartList,
+    PendingUpload,
+    StaleTemporaries,
 )
-from gateway.stores.local.sweep import TEMP_NAME
-from gateway.stores.options import InvalidDestination
-from gateway.stores.ranges import ByteRange
+from gateway.stores.errors import UnknownUpload
+from gateway.stores.local.files import STAGING, LocalFiles, discard, fsync_dir
+from gateway.stores.local.sweep import remove_stale, remove_tree
 
-T = TypeVar("T")
-log = logging.getLogger(__name__)
-STAGING = ".gateway-uploads"  # client-driven multipart uploads (client_multipart.py)
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
-
-_WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:([\\/]|$)")
-
-
-def local_root(uri: str, *, windows: bool = os.name == "nt") -> str:
-    """A plain path, relative path, `file:` URI or Windows form (`E:\\x`, `file:///E:/x`)."""
-    path = uri
-    if uri.lower().startswith("file:"):
-        parsed = urllib.parse.urlparse(uri)
-        if parsed.netloc not in ("", "localhost"):
-            raise InvalidDestination(f"file URI {uri!r} names a remote host {parsed.netloc!r}")
-        path = urllib.parse.unquote(parsed.path)
-        if _WINDOWS_DRIVE.match(path):
-            path = path.lstrip("/")
-    if _WINDOWS_DRIVE.match(path):
-        if not windows:
-            raise InvalidDestination(f"{uri!r} is a Windows path and this host is not Windows")
-        return path.replace("/", "\\")
-    if not path:
-        raise InvalidDestination(f"{uri!r} names no directory")
-    return os.path.abspath(path)
-
-
-def discard(temp: str) -> None:
-    """Removes a temp file that may already be gone; any other failure is logged, not raised:
-    the cleanup pass removes what stays (stores/local/sweep.py)."""
-    try:
-        os.unlink(temp)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.warning("could not remove the temp file %s: %s", temp, exc)
-
-
-def fsync_dir(directory: str) -> None:
-    """A rename or mkdir is durable only once its directory is: fsync it (not on Windows)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _stat_of(st: os.stat_result) -> FileStat:
-    return FileStat(
-        size=st.st_size,
-        etag=f'"{st.st_mtime_ns:x}-{st.st_size:x}"',
-        last_modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
-    )
+_MANIFEST = "manifest.json"
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+_PART = re.compile(r"^(\d{5})\.([0-9a-f]{32})\.part$")
 
 
 Call = Callable[..., Awaitable[Any]]
+T = TypeVar("T")
 
 
-class LocalDownload(Download):
-    def __init__(
-        self, file: BinaryIO, stat: FileStat, start: int, stop: int, chunk: int, call: Call
-    ) -> None:
-        super().__init__(stat, start, stop)
-        self._file = file
-        self.chunk_size = chunk
+def _part_name(number: int, md5: str) -> str:
+    return f"{number:05d}.{md5}.part"
+
+
+class PartFiles:
+    """The stored parts, in order, read as one body (a ByteSource) for `write`."""
+
+    def __init__(self, files: list[str], on_missing: UnknownUpload, call: Call) -> None:
+        self._files = list(reversed(files))
+        self._on_missing = on_missing
+        self._current: BinaryIO | None = None
         self._call = call
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        remaining = self.stop - self.start
-        await self._call(self._file.seek, self.start)
-        while remaining > 0:
-            data = await self._call(self._file.read, min(self.chunk_size, remaining))
-            if not data:
-                return
-            remaining -= len(data)
-            yield data
+    async def read(self, n: int = -1) -> bytes:
+        while True:
+            if self._current is None:
+                if not self._files:
+                    return b""
+                self._current = await self._call(self._open, self._files.pop())
+            data = await self._call(self._current.read, n)
+            if data:
+                return data
+            self.close()
 
-    async def close(self) -> None:
-        self._file.close()
-
-
-class LocalFiles(RangedDownloads, ArtifactStore):
-    """Single-request files on a local root; `LocalStore` adds client-driven multipart."""
-
-    def __init__(self, uri: str, chunk_size: int, name: str = "default") -> None:
-        super().__init__(uri, name)
-        self.root = os.path.realpath(local_root(uri))
-        self.chunk_size = chunk_size
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Runs `fn` in a thread; an OSError becomes the destination's failure, cause kept."""
+    def _open(self, file: str) -> BinaryIO:
         try:
-            return await asyncio.to_thread(fn, *args)
-        except StoreError:
-            raise
-        except OSError as exc:
-            raise self._translated(exc) from exc
+            return open(file, "rb")
+        except FileNotFoundError as exc:  # aborted meanwhile
+            raise self._on_missing from exc
 
-    @contextlib.asynccontextmanager
-    async def closing(self, file: BinaryIO) -> AsyncIterator[BinaryIO]:
-        """Closes through the funnel: closing flushes, and a full disk can fail right there
-        (a plain `with` would let that OSError replace the translated one as a 500)."""
+    def close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+
+
+class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
+    """A local destination with MLflow's proxied multipart uploads."""
+
+    def _staging(self) -> str:
+        return os.path.join(self.root, STAGING)
+
+    def _upload_dir(self, path: str, upload_id: str) -> str:
+        """The staging directory of `upload_id`, which must have been started for `path`."""
+        if not _UPLOAD_ID.match(upload_id):
+            raise self._unknown(path, upload_id)
+        directory = os.path.join(self._staging(), upload_id)
+        manifest = _manifest(directory)
+        if manifest is None or manifest.get("path") != path:
+            raise self._unknown(path, upload_id)
+        return directory
+
+    def _unknown(self, path: str, upload_id: str) -> UnknownUpload:
+        return UnknownUpload(path, upload_id, destination=self.name)
+
+    def _or_unknown(self, where: tuple[str, str], fn: Callable[..., T], *args: Any) -> T:
+        """A staging directory that vanished mid-call was completed or aborted meanwhile."""
         try:
-            yield file
-        finally:
-            await self._call(file.close)
+            return fn(*args)
+        except FileNotFoundError as exc:
+            raise self._unknown(*where) from exc
 
-    def _translated(self, exc: OSError) -> StoreError:
-        code = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-        reason = exc.strerror or type(exc).__name__
-        where = {"destination": self.name, "code": code}
-        if exc.errno in _FULL:
-            return StorageFull(f"Destination {self.uri} is full: {reason}", **where)
-        if exc.errno in _REFUSED:
-            return CredentialsRefused(
-                f"Destination {self.uri} refused the request: {reason}", **where
-            )
-        return DestinationUnavailable(f"Destination {self.uri} failed: {reason}", **where)
+    async def create_upload(self, path: str) -> str:
+        upload_id = uuid.uuid4().hex
+        await self._call(self._create_upload, path, upload_id)
+        return upload_id
 
-    def _invalid(self, message: str) -> InvalidRequest:
-        return InvalidRequest(message, destination=self.name)
+    def _create_upload(self, path: str, upload_id: str) -> None:
+        """The directory appears complete with its manifest, or not at all."""
+        self.local_path(path)  # refuses the staging area itself and symlinks leading out
+        temp = os.path.join(self._staging(), f".{upload_id}.tmp")
+        os.makedirs(temp)
+        with open(os.path.join(temp, _MANIFEST), "x", encoding="utf-8") as file:
+            json.dump({"path": path, "started": time.time()}, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.rename(temp, os.path.join(self._staging(), upload_id))
+        fsync_dir(self._staging())
 
-    async def start(self) -> None:
-        await self._call(os.makedirs, self.root, 0o777, True)
-
-    async def check(self) -> None:
-        await self._call(self._check_root)
-
-    def _check_root(self) -> None:
-        if not os.path.isdir(self.root):
-            raise DestinationUnavailable(
-                f"Destination {self.uri} is not a directory", destination=self.name, code="ENOTDIR"
-            )
-        if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
-            raise CredentialsRefused(
-                f"Destination {self.uri} refused the request: no read and write access",
-                destination=self.name,
-                code="EACCES",
-            )
-
-    def local_path(self, path: str) -> str:
-        """The filesystem path; symlinks may not lead outside the root, nor paths into staging
-        or to another upload's temp file."""
-        segments = path.split("/") if path else []
-        if segments[:1] == [STAGING]:
-            raise self._invalid(f"Invalid artifact path {path!r}: {STAGING} is reserved")
-        if any(TEMP_NAME.match(segment) for segment in segments):
-            raise self._invalid(
-                f"Invalid artifact path {path!r}: names of the gateway's temp files are reserved"
-            )
-        full = os.path.join(self.root, *segments)
-        if not self._inside(full):
-            raise self._invalid(f"Invalid artifact path {path!r}: resolves outside the root")
-        return full
-
-    def _inside(self, full: str) -> bool:
-        real = os.path.realpath(full)
-        return real == self.root or real.startswith(self.root + os.sep)
-
-    def _missing(self, path: str) -> NotFound:
-        return NotFound(f"No such file or directory: '{path}'", destination=self.name)
-
-    async def stat(self, path: str) -> FileStat:
-        return _stat_of(await self._call(self._file_stat, self.local_path(path), path))
-
-    def _file_stat(self, full: str, path: str) -> os.stat_result:
+    async def upload_part(
+        self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
+    ) -> str:
+        directory = await self._call(self._upload_dir, path, upload_id)
+        temp = os.path.join(directory, f"{part_number:05d}.{uuid.uuid4().hex}.tmp")
+        digest = hashlib.md5(usedforsecurity=False)
+        where = (path, upload_id)
         try:
-            st = os.stat(full)
-        except (FileNotFoundError, NotADirectoryError) as exc:
-            raise self._missing(path) from exc
-        if stat_mode.S_ISDIR(st.st_mode):
-            raise self._invalid(f"Artifact path refers to a directory, not a file: '{path}'")
-        return st
-
-    async def open(self, path: str, byte_range: ByteRange | None) -> Download:
-        full = self.local_path(path)
-        file = await self._call(self._open_file, full, path)
-        try:
-            stat = _stat_of(os.fstat(file.fileno()))
-            start, stop = byte_range.resolve(stat.size) if byte_range else (0, stat.size)
-        except BaseException:
-            file.close()
-            raise
-        return LocalDownload(file, stat, start, stop, self.chunk_size, self._call)
-
-    def _open_file(self, full: str, path: str) -> BinaryIO:
-        self._file_stat(full, path)
-        try:
-            return open(full, "rb")
-        except (FileNotFoundError, NotADirectoryError) as exc:
-            raise self._missing(path) from exc
-
-    async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
-        full = self.local_path(path)
-        directory, name = os.path.split(full)
-        temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.gateway-part")
-        created = await self._call(self._make_dirs, directory, path)
-        try:
-            async with self.closing(await self._call(self._create, temp, directory, path)) as file:
-                await self._copy(body, file)
+            file = await self._call(self._or_unknown, where, open, temp, "xb")
+            async with self.closing(file), budget.streamed_part(size, self.chunk_size):
+                async for chunk in exact_chunks(body, size, self.chunk_size):
+                    digest.update(chunk)
+                    await self._call(file.write, chunk)
                 await self._call(file.flush)  # what Python still buffers, or fsync misses it
                 await self._call(os.fsync, file.fileno())
-            await self._call(self._replace, temp, full, path)
-        except BaseException:
-            await asyncio.to_thread(self._undo, temp, created)
-            raise
+            md5 = digest.hexdigest()
+            await self._call(self._or_unknown, where, _keep_part, directory, part_number, temp, md5)
+        finally:
+            await asyncio.to_thread(discard, temp)
+        return f'"{digest.hexdigest()}"'
 
-    async def _copy(self, body: ByteSource, file: BinaryIO) -> None:
-        """One chunk at a time, each reserved from the budget before it is read."""
-        shared = budget.current()
-        while True:
-            async with shared.hold(self.chunk_size):
-                if not (block := await read_block(body, self.chunk_size)):
-                    return
-                await self._call(file.write, block)
+    async def list_parts(self, path: str, upload_id: str) -> PartList:
+        directory = await self._call(self._upload_dir, path, upload_id)
+        return await self._call(_stored_parts, directory)
 
-    def _make_dirs(self, directory: str, path: str) -> list[str]:
-        """Creates missing parents and returns them, so a failed upload can remove them again."""
-        missing = []
-        probe = directory
-        while not os.path.isdir(probe):
-            if os.path.lexists(probe):
-                raise self._invalid(f"Cannot write '{path}': a parent is a file")
-            missing.append(probe)
-            probe = os.path.dirname(probe)
-        for created in reversed(missing):
-            try:
-                os.mkdir(created)
-            except FileExistsError as exc:
-                if not os.path.isdir(created):
-                    raise self._invalid(f"Cannot write '{path}': a parent is a file") from exc
-            fsync_dir(os.path.dirname(created))  # the new entry survives a power cut
-        return missing
-
-    def _create(self, temp: str, directory: str, path: str) -> BinaryIO:
-        """A concurrent delete may prune the fresh directory once; make it again then."""
+    async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:
+        directory = await self._call(self._upload_dir, path, upload_id)
+        files = [os.path.join(directory, _part_name(n, etag.strip('"'))) for n, etag in parts]
+        body = PartFiles(files, self._unknown(path, upload_id), self._call)
         try:
-            return open(temp, "xb")
+            await self.write(path, body)
+        finally:
+            body.close()
+        await self._call(remove_tree, directory)
+
+    async def abort_upload(self, path: str, upload_id: str) -> None:
+        directory = await self._call(self._upload_dir, path, upload_id)
+        await self._call(remove_tree, directory)
+
+    async def list_uploads(self, older_than: datetime) -> list[PendingUpload]:
+        return await self._call(self._list_uploads, older_than.timestamp())
+
+    async def remove_stale(self, older_than: datetime) -> int:
+        return await self._call(remove_stale, self.root, self._staging(), older_than.timestamp())
+
+    def _list_uploads(self, cutoff: float) -> list[PendingUpload]:
+        try:
+            names = sorted(os.listdir(self._staging()))
         except FileNotFoundError:
-            self._make_dirs(directory, path)
-            return open(temp, "xb")
-
-    def _replace(self, temp: str, full: str, path: str) -> None:
-        if os.path.isdir(full):
-            raise self._invalid(f"Cannot write '{path}': a directory exists there")
-        os.replace(temp, full)
-        fsync_dir(os.path.dirname(full))
-
-    @staticmethod
-    def _undo(temp: str, created: list[str]) -> None:
-        """Best effort after a failed write; the failure itself is what the client hears, and
-        what stays behind is logged and left to the cleanup pass."""
-        discard(temp)
-        for directory in created:
-            try:
-                os.rmdir(directory)
-            except OSError:
-                break
-
-    async def list(self, path: str) -> list[Entry]:
-        entries = await self._call(self._list, self.local_path(path))
-        return [entry for entry in entries if path or entry.name != STAGING]
-
-    def _list(self, full: str) -> list[Entry]:
-        """Temp files, and symlinks leading out of the root (unreadable here), are left out."""
-        try:
-            with os.scandir(full) as it:
-                items = list(it)
-        except (FileNotFoundError, NotADirectoryError):
             return []
-        entries = []
-        for item in items:
-            if TEMP_NAME.match(item.name) or (item.is_symlink() and not self._inside(item.path)):
-                continue
-            try:
-                is_dir = item.is_dir()
-                size = None if is_dir else item.stat().st_size
-            except FileNotFoundError:
-                continue
-            entries.append(Entry(item.name, is_dir, size))
-        return sorted(entries, key=lambda entry: entry.name)
+        found = []
+        for name in filter(_UPLOAD_ID.match, names):
+            manifest = _manifest(os.path.join(self._staging(), name))
+            if manifest is None:
+                continue  # completed or aborted meanwhile
+            if manifest["started"] < cutoff:
+                started = datetime.fromtimestamp(manifest["started"], tz=timezone.utc)
+                found.append(PendingUpload(manifest["path"], name, started))
+        return found
 
-    async def delete(self, path: str) -> None:
-        await self._call(self._delete, self.local_path(path))
 
-    def _delete(self, full: str) -> None:
-        try:
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full)
-            else:
-                os.unlink(full)
-        except FileNotFoundError:
-            pass
-        # A directory exists while it holds something, as on S3: emptied parents go too.
-        parent = os.path.dirname(full)
-        while parent != self.root and parent.startswith(self.root + os.sep):
-            try:
-                os.rmdir(parent)
-            except OSError:
-                break
-            parent = os.path.dirname(parent)
+def _manifest(directory: str) -> dict | None:
+    """An upload's manifest; None when the upload is gone (completed, aborted) or unreadable."""
+    try:
+        with open(os.path.join(directory, _MANIFEST), encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, ValueError):
+        return None
+
+
+def _keep_part(directory: str, number: int, temp: str, md5: str) -> None:
+    """A part appears whole under its final name; an earlier upload of the number goes."""
+    final = _part_name(number, md5)
+    os.replace(temp, os.path.join(directory, final))
+    fsync_dir(directory)
+    prefix = f"{number:05d}."
+    for name in os.listdir(directory):
+        if name.startswith(prefix) and name.endswith(".part") and name != final:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, name))
+
+
+def _stored_parts(directory: str) -> PartList:
+    matches = filter(None, map(_PART.match, os.listdir(directory)))
+    return [(int(match.group(1)), f'"{match.group(2)}"') for match in matches]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 
-from gateway.stores.base import ByteSource, read_pieces
+from gateway.stores.base import ByteSource
+from gateway.stores.body_reads import read_pieces
 
 
 class PiecesBody:

@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 
 from gateway.mime import content_disposition, content_type
 from gateway.stores import budget
-from gateway.stores.base import ByteSource, exact_chunks
+from gateway.stores.base import ByteSource
+from gateway.stores.body_reads import exact_chunks
 from gateway.stores.capabilities import (
     MultipartUploads,
     PartList,

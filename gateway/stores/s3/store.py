@@ -23,21 +23,16 @@ from gateway.config import S3Transfer
 from gateway.mime import content_type
 from gateway.paths import parent_dirs
 from gateway.stores import budget
-from gateway.stores.base import (
-    READ_PIECE,
-    ArtifactStore,
-    ByteSource,
-    Download,
-    Entry,
-    FileStat,
-)
-from gateway.stores.capabilities import RangedDownloads, SocketDownloads
+from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
+from gateway.stores.body_reads import READ_PIECE
+from gateway.stores.capabilities import RangedDownloads, SocketDownload, SocketDownloads
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
     NotFound,
     RangeNotSatisfiable,
     StoreError,
+    missing_file,
 )
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
@@ -48,7 +43,7 @@ from gateway.stores.s3.listing import ordered_entries
 from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
 from gateway.stores.s3.presign import presigned_get, signed_put
-from gateway.stores.socket_body import SocketDownload, open_get, plain_http, put_small
+from gateway.stores.s3.socket_http import open_get, plain_http, put_small
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _REFUSED_CREDENTIALS = {
@@ -210,7 +205,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         code = str(error.get("Code", "Unknown"))
         where = {"destination": self.name, "code": code}
         if code in _NOT_FOUND:
-            return NotFound(f"No such file or directory: '{path}'", **where)
+            return missing_file(path, **where)
         if code == "InvalidRange":
             return RangeNotSatisfiable(-1, **where)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")

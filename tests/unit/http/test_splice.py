@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from gateway.http.observed import Sent
+from gateway.http.request_stats import Sent
 from gateway.http.splice import _Pump
 from gateway.stores.base import FileStat
-from gateway.stores.socket_body import SocketDownload
+from gateway.stores.capabilities import SocketDownload
 
 MIB = 1024 * 1024
 

@@ -1,5 +1,6 @@
-"""A download read straight off a plain TCP socket: one GET to a signed URL, headers parsed
-here, and the rest of the socket left for the HTTP layer to splice to the client in the kernel.
+"""S3 over a plain TCP socket: one GET to a signed URL, headers parsed here, and the rest of the
+socket left as a `SocketDownload` for the HTTP layer to splice to the client in the kernel; and
+one small PUT the same way.
 
 Only for plain-HTTP backends (MinIO, SeaweedFS in the same cluster). Anything unusual in the
 answer (an error status, chunked or encoded bodies, no length) returns None before a byte is
@@ -14,53 +15,15 @@ import ipaddress
 import socket
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator
 from datetime import timezone
 
-from gateway.stores.base import READ_PIECE, Download, FileStat
+from gateway.stores.base import FileStat
+from gateway.stores.body_reads import READ_PIECE
+from gateway.stores.capabilities import SocketDownload
 
-MAX_HEADER = 64 * 1024  # S3 answers a GET with well under 2 KiB of headers
-
-
-class SocketDownload(Download):
-    """Bytes [start, stop): `buffered` came with the headers, `remaining` are still on `sock`."""
-
-    chunk_size = READ_PIECE
-
-    def __init__(
-        self,
-        sock: socket.socket,
-        buffered: bytes,
-        stat: FileStat,
-        span: tuple[int, int],
-        read_timeout: float,
-    ) -> None:
-        start, stop = span
-        super().__init__(stat, start, stop)
-        self.sock = sock
-        self.buffered = buffered
-        self.remaining = stop - start - len(buffered)
-        self.read_timeout = read_timeout
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The normal, copying path, for a client connection that cannot take a splice."""
-        loop = asyncio.get_running_loop()
-        if self.buffered:
-            yield self.buffered
-        while self.remaining > 0:
-            piece = await asyncio.wait_for(
-                loop.sock_recv(self.sock, min(self.remaining, self.chunk_size)), self.read_timeout
-            )
-            if not piece:
-                raise ConnectionError(f"backend closed with {self.remaining} bytes unsent")
-            self.remaining -= len(piece)
-            yield piece
-
-    async def close(self) -> None:
-        self.sock.close()
+# A bound on the response head, so a misbehaving backend cannot grow it without end; aiohttp's
+# own client bounds each line at 8190 bytes (`max_line_size`, `max_field_size`).
+MAX_HEADER = 64 * 1024
 
 
 def plain_http(url: str | None) -> bool:
@@ -131,8 +94,8 @@ async def _exchange(
 async def _address(
     loop: asyncio.AbstractEventLoop, host: str, port: int
 ) -> tuple[socket.AddressFamily, tuple]:
-    """An address literal as it is: asyncio's getaddrinfo always takes a trip through its
-    thread pool, a noticeable share of a small GET."""
+    """An address literal as it is: asyncio's `getaddrinfo` hands every lookup, a literal too,
+    to the default executor (CPython `BaseEventLoop.getaddrinfo` -> `run_in_executor`)."""
     try:
         literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:

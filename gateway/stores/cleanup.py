@@ -11,21 +11,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta, timezone
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.config import Multipart
 from gateway.metrics import collectors
-from gateway.routing.destinations import Destinations
+from gateway.stores.base import ArtifactStore
 from gateway.stores.capabilities import MultipartUploads, StaleTemporaries
 from gateway.stores.errors import NotFound, StoreError
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
 
-async def cleanup_pass(destinations: Destinations, max_age: int) -> int:
+class StoreSet(Protocol):
+    """Every configured store (`routing.destinations.Destinations` is one), read anew each pass;
+    named by this protocol so the stores layer imports nothing above it."""
+
+    def all(self) -> Sequence[ArtifactStore]: ...
+
+
+async def cleanup_pass(destinations: StoreSet, max_age: int) -> int:
     """Aborts every upload older than `max_age` seconds and removes crash leftovers as old;
     returns how many uploads it aborted."""
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=max_age)
@@ -77,7 +86,7 @@ async def _abort_old(store: MultipartUploads, cutoff: datetime) -> int:
     return aborted
 
 
-async def _every(destinations: Destinations, config: Multipart, stop: asyncio.Event) -> None:
+async def _every(destinations: StoreSet, config: Multipart, stop: asyncio.Event) -> None:
     # Python 3.11's `wait_for` returns the result instead of raising when the cancel arrives
     # as the pass ends, so a cancel alone can leave this task asleep for `cleanup_interval`
     # and the shutdown waiting on it; the event ends the loop either way.
@@ -95,7 +104,7 @@ async def _every(destinations: Destinations, config: Multipart, stop: asyncio.Ev
 
 
 def cleanup_context(
-    destinations: Destinations, config: Multipart
+    destinations: StoreSet, config: Multipart
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """For `app.cleanup_ctx`, after the stores have started; stopped before they close."""
 

@@ -17,7 +17,7 @@ from gateway.auth.policy import known_user
 from gateway.forwarded import client_address
 from gateway.http.drain import DRAIN
 from gateway.http.guard import METHODS
-from gateway.http.observed import OBSERVED, Observed
+from gateway.http.request_stats import OBSERVED, Observed
 from gateway.logs import REQUEST_ID_HEADER, bind_request_id, request_id_for, unbind_request_id
 from gateway.metrics import collectors
 from gateway.upstream.client import UPSTREAM

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.errors import InvalidParameter, MultipartUnsupported
+from gateway.errors import InvalidParameter
 from gateway.experiments import experiment_of
 from gateway.http.access import DESTINATIONS, Action, store_for, url_path
 from gateway.http.files import serve_file
 from gateway.http.guard import Artifact, Signed, add
-from gateway.http.observed import note_target
-from gateway.http.routes.artifacts import PREFIXES
-from gateway.http.routes.multipart import MULTIPART
+from gateway.http.request_stats import note_target
 from gateway.http.routes.refusals import refuse_proxied
+from gateway.http.routes.shared import ARTIFACT_PREFIXES, download_link
 from gateway.links.signing import Fields
-from gateway.links.urls import DOWNLOAD_ROUTE, LINKS
-from gateway.stores import ArtifactStore
-from gateway.stores.capabilities import RangedDownloads, StoragePresigning
+from gateway.links.urls import DOWNLOAD_ROUTE
 
 PRESIGNED_ROUTE = "/mlflow-artifacts/presigned"
 
@@ -30,19 +27,6 @@ def _file_path(request: web.Request) -> str:
     if not path or trailing_slash:
         raise InvalidParameter(f"Name a file, not a directory: '{path}/'")
     return path
-
-
-async def download_link(request: web.Request, store: ArtifactStore, path: str) -> web.Response:
-    """MLflow's PresignedDownloadUrlResponse: a link signed by the gateway, or on the storage
-    itself with `multipart.direct` or a presigned-only destination; 501 without ranged reads."""
-    if not isinstance(store, RangedDownloads):
-        raise MultipartUnsupported("download")
-    config, links = request.app[MULTIPART], request.app[LINKS]
-    stat = await store.stat(path)
-    direct = (config.direct or store.presigned_only) and isinstance(store, StoragePresigning)
-    url = await store.presign_download(path, config.url_ttl) if direct else None
-    url = url or links.download_url(links.base(request), path)
-    return web.json_response({"url": url, "headers": {}, "file_size": stat.size})
 
 
 async def presigned(request: web.Request) -> web.Response:
@@ -65,7 +49,7 @@ async def signed_download(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    for prefix in PREFIXES:
+    for prefix in ARTIFACT_PREFIXES:
         base = prefix.removesuffix("/mlflow-artifacts")
         add(app, "GET", f"{base}{PRESIGNED_ROUTE}/{{path:.*}}", presigned, Artifact(Action.READ))
         signed = Signed(download_fields)

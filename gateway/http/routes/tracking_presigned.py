@@ -10,7 +10,6 @@ tracking server, whose answer stays MLflow's.
 from __future__ import annotations
 
 import json
-import urllib.parse
 from typing import Any
 
 from aiohttp import web
@@ -18,12 +17,16 @@ from aiohttp import web
 from gateway import paths
 from gateway.errors import InvalidParameter
 from gateway.http.access import Action, store_for
-from gateway.http.bodies import read_limited
+from gateway.http.bodies import read_within
 from gateway.http.guard import Tracking, add
-from gateway.http.routes.multipart import MULTIPART
 from gateway.http.routes.passthrough import forward
 from gateway.http.routes.refusals import refuse_skill_mutation
-from gateway.http.routes.tracking_artifacts import field, gateway_path
+from gateway.http.routes.shared import MULTIPART
+from gateway.http.routes.tracking_locations import (
+    gateway_path,
+    logged_model_location,
+    run_location,
+)
 from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import StoragePresigning
 from gateway.upstream.client import UPSTREAM
@@ -32,14 +35,13 @@ BODY_LIMIT = 64 * 1024
 MAX_EXPIRATION = 604800  # seven days: what S3 accepts, and MLflow's bound
 
 
+def _too_large(size: int) -> InvalidParameter:
+    return InvalidParameter(f"The request body exceeds {BODY_LIMIT} bytes")
+
+
 async def _body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     """The raw body (passed on as it came) and its JSON object, at most BODY_LIMIT bytes."""
-    too_large = InvalidParameter(f"The request body exceeds {BODY_LIMIT} bytes")
-    if (request.content_length or 0) > BODY_LIMIT:
-        raise too_large
-    data = await read_limited(request, BODY_LIMIT)
-    if len(data) > BODY_LIMIT:
-        raise too_large
+    data = await read_within(request, BODY_LIMIT, _too_large)
     try:
         body = json.loads(data or b"{}")
     except ValueError as exc:
@@ -71,13 +73,9 @@ def _expiration(body: dict[str, Any], default: int) -> int:
 
 async def _location(request: web.Request, run_id: str, model_id: str) -> str:
     """The run's or logged model's artifact location, looked up as the caller."""
-    upstream = request.app[UPSTREAM]
     if run_id:
-        body = await upstream.get_json(request, "/api/2.0/mlflow/runs/get", {"run_id": run_id})
-        return field(body, "run", "info", "artifact_uri")
-    quoted = urllib.parse.quote(model_id, safe="")
-    body = await upstream.get_json(request, f"/api/2.0/mlflow/logged-models/{quoted}", {})
-    return field(body, "model", "info", "artifact_uri")
+        return await run_location(request, run_id)
+    return await logged_model_location(request, model_id)
 
 
 def _signing(request: web.Request, path: str | None, action: Action) -> ArtifactStore | None:
@@ -125,5 +123,5 @@ async def download_url(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
         base = f"{prefix}/artifacts"
-        add(app, "POST", f"{base}/presigned-upload-url", upload_url, Tracking(Action.WRITE))
-        add(app, "POST", f"{base}/presigned-download-url", download_url, Tracking(Action.READ))
+        add(app, "POST", f"{base}/presigned-upload-url", upload_url, Tracking())
+        add(app, "POST", f"{base}/presigned-download-url", download_url, Tracking())
