@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from tests.compat import clients
-from tests.compat.deployments import ADMIN, EDITOR, hash_password
+from tests.compat.deployments import ADMIN, EDITOR
+from tests.helpers.cli import hash_password
 from tests.helpers.stack import BUCKET, MEASUREMENTS, Gateway, clean_env, s3_env, start_gateway
 from tests.helpers.storage import assert_no_pending_uploads
 from tests.helpers.upstreams import (

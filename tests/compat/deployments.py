@@ -1,11 +1,10 @@
 """What the compatibility deployments share with their tests: the auth users, the 3.18 refusal
-text, the operator's `hash-password` and the stock-client runner."""
+text and the stock-client runner."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from tests.compat import clients
 from tests.helpers.stack import clean_env
 from tests.helpers.upstreams import NO_TELEMETRY
 
-ROOT = Path(__file__).resolve().parents[2]
 PRESIGNED_ONLY_DOWNLOAD = (
     "This server requires artifacts to be downloaded directly from storage. Upgrade your MLflow "
     "client to match this server (MLflow 3.18.0) or a newer version with presigned-only artifact "
@@ -41,20 +39,6 @@ class User:
 # EDIT on experiment 7 only (READ elsewhere); ADMIN may do anything.
 EDITOR = User("editor", "editor-pass-4c8e2a6f", {"7": "EDIT", "*": "READ"})
 ADMIN = User("admin", "admin-pass-9b3d7f1e", {"*": "MANAGE"})
-
-
-def hash_password(password: str) -> str:
-    """The gateway's own `hash-password` command, as an operator would run it."""
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "hash-password"],
-        input=password,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=ROOT,
-    )
-    return result.stdout.strip()
 
 
 def run_client(

@@ -60,3 +60,16 @@ def run_cli(
     return subprocess.CompletedProcess(
         ["artifact-gateway", *args], code, stdout.getvalue(), stderr.getvalue()
     )
+
+
+def hash_password(secret: str) -> str:
+    """The operator's way: `python -m gateway hash-password` with the secret on stdin."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "hash-password"],
+        input=secret,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
