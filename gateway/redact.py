@@ -13,7 +13,10 @@ _SIGNED_QUERY = re.compile(r"((?:signature|X-Amz-Signature|X-Amz-Security-Token)
 # An Authorization header's value wherever a library logs one (botocore at debug: its own SigV4
 # header; a dict or tuple of request headers): the value goes, the name stays.
 _AUTHORIZATION = re.compile(
-    r"((?:Proxy-)?Authorization['\"]?\s*[:=,]\s*(?-i:b)?['\"]?)(?!\*\*\*)[^'\"\r\n]+", re.I
+    r"((?:Proxy-)?Authorization['\"]?\s*[:=,]\s*(?-i:b)?['\"]?)"
+    r"(?!\s*(?-i:b)?['\"]?\*\*\*)"  # already masked, however the separator is matched
+    r"[^'\"\r\n]+",
+    re.I,
 )
 
 

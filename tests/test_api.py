@@ -7,7 +7,8 @@ import concurrent.futures
 import pytest
 import requests
 
-from tests.conftest import Gateway, stored_bytes
+from tests.helpers.stack import Gateway
+from tests.helpers.storage import stored_bytes
 
 
 def put(http: requests.Session, gw: Gateway, path: str, data: bytes, **kw) -> requests.Response:

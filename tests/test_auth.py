@@ -1,7 +1,7 @@
 """Client authentication and per-experiment permissions, with raw requests and the stock client.
 
-Users (tests/teams.py): admin MANAGE everywhere; alice EDIT on 7, READ elsewhere; bob MANAGE on
-2 and nothing else; reader READ everywhere; ci a token with READ on 2 only.
+Users (tests/helpers/teams.py): admin MANAGE everywhere; alice EDIT on 7, READ elsewhere; bob
+MANAGE on 2 and nothing else; reader READ everywhere; ci a token with READ on 2 only.
 """
 
 from __future__ import annotations
@@ -12,8 +12,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.teams import ADMIN_USER, ALICE, BOB, CI, READER, TeamsGateway, User
-from tests.test_routing import login, repository
+from tests.helpers.teams import (
+    ADMIN_USER,
+    ALICE,
+    BOB,
+    CI,
+    READER,
+    TeamsGateway,
+    User,
+    login,
+    repository,
+)
 
 MALLORY = User("mallory", {}, password="mallory-pass-1f2e3d4c")
 SEEDED = "seed/artifacts/a.txt"

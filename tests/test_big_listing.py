@@ -12,10 +12,9 @@ import aiohttp
 import pytest
 import requests
 
-from tests.conftest import Gateway, admin_client, own_s3_gateway
-from tests.seaweed import SeaweedS3
-from tests.test_large_transfer import peak_rss_mib
-from tests.test_memory_budget import vm_rss_mib
+from tests.helpers.memory import peak_rss_mib, vm_rss_mib
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import Gateway, admin_client, own_s3_gateway
 
 MIB = 1024 * 1024
 TIMEOUT = 300
@@ -66,6 +65,7 @@ def tricky_names(files: int) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_a_directory_of_thousands_lists_every_entry_in_mlflow_order(
     listing_gateway, seaweed, http, exp
 ):
@@ -98,6 +98,8 @@ ENTRIES = 30_000
 LISTING_MARGIN_MIB = 8
 
 
+@pytest.mark.slow
+@pytest.mark.perf  # an RSS bound a few MiB over idle, measured on this machine
 def test_listing_a_huge_directory_keeps_memory_bounded(listing_gateway, seaweed, exp, measurements):
     names = [f"f{i:06d}.bin" for i in range(ENTRIES)]
     filer_put(seaweed, [listing_gateway.key(f"{exp}/huge/{name}") for name in names])

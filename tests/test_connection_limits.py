@@ -16,11 +16,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.conftest import BUCKET, Gateway, clean_env, pending_uploads, s3_env, start_gateway
-from tests.multipart.conftest import create, mpu, staged, stored_parts
-from tests.processes import wait_until
-from tests.test_failures import leftovers
-from tests.upstreams import Server, start_echo, stopping
+from tests.helpers.multipart import create, mpu, staged, stored_parts
+from tests.helpers.processes import wait_until
+from tests.helpers.stack import BUCKET, Gateway, clean_env, s3_env, start_gateway
+from tests.helpers.storage import leftovers, pending_uploads
+from tests.helpers.upstreams import Server, start_echo, stopping
 
 LIMITS = {"GATEWAY_HEADER_TIMEOUT": "2", "GATEWAY_BODY_IDLE_TIMEOUT": "2"}
 BOUND = 30.0

@@ -6,16 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from gateway.auth.passwords import TokenHash, lookup_id, verify
 from gateway.config import load_settings
 from gateway.routing.table import InvalidRouting, RoutingTable
 from gateway.stores import default_options, parse_options
-from tests.conftest import ADMIN, TEAM_A
-from tests.processes import free_port
-from tests.test_config import run_cli
+from tests.helpers.cli import run_cli, write_config
+from tests.helpers.processes import free_port
+from tests.helpers.stack import ADMIN, TEAM_A
 
 ROOT = Path(__file__).resolve().parents[1]
 NLP_SECRET = "nlp-secret-from-env-4d2c"
@@ -27,12 +26,6 @@ def documented_block(page: Path, language: str, containing: str) -> str:
     text = page.read_text()
     blocks = re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
     return next(block for block in blocks if containing in block)
-
-
-def write_config(tmp_path: Path, config: dict | str) -> Path:
-    path = tmp_path / "gateway.yaml"
-    path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))
-    return path
 
 
 @pytest.fixture

@@ -23,8 +23,11 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.conftest import BUCKET, clean_env, pending_uploads, s3_env, start_gateway
-from tests.processes import ManagedProcess
+from tests.helpers.processes import ManagedProcess
+from tests.helpers.stack import BUCKET, clean_env, s3_env, start_gateway
+from tests.helpers.storage import pending_uploads
+
+pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

@@ -12,10 +12,10 @@ import requests
 import yaml
 
 from gateway.http.routes.health import READY_REUSE
-from tests.conftest import Gateway, clean_env, start_gateway
-from tests.processes import free_port
-from tests.teams import READER
-from tests.upstreams import Server, start_echo, stopping
+from tests.helpers.processes import free_port
+from tests.helpers.stack import Gateway, clean_env, start_gateway
+from tests.helpers.teams import READER
+from tests.helpers.upstreams import Server, start_echo, stopping
 
 
 @pytest.fixture(scope="module")

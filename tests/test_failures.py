@@ -5,14 +5,13 @@ from __future__ import annotations
 import socket
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
-from tests.conftest import ADMIN, BUCKET, Gateway, clean_env, pending_uploads, s3_env, start_gateway
-from tests.processes import free_port, wait_until
-from tests.seaweed import Identity
+from tests.helpers.processes import free_port, wait_until
+from tests.helpers.seaweed import Identity
+from tests.helpers.stack import ADMIN, BUCKET, Gateway, clean_env, s3_env, start_gateway
+from tests.helpers.storage import every_kind_of_call, leftovers
 
 MIB = 1024 * 1024
 
@@ -33,21 +32,6 @@ def send_partial_body(gw: Gateway, path: str, declared: int, sent: int, chunked:
         sock.close()
 
 
-def leftovers(gw: Gateway, s3, path: str) -> list[str]:
-    if gw.destination == "local":
-        assert gw.root is not None
-        experiment_dir = gw.root / path.split("/")[0]
-        try:  # files, temp files and the directories the upload created
-            return [str(p) for p in experiment_dir.rglob("*")] + (
-                [str(experiment_dir)] if experiment_dir.exists() else []
-            )
-        except FileNotFoundError:
-            return ["(being removed)"]
-    found = [u["Key"] for u in pending_uploads(s3) if u["Key"].startswith(gw.key(path))]
-    objects = s3.list_objects_v2(Bucket=BUCKET, Prefix=gw.key(path)).get("Contents", [])
-    return found + [o["Key"] for o in objects]
-
-
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_client_disconnect_mid_upload_leaves_nothing(gateway, http, s3, exp, chunked):
     path = f"{exp}/run/artifacts/abandoned.bin"
@@ -58,23 +42,6 @@ def test_client_disconnect_mid_upload_leaves_nothing(gateway, http, s3, exp, chu
     assert http.get(f"{gateway.url}/health", timeout=30).text == "OK"
     assert http.put(f"{gateway.api}/{path}", data=b"after", timeout=30).status_code == 200
     assert http.get(f"{gateway.api}/{path}", timeout=30).content == b"after"
-
-
-def every_kind_of_call(api: str) -> list[tuple[tuple, requests.Response]]:
-    """Read, stat, small and multipart write, delete and list, each once, with its answer.
-
-    Sent at once: against a refusing destination each waits out the retries (seconds)."""
-    calls = [
-        ("GET", f"{api}/1/a.txt", None),
-        ("HEAD", f"{api}/1/a.txt", None),
-        ("PUT", f"{api}/1/a.txt", b"data"),
-        ("PUT", f"{api}/1/big.bin", b"b" * (9 * MIB)),
-        ("DELETE", f"{api}/1/a.txt", None),
-        ("GET", f"{api}?path=1", None),
-    ]
-    with ThreadPoolExecutor(len(calls)) as pool:
-        sent = pool.map(lambda c: requests.request(c[0], c[1], data=c[2], timeout=120), calls)
-        return list(zip(calls, sent, strict=True))
 
 
 @pytest.fixture(scope="module")

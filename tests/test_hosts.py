@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from gateway.http.hosts import INVALID_HOST, AllowedHosts, own_names
-from tests.conftest import Gateway, clean_env, start_gateway
-from tests.processes import free_port
-from tests.upstreams import stopping
+from tests.helpers.processes import free_port
+from tests.helpers.stack import Gateway, clean_env, start_gateway
+from tests.helpers.upstreams import stopping
 
 DENIED = {"sqlstate": "KAM00", "error_class": "PERMISSION_DENIED"}  # MLflow 3.18's, for the code
 

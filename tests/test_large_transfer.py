@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
+import pytest
 import requests
 
-from tests.conftest import BUCKET, Gateway, pending_uploads
+from tests.helpers.memory import BLOCK, body, peak_rss_mib
+from tests.helpers.stack import BUCKET, Gateway
+from tests.helpers.storage import pending_uploads
+
+# peak RSS under a limit set from measurements (RSS_LIMIT_MIB)
+pytestmark = [pytest.mark.slow, pytest.mark.perf]
 
 GIB = 1024**3
-BLOCK = 4 * 1024 * 1024
 # part_size (8 MiB) x (concurrency 3 + 1) plus the interpreter, aiohttp and aiobotocore;
 # a gateway that buffered the body would need well over 1 GiB.
 RSS_LIMIT_MIB = 320
-
-
-def body(size: int, digest: hashlib._Hash) -> Iterator[bytes]:
-    """Pseudo-random blocks (never a run S3 could compress or deduplicate), hashed as sent."""
-    seed = os.urandom(BLOCK)
-    sent = 0
-    while sent < size:
-        block = seed[: min(BLOCK, size - sent)]
-        seed = seed[1:] + seed[:1]  # every block differs from the last
-        digest.update(block)
-        sent += len(block)
-        yield block
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM is the kernel's record of the process's peak resident set."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM in /proc status")
 
 
 def test_one_gib_round_trip_streams_in_bounded_memory(gateway: Gateway, s3, exp, measurements):

@@ -5,31 +5,29 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import BUCKET, clean_env, s3_env, start_gateway
-from tests.memory_margin import MARGIN_MIB  # bound here: 64 + idle + 80 = 220 MiB
-from tests.seaweed import SeaweedS3
-from tests.test_large_transfer import peak_rss_mib
+from tests.helpers.memory import (
+    MARGIN_MIB,  # bound here: 64 + idle + 80 = 220 MiB
+    TIMEOUT,
+    Sized,
+    expected_digest,
+    peak_rss_mib,
+    vm_rss_mib,
+)
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import BUCKET, clean_env, s3_env, start_gateway
+
+# peak and settled RSS against budget + idle + measured margins (MARGIN_MIB, SETTLED_MARGIN_MIB)
+pytestmark = [pytest.mark.slow, pytest.mark.perf]
 
 MIB = 1024 * 1024
 BUDGET_MIB = 64
 TRANSFERS = 32
-SIZE = 40 * MIB  # five 8 MiB parts each: 32 uploads at once want 32 x 4 parts = 1 GiB unbudgeted
-TIMEOUT = 300
 SETTLED_MARGIN_MIB = 40  # without the idle trim RSS stayed 90 MiB above idle (164 MiB) here
-
-
-def vm_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc status")
 
 
 def settled_rss_mib(pid: int, target: float, attempts: int = 20) -> float:
@@ -41,33 +39,6 @@ def settled_rss_mib(pid: int, target: float, attempts: int = 20) -> float:
         time.sleep(0.5)
         rss = vm_rss_mib(pid)
     return rss
-
-
-def content(index: int) -> Iterator[bytes]:
-    """Distinct 1 MiB blocks per object, so a misplaced or repeated block changes the hash."""
-    base = hashlib.sha256(str(index).encode()).digest() * (MIB // 32)
-    for block in range(SIZE // MIB):
-        yield f"{index}:{block}:".encode() + base[len(f"{index}:{block}:") :]
-
-
-class Sized:
-    """An iterable with a length: requests streams it with Content-Length, as MLflow sends files."""
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-
-    def __len__(self) -> int:
-        return SIZE
-
-    def __iter__(self) -> Iterator[bytes]:
-        return content(self.index)
-
-
-def expected_digest(index: int) -> str:
-    digest = hashlib.sha256()
-    for block in content(index):
-        digest.update(block)
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import pytest
 from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
-from tests.conftest import Gateway, stored_bytes
+from tests.helpers.stack import Gateway
+from tests.helpers.storage import stored_bytes
 
 
 @pytest.fixture(params=["mlflow-artifacts", "http"])

@@ -16,12 +16,12 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import Gateway, clean_env, start_gateway
-from tests.guarded import OWNER, STRANGER, WRONG, forget, received
-from tests.metrics_text import Samples, delta, samples, value
-from tests.processes import wait_until
-from tests.teams import User
-from tests.upstreams import start_echo, stopping
+from tests.helpers.guarded import OWNER, STRANGER, WRONG, forget, received
+from tests.helpers.metrics_text import Samples, delta, samples, value
+from tests.helpers.processes import wait_until
+from tests.helpers.stack import Gateway, clean_env, start_gateway
+from tests.helpers.teams import User
+from tests.helpers.upstreams import start_echo, stopping
 
 SCRAPER = User("scraper", {}, password="scraper-pass-4e6a8c0b", metrics=True)
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"

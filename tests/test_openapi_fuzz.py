@@ -22,8 +22,8 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from gateway.http.routes.openapi import DOCUMENT
-from tests import guarded
-from tests.conftest import clean_env, start_gateway
+from tests.helpers import guarded
+from tests.helpers.stack import clean_env, start_gateway
 
 MAX_EXAMPLES = 25
 _TRACEBACK_MARKS = ("Traceback (most recent call last)", 'File "/', "site-packages")

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from gateway.http.origins import CORS_BLOCKED, AllowedOrigins
-from tests.conftest import Gateway, clean_env, start_gateway
-from tests.upstreams import stopping
+from tests.helpers.stack import Gateway, clean_env, start_gateway
+from tests.helpers.upstreams import stopping
 
 EVIL = {"Origin": "https://evil.example"}
 PLAIN = {"Content-Type": "text/plain"}  # a "simple" request: a browser sends it unasked

@@ -14,10 +14,9 @@ from gateway.stores import budget as budget_module
 from gateway.stores.budget import Budget
 from gateway.stores.errors import IncompleteBody
 from gateway.stores.local import LocalStore
-from tests.conftest import BUCKET, clean_env, s3_env, start_gateway
-from tests.seaweed import SeaweedS3
-from tests.test_large_transfer import peak_rss_mib
-from tests.test_memory_budget import SIZE, TIMEOUT, Sized, expected_digest, vm_rss_mib
+from tests.helpers.memory import SIZE, TIMEOUT, Sized, expected_digest, peak_rss_mib, vm_rss_mib
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import BUCKET, clean_env, s3_env, start_gateway
 
 MIB = 1024 * 1024
 BUDGET_MIB = 24  # two parts streaming at once: each holds STREAMED_BLOCKS x 4 MiB
@@ -50,6 +49,8 @@ def part_gateway(seaweed: SeaweedS3, tmp_path_factory: pytest.TempPathFactory):
         process.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.perf  # peak RSS within budget + idle + a measured margin
 def test_concurrent_part_link_uploads_stay_within_the_budget(part_gateway, exp, measurements):
     process, url = part_gateway
     api, mpu = f"{url}/api/2.0/mlflow-artifacts/artifacts", f"{url}/api/2.0/mlflow-artifacts/mpu"

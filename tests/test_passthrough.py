@@ -18,10 +18,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests import echo_upstream
-from tests.conftest import Gateway, clean_env, start_gateway
-from tests.processes import free_port
-from tests.upstreams import Server, start_echo, stopping
+from tests.helpers import echo_upstream
+from tests.helpers.processes import free_port
+from tests.helpers.stack import Gateway, clean_env, start_gateway
+from tests.helpers.upstreams import Server, start_echo, stopping
 
 TOKEN = "Bearer passthrough-token-5be1c0de"
 

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.config import ConfigProblems, load_settings
 from gateway.routing.build import build_destinations
-from tests.test_destination_config import write_config
+from tests.helpers.cli import write_config
 
 
 def test_a_local_destination_cannot_be_presigned_only(tmp_path):

@@ -1,7 +1,7 @@
 """Refusals that come before any work: anonymous callers never reach the tracking server and never
 have a body read, CONNECT and TRACE never pass, and the artifact path is the one the route matched.
 
-Gateways with auth on a local destination, in front of the echo upstream (tests/guarded.py).
+Gateways with auth on a local destination, in front of the echo upstream (tests/helpers/guarded.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,18 @@ import requests
 
 from gateway.http.routes.multipart_bodies import BODY_LIMIT, CompleteRequest
 from gateway.stores.capabilities import MAX_PARTS
-from tests import guarded
-from tests.guarded import OWNER, SEED, SEED_BYTES, STRANGER, Guarded, forget, received, snapshot
-from tests.upstreams import Server, start_echo, stopping
+from tests.helpers import guarded
+from tests.helpers.guarded import (
+    OWNER,
+    SEED,
+    SEED_BYTES,
+    STRANGER,
+    Guarded,
+    forget,
+    received,
+    snapshot,
+)
+from tests.helpers.upstreams import Server, start_echo, stopping
 
 MIB = 1024 * 1024
 CREATE = "/api/2.0/mlflow-artifacts/mpu/create/7/r/artifacts"

@@ -22,10 +22,10 @@ from gateway.http.guard import RULES, UNMATCHED, Artifact, Identified, Open, Rul
 from gateway.http.routes.passthrough import Passthrough
 from gateway.routing.destinations import Destinations
 from gateway.stores.local import LocalStore
-from tests import guarded
-from tests.guarded import CASES, Guarded, forget, received, snapshot
-from tests.route_exercises import exercise_for
-from tests.upstreams import start_echo, stopping
+from tests.helpers import guarded
+from tests.helpers.guarded import CASES, Guarded, forget, received, snapshot
+from tests.helpers.route_exercises import exercise_for
+from tests.helpers.upstreams import start_echo, stopping
 
 SHAPES = ("tracking", "artifacts-only")
 REFUSED = {"anonymous": 401, "wrong": 401, "stranger": 403}

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
-from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
-from tests.conftest import BUCKET, NOBODY, TEAM_A, TEAM_BUCKETS, client_as
-from tests.teams import ADMIN_USER, TEAM_B, TeamsGateway, User
+from tests.helpers.stack import BUCKET, NOBODY, TEAM_A, TEAM_BUCKETS, client_as
+from tests.helpers.teams import ADMIN_USER, TEAM_B, TeamsGateway, login, repository
 
 # experiment -> where its artifacts must land: (bucket or "archive", key prefix)
 PLACES = {
@@ -27,29 +25,6 @@ PLACES = {
     "2": ("archive", ""),  # local archive
     "15": ("archive", ""),  # in archive's range 10-20
 }
-
-
-def login(monkeypatch: pytest.MonkeyPatch, gateway: TeamsGateway, user: User) -> None:
-    """What a user of the stock client sets; nothing is read from ~/.mlflow/credentials."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", gateway.url)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setenv("HOME", str(gateway.archive.parent))
-    for name, value in (
-        ("MLFLOW_TRACKING_USERNAME", user.name if user.password else None),
-        ("MLFLOW_TRACKING_PASSWORD", user.password),
-        ("MLFLOW_TRACKING_TOKEN", user.token),
-    ):
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-
-
-def repository(kind: str, gateway: TeamsGateway, root: str):
-    if kind == "mlflow-artifacts":
-        host = gateway.url.removeprefix("http://")
-        return MlflowArtifactsRepository(f"mlflow-artifacts://{host}/{root}")
-    return HttpArtifactRepository(f"{gateway.api}/{root}")
 
 
 def locations(gateway: TeamsGateway, s3, marker: str) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ import uuid
 
 import requests
 
-from tests.teams import ADMIN_USER, ALICE, BOB, CI, USERS, TeamsGateway
+from tests.helpers.teams import ADMIN_USER, ALICE, BOB, CI, USERS, TeamsGateway
 
 CREDENTIALS = [
     ADMIN_USER.headers(),

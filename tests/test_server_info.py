@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.conftest import Gateway, clean_env, start_gateway
-from tests.upstreams import Server, start_echo, stopping
+from tests.helpers.stack import Gateway, clean_env, start_gateway
+from tests.helpers.upstreams import Server, start_echo, stopping
 
 
 @pytest.fixture

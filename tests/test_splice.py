@@ -20,8 +20,8 @@ from gateway.mime import content_type
 from gateway.stores.ranges import ByteRange
 from gateway.stores.s3 import S3Options, S3Store
 from gateway.stores.s3.socket_http import _parse, plain_http
-from tests.conftest import ADMIN, BUCKET, Gateway
-from tests.metrics_text import delta, samples
+from tests.helpers.metrics_text import delta, samples
+from tests.helpers.stack import ADMIN, BUCKET, Gateway
 
 MIB = 1024 * 1024
 SIZE = 24 * MIB + 12345  # several pipe-fulls and a ragged end

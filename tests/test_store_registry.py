@@ -15,8 +15,8 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import clean_env, start_gateway
 from tests.helpers import toy_store
+from tests.helpers.stack import clean_env, start_gateway
 
 
 @pytest.fixture

@@ -11,15 +11,18 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from tests.client_flow import METRICS, NOTES, PARAMS
-from tests.conftest import Gateway, stored_bytes
-from tests.upstreams import (
+from tests.helpers.client_flow import METRICS, NOTES, PARAMS
+from tests.helpers.stack import Gateway
+from tests.helpers.storage import stored_bytes
+from tests.helpers.upstreams import (
     Server,
     run_client_flow,
     start_s3_gateway,
     start_tracking_server,
     stopping,
 )
+
+pytestmark = pytest.mark.slow
 
 PREFIX = "topology-b"
 

@@ -17,15 +17,18 @@ from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepositor
 
 from gateway.http.advertised import FIELDS
 from gateway.http.routes.health import READY_REUSE
-from tests.client_flow import METRICS, NOTES, PARAMS, TAGS
-from tests.conftest import BUCKET, Gateway, stored_bytes
-from tests.upstreams import (
+from tests.helpers.client_flow import METRICS, NOTES, PARAMS, TAGS
+from tests.helpers.stack import BUCKET, Gateway
+from tests.helpers.storage import stored_bytes
+from tests.helpers.upstreams import (
     Server,
     run_client_flow,
     start_s3_gateway,
     start_tracking_server,
     stopping,
 )
+
+pytestmark = pytest.mark.slow
 
 PREFIX = "topology-a"
 MODEL = "gateway-model-a"

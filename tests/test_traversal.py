@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUCKET, OUTSIDE_PREFIX, Gateway
+from tests.helpers.stack import BUCKET, OUTSIDE_PREFIX, Gateway
 
 SECRET = b"top secret outside the artifact root"
 API = "/api/2.0/mlflow-artifacts/artifacts"

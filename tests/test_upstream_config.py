@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.config import load_settings
-from tests.test_config import run_cli
+from tests.helpers.cli import run_cli
 
 
 def test_upstream_defaults_and_sources(tmp_path, monkeypatch):

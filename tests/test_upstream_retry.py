@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.conftest import clean_env, start_gateway
+from tests.helpers.stack import clean_env, start_gateway
 
 IDLE_LIMIT = 3.0
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"

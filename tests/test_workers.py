@@ -14,9 +14,9 @@ import psutil
 import pytest
 import requests
 
-from tests.conftest import BUCKET, clean_env, s3_env, start_gateway
-from tests.metrics_text import samples, value
-from tests.processes import gateway_argv
+from tests.helpers.metrics_text import samples, value
+from tests.helpers.processes import gateway_argv
+from tests.helpers.stack import BUCKET, clean_env, s3_env, start_gateway
 
 
 def workers_of(pid: int) -> list[psutil.Process]:

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.processes import ManagedProcess, free_port
+from tests.helpers.processes import ManagedProcess, free_port
 
 # 3.35.0 is the newest release that runs on Node.js 20 (3.36 needs 21, 3.37 needs 22).
 AZURITE_VERSION = "3.35.0"

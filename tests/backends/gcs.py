@@ -14,7 +14,7 @@ import platform
 import urllib.request
 from pathlib import Path
 
-from tests.processes import ManagedProcess, free_port
+from tests.helpers.processes import ManagedProcess, free_port
 
 PROJECT = "gateway-tests"
 

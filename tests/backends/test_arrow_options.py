@@ -13,6 +13,8 @@ from gateway.stores import default_options, parse_options
 from gateway.stores.arrow import azure, gcs
 from gateway.stores.options import InvalidDestination
 
+pytestmark = pytest.mark.slow
+
 KEY = "a2V5LWZvci10ZXN0cy1vbmx5"
 
 

@@ -22,6 +22,8 @@ from gateway.stores.errors import InvalidRequest
 from tests.conformance import arrow_local
 from tests.conformance.destinations import _gcs_destination, azure_destination
 
+pytestmark = pytest.mark.slow
+
 
 class OneRead:
     def __init__(self, data: bytes) -> None:

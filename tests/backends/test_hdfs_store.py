@@ -17,7 +17,9 @@ from pyarrow import fs as pafs
 from gateway.config import load_settings
 from gateway.routing.build import build_destinations
 from gateway.stores.arrow import hdfs
-from tests.conftest import clean_env
+from tests.helpers.stack import clean_env
+
+pytestmark = pytest.mark.slow
 
 LAKE = {
     "uri": "hdfs://namenode:8020/mlartifacts",

@@ -23,8 +23,10 @@ from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepositor
 from tests.backends.azurite import ACCOUNT_KEY
 from tests.backends.fixtures import AZURE_CONTAINER, GCS_BUCKET
 from tests.conformance.destinations import PyarrowRaw, _gcs_destination, azure_destination
-from tests.conftest import TEAM_A, admin_client, clean_env, start_gateway
-from tests.processes import ManagedProcess
+from tests.helpers.processes import ManagedProcess
+from tests.helpers.stack import TEAM_A, admin_client, clean_env, start_gateway
+
+pytestmark = pytest.mark.slow
 
 WRONG_KEY = base64.b64encode(b"not the account key, 64 bytes long" + b"." * 29).decode()
 # experiment -> destination name

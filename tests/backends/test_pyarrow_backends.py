@@ -23,6 +23,8 @@ from pyarrow import fs as pafs
 from tests.backends.fixtures import AZURE_CONTAINER, GCS_BUCKET
 from tests.conformance.destinations import PyarrowRaw
 
+pytestmark = pytest.mark.slow
+
 MIB = 1024 * 1024
 KINDS = ["azure", "gcs", "local"]
 REPO = Path(__file__).resolve().parents[2]
@@ -376,6 +378,7 @@ def stream_probe(backend: Backend, size_mib: int, flush_every: int = 0) -> dict:
     return result
 
 
+@pytest.mark.perf  # memory ceilings measured on this machine
 def test_streaming_memory_stays_flat(backend: Backend, measurements):
     """1 MiB writes and reads: GCS and local hold a few MiB whatever the size. (fake-gcs-server
     is quadratic in the object size, so GCS gets 32 MiB here.) Azure needs a flush now and then:
@@ -388,6 +391,7 @@ def test_streaming_memory_stays_flat(backend: Backend, measurements):
 
 
 @only("azure")
+@pytest.mark.perf  # a memory floor retuned after a run under load (8e99c07)
 def test_azure_output_stream_holds_every_block_until_flush(backend: Backend, measurements):
     """Without a flush the Azure output stream keeps every written buffer in Arrow's memory pool
     until close: memory grows with the upload. (A flush commits the blocks so far, which is

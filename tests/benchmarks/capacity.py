@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 from pydantic import ByteSize, TypeAdapter
 
-from tests.memory_margin import MARGIN_MIB
+from tests.helpers.memory import MARGIN_MIB
 
 MiB = 1024**2
 GiB = 1024**3

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from tests.conftest import clean_env, start_gateway
+from tests.helpers.stack import clean_env, start_gateway
 
 MODES = {"on": ("--log-format", "json"), "off": ("--no-metrics.enabled",)}
 CONCURRENCY = 16

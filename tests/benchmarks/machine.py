@@ -10,7 +10,7 @@ import sys
 
 import psutil
 
-from tests.seaweed import weed_binary
+from tests.helpers.seaweed import weed_binary
 
 PACKAGES = ("mlflow", "aiohttp", "aiobotocore", "botocore", "boto3", "psutil", "matplotlib")
 

@@ -15,8 +15,8 @@ import boto3
 from botocore.config import Config
 
 from tests.benchmarks.progress import say
-from tests.processes import ManagedProcess, free_port
-from tests.seaweed import Identity, SeaweedS3
+from tests.helpers.processes import ManagedProcess, free_port
+from tests.helpers.seaweed import Identity, SeaweedS3
 
 BUCKET = "bench"
 REGION = "us-east-1"

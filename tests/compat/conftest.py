@@ -8,57 +8,32 @@ artifacts-server scenarios and the 3.18 contract tests.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.compat import clients
-from tests.conftest import (
-    BUCKET,
-    MEASUREMENTS,
-    Gateway,
-    clean_env,
-    pending_uploads,
-    s3_env,
-    start_gateway,
+from tests.compat.deployments import ADMIN, EDITOR
+from tests.helpers.cli import hash_password
+from tests.helpers.stack import BUCKET, MEASUREMENTS, Gateway, clean_env, s3_env, start_gateway
+from tests.helpers.storage import assert_no_pending_uploads
+from tests.helpers.upstreams import (
+    Server,
+    start_mlflow_server,
+    start_s3_gateway,
+    stopping,
 )
-from tests.upstreams import NO_TELEMETRY, Server, start_mlflow_server, start_s3_gateway, stopping
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    password: str
-    permissions: dict[str, str]
-
-    @property
-    def env(self) -> dict[str, str]:
-        """What a stock client is given to authenticate."""
-        return {"MLFLOW_TRACKING_USERNAME": self.name, "MLFLOW_TRACKING_PASSWORD": self.password}
-
-    @property
-    def auth(self) -> tuple[str, str]:
-        return (self.name, self.password)
-
-
-# EDIT on experiment 7 only (READ elsewhere); ADMIN may do anything.
-EDITOR = User("editor", "editor-pass-4c8e2a6f", {"7": "EDIT", "*": "READ"})
-ADMIN = User("admin", "admin-pass-9b3d7f1e", {"*": "MANAGE"})
 
 
 @pytest.fixture(autouse=True)
-def no_dangling_uploads(s3) -> Iterator[None]:
-    """The bucket is shared with tests/multipart, which expects no multipart upload in it."""
+def no_dangling_uploads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The bucket is shared with tests/multipart, which expects no multipart upload in it; a
+    test that never asked for SeaweedFS starts no server for this check."""
     yield
-    assert pending_uploads(s3) == []
+    assert_no_pending_uploads(request)
 
 
 @pytest.fixture(scope="session")
@@ -139,20 +114,6 @@ def gateway_a318(tracking_318, seaweed, tmp_path_factory) -> Iterator[Gateway]:
         yield gw
 
 
-def hash_password(password: str) -> str:
-    """The gateway's own `hash-password` command, as an operator would run it."""
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "hash-password"],
-        input=password,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=ROOT,
-    )
-    return result.stdout.strip()
-
-
 @pytest.fixture(scope="session")
 def gateway_auth(tracking_317, seaweed, tmp_path_factory) -> Iterator[Gateway]:
     """Deployment A with client auth on SeaweedFS (passthrough routes need a known user too)."""
@@ -175,20 +136,3 @@ def gateway_auth(tracking_317, seaweed, tmp_path_factory) -> Iterator[Gateway]:
     process, url = start_gateway(workdir, args, env)
     with stopping(Gateway(process, url, "s3", prefix="compat-auth")) as gw:
         yield gw
-
-
-def run_client(
-    venv: clients.ClientVenv, config: dict, tracking_uri: str | None, workdir: Path, **env: str
-) -> dict:
-    """tests/compat/matrix_client.py in the version's own interpreter; its JSON answer."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = {"workdir": str(workdir), **config}
-    extra = {"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}
-    environment = clean_env(**NO_TELEMETRY, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", **extra, **env)
-    environment.pop("PYTHONPATH", None)
-    argv = [str(venv.python), str(Path(__file__).with_name("matrix_client.py")), json.dumps(config)]
-    result = subprocess.run(
-        argv, cwd=workdir, env=environment, capture_output=True, text=True, timeout=420, check=False
-    )
-    assert result.returncode == 0, f"{venv.version}: {result.stderr[-6000:]}"
-    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -25,7 +25,10 @@ from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
 from mlflow.utils.mime_type_utils import _guess_mime_type
 
-from tests.conftest import Gateway, stored_bytes
+from tests.helpers.stack import Gateway
+from tests.helpers.storage import stored_bytes
+
+pytestmark = pytest.mark.slow
 
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 

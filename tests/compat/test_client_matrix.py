@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import pytest
 
 from tests.compat.clients import VERSIONS
-from tests.compat.conftest import ADMIN, EDITOR, run_client
-from tests.conftest import BUCKET, Gateway
-from tests.upstreams import Server
+from tests.compat.deployments import ADMIN, EDITOR, run_client
+from tests.helpers.stack import BUCKET, Gateway
+from tests.helpers.upstreams import Server
 
-pytestmark = pytest.mark.matrix
+pytestmark = [pytest.mark.matrix, pytest.mark.slow]
 
 MIB = 1024 * 1024
 BIG = 11 * MIB + 7  # three parts of 5 MiB, 5 MiB and 1 MiB + 7

@@ -15,16 +15,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import BUCKET, Gateway, s3_env, stored_bytes
-from tests.upstreams import Server, start_mlflow_server, stopping
+from tests.compat.deployments import PRESIGNED_ONLY_DOWNLOAD
+from tests.helpers.stack import BUCKET, Gateway, s3_env
+from tests.helpers.storage import stored_bytes
+from tests.helpers.upstreams import Server, start_mlflow_server, stopping
+
+pytestmark = pytest.mark.slow
 
 SKILLS_MESSAGE = "Skill upload content is immutable; register a new version instead"
-PRESIGNED_ONLY_DOWNLOAD = (
-    "This server requires artifacts to be downloaded directly from storage. Upgrade your MLflow "
-    "client to match this server (MLflow 3.18.0) or a newer version with presigned-only artifact "
-    "support, then retry the download. If you are using the MLflow UI, reload the page to refresh "
-    "the server settings."
-)
 NEW_SERVER_INFO_FIELDS = {
     "artifact_serving_enabled",
     "artifacts_presigned_only",
@@ -372,8 +370,8 @@ def trace_318(client_venvs, gateway_a318, tmp_path_factory) -> dict:
     import json
     import subprocess
 
-    from tests.conftest import clean_env
-    from tests.upstreams import NO_TELEMETRY
+    from tests.helpers.stack import clean_env
+    from tests.helpers.upstreams import NO_TELEMETRY
 
     script = (
         "import json, mlflow\n"

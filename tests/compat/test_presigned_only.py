@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.compat.test_mlflow_318_contract import PRESIGNED_ONLY_DOWNLOAD
-from tests.conftest import Gateway, clean_env, pending_uploads, stored_bytes
-from tests.upstreams import NO_TELEMETRY, start_s3_gateway, stopping
+from tests.compat.deployments import PRESIGNED_ONLY_DOWNLOAD
+from tests.helpers.stack import Gateway, clean_env
+from tests.helpers.storage import pending_uploads, stored_bytes
+from tests.helpers.upstreams import NO_TELEMETRY, start_s3_gateway, stopping
+
+pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
 # 3.18's body, beside the message (tests/compat/CONTRACT_3_18.md).

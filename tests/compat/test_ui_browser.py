@@ -26,11 +26,12 @@ import pytest
 import requests
 
 from tests.compat import browser
-from tests.compat.conftest import ADMIN
-from tests.conftest import Gateway, stored_bytes
-from tests.upstreams import Server
+from tests.compat.deployments import ADMIN
+from tests.helpers.stack import Gateway
+from tests.helpers.storage import stored_bytes
+from tests.helpers.upstreams import Server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WAIT = 45  # seconds, for every condition below
 NOTES = "notes shown by the MLflow UI through the gateway\n"
@@ -39,7 +40,7 @@ NOTES = "notes shown by the MLflow UI through the gateway\n"
 @pytest.fixture(scope="session")
 def chromium_installed(request) -> None:
     """Debian's chromium and chromium-driver, installed with apt-get when missing."""
-    from tests.conftest import MEASUREMENTS
+    from tests.helpers.stack import MEASUREMENTS
 
     done = browser.ensure_installed()
     if done:

@@ -24,7 +24,8 @@ from typing import Protocol
 import pytest
 import yaml
 
-from tests.conftest import (
+from tests.helpers.processes import ManagedProcess, free_port
+from tests.helpers.stack import (
     ADMIN,
     BUCKET,
     Gateway,
@@ -33,7 +34,6 @@ from tests.conftest import (
     s3_env,
     start_gateway,
 )
-from tests.processes import ManagedProcess, free_port
 
 CHUNK = 1024 * 1024
 

@@ -18,8 +18,11 @@ import pytest
 import requests
 
 from tests.conformance.destinations import BACKENDS, Destination
-from tests.processes import wait_until
-from tests.test_failures import every_kind_of_call
+from tests.helpers.memory import body
+from tests.helpers.processes import wait_until
+from tests.helpers.storage import every_kind_of_call
+
+pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
 TIMEOUT = 60
@@ -325,26 +328,13 @@ class TreeRss:
         self.peak = max(self.peak, self.sample())
 
 
-def pseudo_random_body(size: int, digest) -> Iterator[bytes]:
-    block_size = 4 * MIB
-    seed = os.urandom(block_size)
-    sent = 0
-    while sent < size:
-        block = seed[: min(block_size, size - sent)]
-        seed = seed[1:] + seed[:1]  # every block differs from the last
-        digest.update(block)
-        sent += len(block)
-        yield block
-
-
+@pytest.mark.perf  # peak RSS under RSS_LIMIT_MIB, set from measurements
 def test_large_streamed_transfer_in_bounded_memory(destination, http, exp, measurements):
     large = BACKENDS[destination.name].large
     path = f"{exp}/run/artifacts/large.bin"
     sent = hashlib.sha256()
     with TreeRss(destination.gateway.process.pid) as upload_rss:
-        resp = requests.put(
-            url(destination, path), data=pseudo_random_body(large, sent), timeout=600
-        )
+        resp = requests.put(url(destination, path), data=body(large, sent), timeout=600)
     assert resp.status_code == 200, resp.text
 
     received = hashlib.sha256()

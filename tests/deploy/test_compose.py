@@ -26,6 +26,8 @@ from tests.deploy.helpers import (
     under,
 )
 
+pytestmark = pytest.mark.slow
+
 COMPOSE = DEPLOY / "docker-compose.yml"
 # The services that are the object store itself (and so know its keys).
 OBJECT_STORE = {"minio", "create-bucket"}

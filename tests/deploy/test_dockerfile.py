@@ -8,6 +8,8 @@ import importlib.metadata
 import json
 import subprocess
 
+import pytest
+
 from tests.deploy.helpers import (
     ROOT,
     SCRIPTS,
@@ -19,6 +21,8 @@ from tests.deploy.helpers import (
     tool_env,
     under,
 )
+
+pytestmark = pytest.mark.slow
 
 HADOLINT = SCRIPTS / "hadolint"
 

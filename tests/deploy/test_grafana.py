@@ -13,9 +13,11 @@ import promql_parser as promql
 import pytest
 import requests
 
-from tests.conftest import clean_env, start_gateway
 from tests.deploy.helpers import DEPLOY
-from tests.metrics_text import families
+from tests.helpers.metrics_text import families
+from tests.helpers.stack import clean_env, start_gateway
+
+pytestmark = pytest.mark.slow
 
 METRICS_FILE = DEPLOY / "grafana" / "metrics.txt"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "mlflow-artifact-gateway.json"

@@ -27,6 +27,8 @@ from tests.deploy.helpers import (
     under,
 )
 
+pytestmark = pytest.mark.slow
+
 # The oldest Kubernetes minor the manifests are meant for, and the newest schemas bundled.
 OLDEST = "1.30"
 LATEST = ".".join(kubernetes_validate.latest_version().split(".")[:2])

@@ -17,8 +17,8 @@ import psutil
 import requests
 import urllib3
 
-from tests.conftest import BUCKET, Gateway, clean_env, s3_env, start_gateway
-from tests.processes import wait_until
+from tests.helpers.processes import wait_until
+from tests.helpers.stack import BUCKET, Gateway, clean_env, s3_env, start_gateway
 
 MIB = 1024 * 1024
 KIB = 1024

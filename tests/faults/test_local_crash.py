@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Gateway, clean_env
 from tests.faults.harness import (
     MIB,
     Row,
@@ -39,8 +38,11 @@ from tests.faults.harness import (
     sigkill,
     wait_until,
 )
-from tests.faults.test_real_faults import _cut_seen, _partial_upload
-from tests.processes import ManagedProcess, free_port, gateway_argv
+from tests.faults.stack import cut_seen, partial_upload
+from tests.helpers.processes import ManagedProcess, free_port, gateway_argv
+from tests.helpers.stack import Gateway, clean_env
+
+pytestmark = pytest.mark.slow
 
 API = "/api/2.0/mlflow-artifacts/artifacts"
 # The cleanup pass runs every second and aborts what is older than 2 s.
@@ -103,7 +105,7 @@ def test_sigkill_mid_put_leaves_nothing_visible_and_cleanup_removes_leftovers(tm
     gw = _gateway(tmp_path, root, port)
     try:
         path = "7/run/artifacts/big.bin"
-        sock = _partial_upload(gw.url, f"{API}/{path}", 16 * MIB, 8 * MIB)
+        sock = partial_upload(gw.url, f"{API}/{path}", 16 * MIB, 8 * MIB)
         directory = root / "7/run/artifacts"
         try:
             assert wait_until(
@@ -114,7 +116,7 @@ def test_sigkill_mid_put_leaves_nothing_visible_and_cleanup_removes_leftovers(tm
                 30,
             ), _on_disk(root)
             sigkill(gw.process)
-            saw = _cut_seen(sock)
+            saw = cut_seen(sock)
         finally:
             sock.close()
         temps = [p.name for p in directory.iterdir() if TEMP.match(p.name)]
@@ -205,7 +207,7 @@ def test_sigkill_mid_part_then_cleanup_removes_the_upload(tmp_path):
         url = created.json["credentials"][0]["url"]
         upload = root / ".gateway-uploads" / created.json["upload_id"]
         part_path = url.removeprefix(gw.url)
-        sock = _partial_upload(gw.url, part_path, 8 * MIB, 4 * MIB)
+        sock = partial_upload(gw.url, part_path, 8 * MIB, 4 * MIB)
         try:
             assert wait_until(
                 lambda: any(
@@ -214,7 +216,7 @@ def test_sigkill_mid_part_then_cleanup_removes_the_upload(tmp_path):
                 30,
             )
             sigkill(gw.process)
-            saw = _cut_seen(sock)
+            saw = cut_seen(sock)
         finally:
             sock.close()
         gw.process.proc = None

@@ -3,12 +3,12 @@ and data directory; the gateway SIGKILLed mid-upload and restarted on the same p
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
 
-from tests.faults.conftest import PREFIX, Stack, restart_same_port, start_faulty_gateway
+import pytest
+
 from tests.faults.harness import (
     MIB,
     Row,
@@ -27,6 +27,16 @@ from tests.faults.harness import (
     sigkill,
     wait_until,
 )
+from tests.faults.stack import (
+    PREFIX,
+    Stack,
+    cut_seen,
+    partial_upload,
+    restart_same_port,
+    start_faulty_gateway,
+)
+
+pytestmark = pytest.mark.slow
 
 BIG = 32 * MIB
 
@@ -91,39 +101,16 @@ def test_kill9_seaweedfs_mid_upload_then_restart(stack: Stack):
     )
 
 
-def _partial_upload(url: str, api_path: str, declared: int, send: int) -> socket.socket:
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=30)
-    head = f"PUT {api_path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {declared}\r\n\r\n"
-    sock.sendall(head.encode())
-    block = payload(MIB, seed=3)
-    for _ in range(send // MIB):
-        sock.sendall(block)
-    return sock
-
-
-def _cut_seen(sock: socket.socket) -> str:
-    """What a client blocked on its upload sees when the gateway dies: EOF or a reset."""
-    sock.settimeout(10)
-    try:
-        data = sock.recv(1024)
-    except (ConnectionResetError, BrokenPipeError) as exc:
-        return f"cut connection ({type(exc).__name__})"
-    except TimeoutError:
-        return "no answer (timeout)"
-    return "cut connection (EOF)" if not data else f"an answer: {data[:60]!r}"
-
-
 def test_sigkill_gateway_mid_upload_then_restart(stack: Stack, tmp_path):
     gw = start_faulty_gateway(tmp_path, stack.proxy, name="victim")
     try:
         path = f"g{uuid.uuid4().hex[:8]}/big.bin"
         start_up = stack.proxy.stats().bytes_up
-        sock = _partial_upload(gw.url, f"/api/2.0/mlflow-artifacts/artifacts/{path}", BIG, 16 * MIB)
+        sock = partial_upload(gw.url, f"/api/2.0/mlflow-artifacts/artifacts/{path}", BIG, 16 * MIB)
         try:
             assert wait_until(lambda: stack.proxy.stats().bytes_up - start_up > 6 * MIB, 30)
             sigkill(gw.process)
-            saw = _cut_seen(sock)
+            saw = cut_seen(sock)
         finally:
             sock.close()
         assert saw.startswith("cut connection"), saw

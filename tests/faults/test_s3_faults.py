@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.faults import harness
-from tests.faults.conftest import BLACKHOLE_CLIENT_TIMEOUT, PART_SIZE, PREFIX, Stack
 from tests.faults.harness import (
     KIB,
     MIB,
@@ -43,6 +42,9 @@ from tests.faults.harness import (
     sha,
     wait_until,
 )
+from tests.faults.stack import BLACKHOLE_CLIENT_TIMEOUT, PART_SIZE, PREFIX, Stack
+
+pytestmark = pytest.mark.slow
 
 SMALL = 256 * KIB
 LARGE = 12 * MIB  # three 5 MiB parts inside the gateway: a multipart upload of its own

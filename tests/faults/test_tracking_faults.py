@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Gateway, clean_env, start_gateway
 from tests.faults import harness
 from tests.faults.harness import (
     Resources,
@@ -33,7 +32,10 @@ from tests.faults.harness import (
     wait_until,
 )
 from tests.faults.proxy import FaultProxy
-from tests.upstreams import Server, start_tracking_server
+from tests.helpers.stack import Gateway, clean_env, start_gateway
+from tests.helpers.upstreams import Server, start_tracking_server
+
+pytestmark = pytest.mark.slow
 
 READ_TIMEOUT = 2
 EXPERIMENT = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"

@@ -29,7 +29,7 @@ from gateway.routing.build import build_destinations
 from gateway.routing.destinations import Destinations
 from gateway.stores import ArtifactStore
 from gateway.stores.local import LocalFiles
-from tests.multipart.conftest import MIB
+from tests.helpers.multipart import MIB
 
 
 class WithoutMultipart(ArtifactStore):

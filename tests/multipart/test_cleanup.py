@@ -15,9 +15,10 @@ from gateway.config import S3Transfer
 from gateway.stores import ArtifactStore
 from gateway.stores.local import LocalStore
 from gateway.stores.s3 import S3Options, S3Store
-from tests.conftest import ADMIN, BUCKET, Gateway, clean_env, s3_env, start_gateway, stored_bytes
-from tests.multipart.conftest import MIB, create, put_part, stored_parts
-from tests.processes import wait_until
+from tests.helpers.multipart import MIB, create, put_part, stored_parts
+from tests.helpers.processes import wait_until
+from tests.helpers.stack import ADMIN, BUCKET, Gateway, clean_env, s3_env, start_gateway
+from tests.helpers.storage import stored_bytes
 
 SWEEP = ["--multipart.url-ttl", "1", "--multipart.cleanup-age", "2"]
 

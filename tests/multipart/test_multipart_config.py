@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.config import load_settings
-from tests.test_config import run_cli
+from tests.helpers.cli import run_cli
 
 
 def test_defaults(monkeypatch):

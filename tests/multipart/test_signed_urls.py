@@ -8,7 +8,7 @@ import urllib.parse
 import requests
 
 from gateway.links.signing import Signer
-from tests.multipart.conftest import (
+from tests.helpers.multipart import (
     MIB,
     SECRET,
     assert_error,

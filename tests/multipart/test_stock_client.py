@@ -11,9 +11,11 @@ import requests
 from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
-from tests.conftest import BUCKET, Gateway, clean_env, own_s3_gateway, s3_env, start_gateway
-from tests.multipart.conftest import MIB, create, mpu
-from tests.test_large_transfer import body, peak_rss_mib
+from tests.helpers.memory import body, peak_rss_mib
+from tests.helpers.multipart import MIB, create, mpu
+from tests.helpers.stack import BUCKET, Gateway, clean_env, own_s3_gateway, s3_env, start_gateway
+
+pytestmark = pytest.mark.slow
 
 BIG = 201 * MIB + 123
 # One part is streamed, never held: a gateway that buffered a 200 MiB part would pass this.
@@ -88,6 +90,7 @@ def fresh_s3_gateway(seaweed, tmp_path_factory) -> Iterator[Gateway]:
         yield gateway
 
 
+@pytest.mark.perf  # peak RSS under RSS_LIMIT_MIB, set from measurements
 def test_stock_client_moves_200_mib_in_parallel_parts_and_ranges(
     fresh_s3_gateway, client_env, seen, s3, exp, tmp_path, measurements
 ):
@@ -139,6 +142,7 @@ class _Sized:
         return piece
 
 
+@pytest.mark.perf  # peak RSS under RSS_LIMIT_MIB, set from measurements
 def test_one_200_mib_part_streams_in_bounded_memory(fresh_s3_gateway, s3, exp, measurements):
     gw = fresh_s3_gateway
     created = create(gw, exp, "one.bin", 1)

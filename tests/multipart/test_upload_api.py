@@ -10,8 +10,7 @@ import urllib.parse
 import pytest
 import requests
 
-from tests.conftest import stored_bytes
-from tests.multipart.conftest import (
+from tests.helpers.multipart import (
     MAX_PART,
     MIB,
     MPU,
@@ -23,7 +22,8 @@ from tests.multipart.conftest import (
     stored_parts,
     with_query,
 )
-from tests.processes import wait_until
+from tests.helpers.processes import wait_until
+from tests.helpers.storage import stored_bytes
 
 
 def listing(gw, directory: str) -> dict:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import ADMIN, BUCKET, admin_client, clean_env, s3_env, start_gateway
-from tests.processes import ManagedProcess
-from tests.seaweed import SeaweedS3
+from tests.helpers.cli import hash_password
+from tests.helpers.processes import ManagedProcess
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import ADMIN, BUCKET, admin_client, clean_env, s3_env, start_gateway
 
 USER = "soak"
 PASSWORD = "soak-password-7c3e1a9b"
@@ -23,19 +22,6 @@ class Running:
     seaweed: SeaweedS3
     gateway: ManagedProcess
     url: str
-
-
-def hash_password(secret: str) -> str:
-    """The operator's way: `python -m gateway hash-password` with the secret on stdin."""
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "hash-password"],
-        input=secret,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 def write_config(workdir: Path) -> Path:

@@ -92,6 +92,8 @@ def test_floors_and_slope():
     assert set(THRESHOLDS) >= {"rss_mib", "fds", "threads", "s3_conns", "tasks"}
 
 
+@pytest.mark.slow
+@pytest.mark.perf  # its trend thresholds were retuned after load-induced failures (58d9ac5)
 @pytest.mark.timeout(600)  # a 3-minute run plus start-up; the suite's default is 300 s
 def test_soak(tmp_path):
     out = tmp_path / "soak"

@@ -1,8 +1,8 @@
 """A stock MLflow user's session, run in its own process so no client cache leaks between tests.
 
-`python -m tests.client_flow <experiment> <registered-model> <workdir>` with MLFLOW_TRACKING_URI
-set (tests.upstreams.run_client_flow does this); prints one JSON object with what the test
-checks: ids, URIs, predictions, downloads.
+`python -m tests.helpers.client_flow <experiment> <registered-model> <workdir>` with
+MLFLOW_TRACKING_URI set (tests.helpers.upstreams.run_client_flow does this); prints one JSON
+object with what the test checks: ids, URIs, predictions, downloads.
 """
 
 from __future__ import annotations

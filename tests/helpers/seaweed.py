@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.processes import ManagedProcess, free_port
+from tests.helpers.processes import ManagedProcess, free_port
 
 
 @dataclass(frozen=True)

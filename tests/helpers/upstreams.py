@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from tests.conftest import BUCKET, Gateway, clean_env, s3_env, start_gateway
-from tests.processes import ManagedProcess, free_port
-from tests.seaweed import SeaweedS3
+from tests.helpers.processes import ManagedProcess, free_port
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.stack import BUCKET, Gateway, clean_env, s3_env, start_gateway
 
 # MLflow would also skip telemetry under pytest; saying so keeps every byte on 127.0.0.1.
 NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -109,16 +109,16 @@ def start_mlflow_server(
 def start_echo(workdir: Path) -> Server:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "tests.echo_upstream", str(port)]
+    argv = [sys.executable, "-m", "tests.helpers.echo_upstream", str(port)]
     process = ManagedProcess(argv, f"{url}/health", workdir / "echo.log", env=clean_env(), cwd=ROOT)
     return Server(process.start(), url, workdir)
 
 
 def run_client_flow(tracking_uri: str, experiment: str, model_name: str, workdir: Path) -> dict:
-    """tests/client_flow.py in a fresh interpreter that knows only the tracking URI."""
+    """tests/helpers/client_flow.py in a fresh interpreter that knows only the tracking URI."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = clean_env(MLFLOW_TRACKING_URI=tracking_uri, PYTHONPATH=str(ROOT), **NO_TELEMETRY)
-    argv = [sys.executable, "-m", "tests.client_flow", experiment, model_name, str(workdir)]
+    argv = [sys.executable, "-m", "tests.helpers.client_flow", experiment, model_name, str(workdir)]
     result = subprocess.run(
         argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False
     )

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gateway.auth.passwords import hash_secret, hash_token
-from tests.conftest import NOBODY, TEAM_A, TEAM_B, Gateway, clean_env, s3_env, start_gateway
+from tests.helpers.stack import NOBODY, TEAM_A, TEAM_B, Gateway, clean_env, s3_env, start_gateway
 
 WRONG_SECRET = "wrong-team-a-secret-2b4d6f8a0c"
 ENV_SECRET_NAME = "GATEWAY_DESTINATIONS__NLP__SECRET_ACCESS_KEY"
@@ -161,3 +162,30 @@ def running(
         )
     finally:
         process.stop()
+
+
+def login(monkeypatch: pytest.MonkeyPatch, gateway: TeamsGateway, user: User) -> None:
+    """What a user of the stock client sets; nothing is read from ~/.mlflow/credentials."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", gateway.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("HOME", str(gateway.archive.parent))
+    for name, value in (
+        ("MLFLOW_TRACKING_USERNAME", user.name if user.password else None),
+        ("MLFLOW_TRACKING_PASSWORD", user.password),
+        ("MLFLOW_TRACKING_TOKEN", user.token),
+    ):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def repository(kind: str, gateway: TeamsGateway, root: str):
+    """The stock client's repository for `root` on the gateway, in either URI form."""
+    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
+    from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
+
+    if kind == "mlflow-artifacts":
+        host = gateway.url.removeprefix("http://")
+        return MlflowArtifactsRepository(f"mlflow-artifacts://{host}/{root}")
+    return HttpArtifactRepository(f"{gateway.api}/{root}")

@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.conftest import Gateway, clean_env, start_gateway
-from tests.teams import User
+from tests.helpers.stack import Gateway, clean_env, start_gateway
+from tests.helpers.teams import User
 
 OWNER = User("owner", {"7": "MANAGE"}, token="owner-token-6f0c1e9a8b7d2c4e5f3a1b0c9d8e7f6a")
 STRANGER = User("stranger", {}, password="stranger-pass-3b5d7f9a")

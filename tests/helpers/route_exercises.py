@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from gateway.http.guard import Artifact, Identified, Open, Rule, Signed, Tracking
-from tests.guarded import OWNER, SEED, Guarded
+from tests.helpers.guarded import OWNER, SEED, Guarded
 
 
 @dataclass

@@ -5,7 +5,7 @@ and `GET /_received` lists every request that reached it (`DELETE /_received` fo
 Run lookups answer by the id: `gw-<exp>` lies on the gateway (`mlflow-artifacts:/<exp>/...`),
 `s3-<exp>` in a bucket elsewhere; any other id is refused as an authenticating server would.
 
-`python -m tests.echo_upstream <port>`; listens on 127.0.0.1 only. Every wait is bounded.
+`python -m tests.helpers.echo_upstream <port>`; listens on 127.0.0.1 only. Every wait is bounded.
 """
 
 from __future__ import annotations
