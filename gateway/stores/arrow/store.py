@@ -345,7 +345,8 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
 
 
 class RangedArrowStore(RangedDownloads, ArrowStore):
-    """Ranges cost what they read (Azure, HDFS, local); GCS's first ranged read holds the GIL."""
+    """Ranges cost what they read (Azure, HDFS, local); not GCS, whose ranged reads hold the
+    GIL (tests/backends/FINDINGS.md, "The GIL")."""
 
 
 class _Staged:

@@ -281,9 +281,9 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             grant.release()  # idempotent: the writer returns it as soon as part 1 is stored
 
     async def _put_raw(self, key: str, first: PiecesBody, kind: str) -> bool:
-        """A small PutObject on a socket of our own, as the raw GETs: botocore's call costs
-        most of a 4 KiB PUT. False (botocore's call does it again, and reports) on anything
-        but a 200."""
+        """A small PutObject on a socket of our own, as the raw GETs, skipping botocore's
+        request pipeline (docs/performance.md, "Small files"). False (botocore's call does it
+        again, and reports) on anything but a 200."""
         if self._raw_endpoint is None or len(first) > RAW_PUT_LIMIT:
             return False
         data = first.read()
