@@ -21,6 +21,12 @@ upgrade that renames or reshapes one fails there, loudly, rather than in product
   (`http.guard`) decides before the interim answer, then answers as aiohttp would.
 - `ETag` and `ETAG_ANY` (aiohttp/helpers.py): what `Request.if_match`/`if_none_match` hold and
   the `*` value; `aiohttp.web` does not export them (`http.files`).
+
+Relied on as behaviour, with no private name to hold here: `http.splice` writes the body to
+the transport's socket itself once aiohttp has flushed the prepared headers, which holds
+because `StreamResponse.write_eof` of a Content-Length response sends nothing more
+(aiohttp/http_writer.py: `StreamWriter.write_eof` adds bytes only for chunked encoding or
+compression). `tests/test_splice.py` checks the bytes a client receives end to end.
 """
 
 from __future__ import annotations
