@@ -127,8 +127,8 @@ def configure(total: int) -> None:
 
 # What a part streamed from a part link has resident at once, in blocks: the one being read, its
 # joined copy, and the one before it, which the consumer (aiohttp's payload writer) still
-# references while it asks for the next. Measured: a reservation per block read, returned when
-# the next was asked for, left 16 parts at 17 MiB each outside a 16 MiB budget (16 MiB blocks).
+# references while it asks for the next. A reservation per block read, returned when the next is
+# asked for, misses that previous block; `tests/test_part_link_budget.py` holds the RSS bound.
 STREAMED_BLOCKS = 3
 
 
