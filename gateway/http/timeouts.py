@@ -124,8 +124,9 @@ class HeaderTimeoutHandler(web.RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if heads_parsed(self) != self._heads_seen:  # a whole head arrived
-            self._heads_seen = heads_parsed(self)
+        parsed = heads_parsed(self)
+        if parsed != self._heads_seen:  # a whole head arrived
+            self._heads_seen = parsed
             self._disarm()
         if data and self._head_timer is None and awaiting_head(self):
             self._arm()

@@ -122,7 +122,8 @@ def unregister(store_type: StoreType) -> None:
 def registered(store_type: StoreType, *, clobber: bool = False) -> Iterator[StoreType]:
     """For tests and plug-ins with a lifetime: the type is known only inside the block, and
     what it replaced comes back after it."""
-    before = {s: store_types()[s] for s in store_type.schemes if s in store_types()}
+    known = store_types()
+    before = {s: known[s] for s in store_type.schemes if s in known}
     register(store_type, clobber=clobber)
     try:
         yield store_type
