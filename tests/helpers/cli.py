@@ -63,13 +63,7 @@ def run_cli(
 
 
 def hash_password(secret: str) -> str:
-    """The operator's way: `python -m gateway hash-password` with the secret on stdin."""
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "hash-password"],
-        input=secret,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    """The operator's way: `artifact-gateway hash-password` with the secret on stdin."""
+    result = run_cli("hash-password", stdin=secret)
+    assert result.returncode == 0, result.stderr
     return result.stdout.strip()
