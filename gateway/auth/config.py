@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
@@ -76,10 +78,44 @@ class UserConfig(BaseModel):
         return [h.get_secret_value() for h in (self.password_hash, self.token_hash) if h]
 
 
+class ServiceAccount(BaseModel):
+    """The gateway's own MLflow user, for `check-config` (and identities the auth app does not
+    authenticate itself): its password only from a file."""
+
+    model_config = {"extra": "forbid"}
+
+    username: str = Field(min_length=1, pattern=r"^[^:\s]+$")
+    password_file: Path
+
+
+class MlflowAuthApp(BaseModel):
+    """`auth.provider: mlflow`: HTTP Basic credentials are the tracking server's users."""
+
+    model_config = {"extra": "forbid"}
+
+    url: str | None = Field(
+        None, description="the tracking server running the auth app; default: --tracking-uri"
+    )
+    cache_seconds: float = Field(
+        15.0, ge=0, le=300, description="how long an answer, refusals included, is remembered"
+    )
+    cache_entries: int = Field(8192, ge=1, le=1_000_000)
+    timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="longest wait for the auth app; then 503, never an allow"
+    )
+    max_pending_checks: int = Field(64, ge=1, le=10_000)
+    max_connections: int = Field(16, ge=1, le=1024)
+    service_account: ServiceAccount | None = None
+
+
 class AuthConfig(BaseModel):
     model_config = {"extra": "forbid"}
 
-    users: list[UserConfig] = Field(min_length=1)
+    provider: Literal["static", "mlflow"] = Field(
+        "static", description="who checks HTTP Basic passwords of names not in `users`"
+    )
+    mlflow: MlflowAuthApp = Field(default_factory=MlflowAuthApp)
+    users: list[UserConfig] = Field(default_factory=list)
     enforce_on_passthrough: bool = Field(
         True, description="require a known user on tracking-server passthrough routes too"
     )
@@ -95,3 +131,9 @@ class AuthConfig(BaseModel):
         if duplicated := sorted({name for name in names if names.count(name) > 1}):
             raise ValueError(f"user names must be unique: {', '.join(duplicated)}")
         return users
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> AuthConfig:
+        if self.provider == "static" and not self.users:
+            raise ValueError("auth needs users, or provider: mlflow")
+        return self
