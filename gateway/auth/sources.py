@@ -1,0 +1,150 @@
+"""Which identity source vouches for a request's credentials, and the callers they make.
+
+One router for every source the `auth` section configures, any combination:
+
+- identity headers of an authenticating proxy (`auth.proxy_headers`), read only when the peer
+  is one of `--trusted-proxies` (`proxy_identity.claims`); from anyone else they are ignored;
+- `Authorization: Basic`: a name in `auth.users` is checked against its scrypt hash; any other
+  name goes to the tracking server's auth app when `auth.provider: mlflow`;
+- `Authorization: Bearer`: a JWT (three base64url parts) goes to OIDC when `auth.oidc` is set;
+  anything else is a static token (`token_hash`).
+
+A source's identity gets its permissions from the static configuration (users, and OIDC or
+proxy users and groups: `GrantTable`) or from the auth app (`tracking_auth.MlflowCaller`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import BasicAuth
+
+from gateway.auth.actions import Action
+from gateway.auth.authenticator import Authenticator
+from gateway.auth.config import AuthConfig, Permission
+from gateway.auth.identity import STATIC, Caller, Decision, Identity
+from gateway.auth.tracking_auth import AuthApp
+from gateway.auth.users import User
+from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, RangeMap, experiment_of
+
+_NEEDS = {Action.READ: "READ", Action.WRITE: "EDIT", Action.DELETE: "MANAGE"}
+_RANK = {
+    Permission.NO_PERMISSIONS: 0,
+    Permission.READ: 1,
+    Permission.EDIT: 2,
+    Permission.MANAGE: 3,
+}
+
+
+def refusal_reason(permission: Permission, action: Action) -> str:
+    return f"permission {permission.value}, needs {_NEEDS[action]}"
+
+
+class StaticCaller(Caller):
+    """A user of `auth.users`: credentials checked already, permissions from the configuration."""
+
+    def __init__(self, user: User) -> None:
+        self.user, self.identity = user, Identity(user.name, STATIC)
+
+    async def verify(self) -> None:
+        return None
+
+    async def allows(self, action: Action, path: str) -> Decision:
+        permission = self.user.permission_on(experiment_of(path))
+        return Decision(permission.allows(action), refusal_reason(permission, action))
+
+    async def may_read_metrics(self) -> bool:
+        return self.user.metrics
+
+
+class GrantTable:
+    """Permissions of names a token or a proxy vouches for: per user and per group, the most
+    generous of every entry that applies (MLflow's `max_permission`), `'*'` the default."""
+
+    def __init__(
+        self,
+        users: Mapping[str, Mapping[str, Permission]],
+        groups: Mapping[str, Mapping[str, Permission]],
+        metrics: frozenset[str] = frozenset(),
+    ) -> None:
+        self._users = {name: _ranges(grants) for name, grants in users.items()}
+        self._groups = {name: _ranges(grants) for name, grants in groups.items()}
+        self._metrics = metrics
+
+    def permission(self, identity: Identity, experiment: str) -> Permission:
+        tables = [self._users.get(identity.name)]
+        tables += [self._groups.get(group) for group in sorted(identity.groups)]
+        found = [_lookup(table, experiment) for table in tables if table is not None]
+        return max(found, key=_RANK.__getitem__, default=Permission.NO_PERMISSIONS)
+
+    def may_read_metrics(self, identity: Identity) -> bool:
+        names = {f"user:{identity.name}", *(f"group:{group}" for group in identity.groups)}
+        return bool(names & self._metrics)
+
+
+def _ranges(grants: Mapping[str, Permission]) -> tuple[Permission, RangeMap[Permission]]:
+    default = grants.get(ANY_EXPERIMENT, Permission.NO_PERMISSIONS)
+    ranges = RangeMap((ExperimentRange.parse(k), v) for k, v in grants.items() if k != "*")
+    return default, ranges
+
+
+def _lookup(table: tuple[Permission, RangeMap[Permission]], experiment: str) -> Permission:
+    found = table[1].get(experiment)
+    return table[0] if found is None else found
+
+
+class GrantedCaller(Caller):
+    """An identity a token or a proxy vouched for, with permissions from a `GrantTable`."""
+
+    def __init__(self, identity: Identity, grants: GrantTable) -> None:
+        self.identity, self.grants = identity, grants
+
+    async def verify(self) -> None:
+        return None
+
+    async def allows(self, action: Action, path: str) -> Decision:
+        permission = self.grants.permission(self.identity, experiment_of(path))
+        return Decision(permission.allows(action), refusal_reason(permission, action))
+
+    async def may_read_metrics(self) -> bool:
+        return self.grants.may_read_metrics(self.identity)
+
+
+class Sources:
+    """Every configured source; `start`/`close` inside the event loop (the auth app's client)."""
+
+    def __init__(self, config: AuthConfig, tracking_uri: str | None) -> None:
+        self.realm = config.realm
+        self.enforce_on_passthrough = config.enforce_on_passthrough
+        self.static = Authenticator(config)
+        self.auth_app: AuthApp | None = None
+        if config.provider == "mlflow":
+            url = config.mlflow.url or tracking_uri
+            if not url:
+                raise ValueError("auth.provider: mlflow needs auth.mlflow.url or --tracking-uri")
+            self.auth_app = AuthApp(config.mlflow, url, config.realm)
+
+    async def start(self) -> None:
+        if self.auth_app is not None:
+            await self.auth_app.start()
+
+    async def close(self) -> None:
+        if self.auth_app is not None:
+            await self.auth_app.close()
+
+    async def identify(self, authorization: str) -> Caller | None:
+        """The caller these credentials name, or None; `Busy` when too many checks wait."""
+        scheme, _, _ = authorization.strip().partition(" ")
+        if scheme.lower() == "basic" and self.auth_app is not None:
+            login = _basic_login(authorization)
+            if login is not None and login not in self.static.users:
+                return self.auth_app.caller(authorization, login)
+        user = await self.static.identify(authorization)
+        return StaticCaller(user) if user is not None else None
+
+
+def _basic_login(authorization: str) -> str | None:
+    try:
+        return BasicAuth.decode(authorization.strip(), encoding="utf-8").login
+    except ValueError:
+        return None
