@@ -50,8 +50,9 @@ class Caller(abc.ABC):
         that check them up front (static, OIDC, proxy) have nothing left to do."""
 
     @abc.abstractmethod
-    async def allows(self, action: Action, path: str) -> Decision:
-        """May the caller do `action` on the normalised artifact `path` (`<experiment>/...`)?"""
+    async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
+        """May the caller do `action` on the artifact `path` (`<experiment>/...`), named in
+        `workspace` (the request's `X-MLFLOW-WORKSPACE`, None without one)?"""
 
     @abc.abstractmethod
     async def may_read_metrics(self) -> bool:

@@ -49,7 +49,7 @@ class StaticCaller(Caller):
     async def verify(self) -> None:
         return None
 
-    async def allows(self, action: Action, path: str) -> Decision:
+    async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
         permission = self.user.permission_on(experiment_of(path))
         return Decision(permission.allows(action), refusal_reason(permission, action))
 
@@ -102,7 +102,7 @@ class GrantedCaller(Caller):
     async def verify(self) -> None:
         return None
 
-    async def allows(self, action: Action, path: str) -> Decision:
+    async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
         permission = self.grants.permission(self.identity, experiment_of(path))
         return Decision(permission.allows(action), refusal_reason(permission, action))
 

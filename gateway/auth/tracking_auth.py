@@ -37,6 +37,7 @@ from gateway.errors import Unauthenticated
 log = logging.getLogger(__name__)
 
 ALLOWED, DENIED, REFUSED = "allowed", "denied", "refused"
+WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"  # mlflow/utils/workspace_utils.py
 CURRENT_USER = "api/2.0/mlflow/users/current"  # mlflow/server/auth/routes.py GET_CURRENT_USER
 # handlers._disable_unless_serve_artifacts: the auth app has let the request through by then.
 _NOT_SERVING = "--no-serve-artifacts"
@@ -90,13 +91,18 @@ class AuthApp:
         key = self._credential(authorization)
         return await self._who.get(key, lambda: self._current_user(authorization), "user check")
 
-    async def answer(self, authorization: str, action: Action, path: str) -> str:
-        """ALLOWED, DENIED or REFUSED (credentials of nobody): every probe must allow."""
+    async def answer(
+        self, authorization: str, action: Action, path: str, workspace: str | None = None
+    ) -> str:
+        """ALLOWED, DENIED or REFUSED (credentials of nobody): every probe must allow.
+
+        `path` as the client named it and `workspace` its `X-MLFLOW-WORKSPACE` header, which
+        MLflow's auth app reads too (`workspace_context.get_request_workspace`)."""
         credential = self._credential(authorization)
         for probe in probes_for(action, path):
             outcome = await self._answers.get(
-                (credential, action, probe.key),
-                lambda probe=probe: self._ask(authorization, probe),
+                (credential, action, probe.key, workspace),
+                lambda probe=probe: self._ask(authorization, probe, workspace),
                 "permission check",
             )
             if outcome == REFUSED:
@@ -106,18 +112,22 @@ class AuthApp:
         return ALLOWED
 
     async def _current_user(self, authorization: str) -> WhoAmI | None:
-        status, body = await self._request("GET", self.base / CURRENT_USER, authorization)
+        headers = {"Authorization": authorization}
+        status, body = await self._request("GET", self.base / CURRENT_USER, headers)
         if status == 401:
             return None
         if status != 200 or not isinstance(user := _json_user(body), dict):
             raise self._unavailable(f"users/current answered {status}")
         return WhoAmI(str(user.get("username", "")), user.get("is_admin") is True)
 
-    async def _ask(self, authorization: str, probe: Probe) -> str:
+    async def _ask(self, authorization: str, probe: Probe, workspace: str | None) -> str:
         url = self.base / probe.route
         if probe.query is not None:
             url = url.with_query(path=probe.query)
-        status, body = await self._request(probe.method, url, authorization, probe.json)
+        headers = {"Authorization": authorization}
+        if workspace is not None:
+            headers[WORKSPACE_HEADER] = workspace
+        status, body = await self._request(probe.method, url, headers, probe.json)
         if status == 401:
             return REFUSED
         if status == 403:
@@ -127,10 +137,9 @@ class AuthApp:
         raise self._unavailable(f"{probe.method} {probe.route} answered {status}")
 
     async def _request(
-        self, method: str, url: yarl.URL, authorization: str, body: object = None
+        self, method: str, url: yarl.URL, headers: dict[str, str], body: object = None
     ) -> tuple[int, str]:
         assert self._session is not None, "AuthApp.start() has not run"
-        headers = {"Authorization": authorization}
         try:
             async with self._session.request(method, url, headers=headers, json=body) as response:
                 return response.status, (await response.content.read(4096)).decode(errors="replace")
@@ -162,8 +171,8 @@ class MlflowCaller(Caller):
         if await self.app.who(self._authorization) is None:
             raise self._refused()
 
-    async def allows(self, action: Action, path: str) -> Decision:
-        outcome = await self.app.answer(self._authorization, action, path)
+    async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
+        outcome = await self.app.answer(self._authorization, action, path, workspace)
         if outcome == REFUSED:
             raise self._refused()
         if outcome == DENIED:

@@ -16,8 +16,9 @@ The recipes (pins found on Python 3.11, see tests/compat/README.md):
   unpinned pandas 2.3.3 / scikit-learn 1.9.1, so they are not strictly needed).
 - 2.22.5: installs as it is.
 - 3.18.0: `pip install mlflow==3.18.0` fails (its `mlflow-skinny==3.18.0` and
-  `mlflow-tracing==3.18.0` are not on the registry), so 3.17.2 brings the dependencies and the
-  3.18.0 wheel is laid over it with `--no-deps`; the wheel carries the whole `mlflow` package.
+  `mlflow-tracing==3.18.0` are not on the registry), so 3.17.2 brings the dependencies (with
+  the `[auth]` extra's Flask-WTF, for `--app-name basic-auth`) and the 3.18.0 wheel is laid
+  over it with `--no-deps`; the wheel carries the whole `mlflow` package.
 - 3.17.2: the suite's own venv (`sys.executable`).
 """
 
@@ -47,7 +48,7 @@ SUITE_VERSION = "3.17.2"
 RECIPES: dict[str, list[list[str]]] = {
     "2.9.2": [["mlflow==2.9.2", "numpy<2", "pandas<2.2", "scikit-learn<1.4", "setuptools<70"]],
     "2.22.5": [["mlflow==2.22.5", "scikit-learn"]],
-    "3.18.0": [["mlflow==3.17.2", "scikit-learn"], ["--no-deps", "mlflow==3.18.0"]],
+    "3.18.0": [["mlflow[auth]==3.17.2", "scikit-learn"], ["--no-deps", "mlflow==3.18.0"]],
 }
 VERSIONS = ("2.9.2", "2.22.5", SUITE_VERSION, "3.18.0")
 PIP_TIMEOUT = 300.0

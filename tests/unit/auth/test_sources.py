@@ -1,0 +1,67 @@
+"""gateway/auth/sources.py: which source vouches for which credentials, and their permissions."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.auth.actions import Action
+from gateway.auth.config import AuthConfig, Permission
+from gateway.auth.identity import Identity
+from gateway.auth.sources import GrantTable, Sources
+from gateway.auth.tracking_auth import MlflowCaller
+from tests.helpers.credentials import auth_config, basic
+
+
+def test_basic_names_in_the_users_list_stay_static_others_go_to_the_auth_app():
+    async def scenario() -> list[tuple[str, str] | None]:
+        sources = Sources(auth_config(provider="mlflow"), "http://127.0.0.1:9")
+        headers = [basic("alice", "alice-secret"), basic("alice", "x"), basic("bob", "b")]
+        headers += ["Bearer ci-token", "Bearer nobody", "Basic %%%"]
+        found = [await sources.identify(header) for header in headers]
+        return [(c.identity.name, c.identity.source) if c else None for c in found]
+
+    assert asyncio.run(scenario()) == [
+        ("alice", "static"),
+        None,  # a static user's wrong password never reaches the tracking server
+        ("bob", "mlflow"),
+        ("ci", "static"),
+        None,
+        None,
+    ]
+
+
+def test_without_the_auth_app_unknown_names_are_nobody():
+    async def scenario() -> object:
+        return await Sources(auth_config(), None).identify(basic("bob", "b"))
+
+    assert asyncio.run(scenario()) is None
+
+
+def test_the_auth_app_needs_a_url_and_needs_no_static_users():
+    with pytest.raises(ValueError, match="tracking-uri"):
+        Sources(AuthConfig(provider="mlflow"), None)
+    with pytest.raises(ValueError, match="needs users"):
+        AuthConfig()
+    sources = Sources(AuthConfig(provider="mlflow", mlflow={"url": "http://127.0.0.1:9"}), None)
+
+    async def scenario() -> object:
+        return await sources.identify(basic("bob", "b"))
+
+    assert isinstance(asyncio.run(scenario()), MlflowCaller)
+
+
+def test_a_grant_table_takes_the_most_generous_entry_of_the_user_and_each_group():
+    table = GrantTable(
+        users={"ann": {"7": Permission.READ, "*": Permission.NO_PERMISSIONS}},
+        groups={"ml": {"*": Permission.READ, "7-9": Permission.EDIT}, "ops": {"8": "MANAGE"}},
+        metrics=frozenset({"group:ops"}),
+    )
+    ann = Identity("ann", "oidc", frozenset({"ml"}))
+    assert [table.permission(ann, e) for e in ("7", "8", "10")] == ["EDIT", "EDIT", "READ"]
+    both = Identity("bo", "proxy", frozenset({"ml", "ops"}))
+    assert table.permission(both, "8") == Permission.MANAGE
+    assert table.permission(Identity("zed", "oidc"), "7") == Permission.NO_PERMISSIONS
+    assert (table.may_read_metrics(both), table.may_read_metrics(ann)) == (True, False)
+    assert Permission.EDIT.allows(Action.WRITE)

@@ -1,0 +1,150 @@
+"""gateway/auth/tracking_auth.py: how an auth app's answers become decisions.
+
+A small aiohttp app on 127.0.0.1 answers as MLflow's `_before_request` and handlers do; the
+real auth app is in tests/test_mlflow_auth_app.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiohttp import web
+
+from gateway.auth.actions import Action
+from gateway.auth.config import MlflowAuthApp
+from gateway.auth.decisions import Unavailable
+from gateway.auth.tracking_auth import AuthApp
+from gateway.errors import Unauthenticated
+from tests.helpers.credentials import basic
+
+NOT_SERVING = "Endpoint disabled due to the mlflow server running with `--no-serve-artifacts`."
+
+
+@contextlib.asynccontextmanager
+async def auth_app(
+    answer: Callable[[web.Request], web.Response], **config
+) -> AsyncIterator[tuple[AuthApp, list[web.Request]]]:
+    seen: list[web.Request] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append(request)
+        return await answer(request)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = AuthApp(MlflowAuthApp(**config), f"http://127.0.0.1:{port}", "realm")
+    await client.start()
+    try:
+        yield client, seen
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+
+def by_user(request: web.Request) -> web.Response:
+    """alice may read, bob may also write; anyone else is nobody."""
+    header = request.headers.get("Authorization")
+    if header not in (basic("alice", "a"), basic("bob", "b")):
+        return web.Response(status=401, text="You are not authenticated.")
+    if request.path.endswith("/users/current"):
+        name = "alice" if header == basic("alice", "a") else "bob"
+        return web.json_response({"user": {"username": name, "is_admin": name == "bob"}})
+    if request.method == "GET" or (request.method == "POST" and header == basic("bob", "b")):
+        return web.Response(status=503, text=NOT_SERVING)
+    return web.Response(status=403, text="Permission denied")
+
+
+async def _answer(request: web.Request) -> web.Response:
+    return by_user(request)
+
+
+def test_answers_become_decisions_and_refused_credentials_are_unauthenticated():
+    async def scenario() -> None:
+        async with auth_app(_answer) as (client, seen):
+            alice = client.caller(basic("alice", "a"), "alice")
+            bob = client.caller(basic("bob", "b"), "bob")
+            assert (await alice.allows(Action.READ, "7/r/artifacts/x")).allowed
+            assert not (await alice.allows(Action.WRITE, "7/r/artifacts/x")).allowed
+            assert (await bob.allows(Action.WRITE, "7/r/artifacts/x")).allowed
+            assert not (await bob.allows(Action.DELETE, "7")).allowed
+            assert (await bob.may_read_metrics(), await alice.may_read_metrics()) == (True, False)
+            await alice.verify()
+            mallory = client.caller(basic("alice", "wrong"), "alice")
+            with pytest.raises(Unauthenticated):
+                await mallory.allows(Action.READ, "7/x")
+            with pytest.raises(Unauthenticated):
+                await mallory.verify()  # the probe's 401 is remembered: no second request
+            assert [r.path for r in seen].count("/api/2.0/mlflow/users/current") == 2
+            assert all(r.headers.get("Cookie") is None for r in seen)
+
+    asyncio.run(scenario())
+
+
+def test_answers_are_remembered_per_credential_action_and_path():
+    async def scenario() -> int:
+        async with auth_app(_answer) as (client, seen):
+            alice = client.caller(basic("alice", "a"), "alice")
+            for _ in range(3):
+                await asyncio.gather(*[alice.allows(Action.READ, "7/x") for _ in range(10)])
+            await alice.allows(Action.READ, "7/x", workspace="team-a")
+            assert seen[-1].headers["X-MLFLOW-WORKSPACE"] == "team-a"
+            return len(seen)
+
+    assert asyncio.run(scenario()) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_anything_but_an_auth_answer_is_unavailable_never_an_allow(status):
+    async def failing(request: web.Request) -> web.Response:
+        return web.Response(status=status, text="upstream trouble")
+
+    async def scenario() -> int:
+        async with auth_app(failing) as (client, seen):
+            caller = client.caller(basic("alice", "a"), "alice")
+            for _ in range(2):
+                with pytest.raises(Unavailable):
+                    await caller.allows(Action.READ, "7/x")
+            return len(seen)
+
+    assert asyncio.run(scenario()) == 2  # a failure is not remembered
+
+
+def test_a_slow_auth_app_is_unavailable_after_the_timeout_and_a_flood_is_busy():
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def slow(request: web.Request) -> web.Response:
+            await release.wait()
+            return web.Response(status=503, text=NOT_SERVING)
+
+        async with auth_app(slow, timeout_seconds=0.2, max_pending_checks=4) as (client, _):
+            callers = [client.caller(basic(f"u{i}", "p"), f"u{i}") for i in range(6)]
+            results = await asyncio.gather(
+                *[c.allows(Action.READ, "7/x") for c in callers], return_exceptions=True
+            )
+            kinds = sorted(type(r).__name__ for r in results)
+            assert kinds == ["Busy"] * 2 + ["Unavailable"] * 4, kinds
+            release.set()
+
+    asyncio.run(scenario())
+
+
+def test_an_unreachable_auth_app_is_unavailable():
+    async def scenario() -> None:
+        client = AuthApp(MlflowAuthApp(timeout_seconds=1), "http://127.0.0.1:9", "realm")
+        await client.start()
+        try:
+            with pytest.raises(Unavailable):
+                await client.caller(basic("a", "b"), "a").allows(Action.READ, "7/x")
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
