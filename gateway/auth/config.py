@@ -1,36 +1,21 @@
-"""The `auth:` section: users, their hashed credentials and per-experiment permissions."""
+"""The `auth:` section: users, their hashed credentials and per-experiment permissions.
+
+`Permission` lives in `actions` (re-exported here, where it has always been imported from).
+"""
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from gateway.auth.actions import Action
+from gateway.auth.actions import Permission
+
+__all__ = ["AuthConfig", "MlflowAuthApp", "Permission", "ServiceAccount", "UserConfig"]
 from gateway.auth.passwords import TOKEN_PREFIX, ScryptHash, TokenHash
+from gateway.auth.source_config import OidcConfig, ProxyHeaders
 from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, overlaps
-
-
-class Permission(str, enum.Enum):
-    """MLflow's permission names, with MLflow's meaning."""
-
-    READ = "READ"
-    EDIT = "EDIT"
-    MANAGE = "MANAGE"
-    NO_PERMISSIONS = "NO_PERMISSIONS"
-
-    def allows(self, action: Action) -> bool:
-        return action in _GRANTS[self]
-
-
-_GRANTS = {
-    Permission.READ: {Action.READ},
-    Permission.EDIT: {Action.READ, Action.WRITE},
-    Permission.MANAGE: {Action.READ, Action.WRITE, Action.DELETE},
-    Permission.NO_PERMISSIONS: set(),
-}
 
 
 class UserConfig(BaseModel):
@@ -115,6 +100,10 @@ class AuthConfig(BaseModel):
         "static", description="who checks HTTP Basic passwords of names not in `users`"
     )
     mlflow: MlflowAuthApp = Field(default_factory=MlflowAuthApp)
+    oidc: OidcConfig | None = Field(None, description="Bearer JWTs from an OIDC issuer")
+    proxy_headers: ProxyHeaders | None = Field(
+        None, description="identity headers of an authenticating proxy in --trusted-proxies"
+    )
     users: list[UserConfig] = Field(default_factory=list)
     enforce_on_passthrough: bool = Field(
         True, description="require a known user on tracking-server passthrough routes too"
@@ -134,6 +123,7 @@ class AuthConfig(BaseModel):
 
     @model_validator(mode="after")
     def _has_a_source(self) -> AuthConfig:
-        if self.provider == "static" and not self.users:
-            raise ValueError("auth needs users, or provider: mlflow")
+        others = self.provider == "mlflow" or self.oidc or self.proxy_headers
+        if not self.users and not others:
+            raise ValueError("auth needs users, provider: mlflow, oidc or proxy_headers")
         return self

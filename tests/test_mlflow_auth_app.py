@@ -1,0 +1,163 @@
+"""`auth.provider: mlflow`: the gateway enforces exactly what the tracking server's auth app says.
+
+A real `mlflow server --app-name basic-auth` (3.17.2, the suite's, serving artifacts to its own
+directory; 3.18.0 with `--no-serve-artifacts`, as deployments A and B run it), users, grants
+and a role made through its REST API, and a gateway with `auth.provider: mlflow` in front of
+it. MLflow's own decision for each cell is its answer to the same artifact request made on the
+tracking server with the same user's credentials (403 denied; anything else allowed); the
+gateway's is its answer on its own artifact routes. The table: 6 users x 4 experiments x
+{read, write, delete}, on a run's artifact and on a logged model's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.compat.clients import ensure
+from tests.helpers.mlflow_auth import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    AuthAdmin,
+    basic_header,
+    in_parallel,
+    start_auth_server,
+)
+from tests.helpers.stack import clean_env, start_gateway
+from tests.helpers.upstreams import Server, stopping
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+RUN = uuid.uuid4().hex
+ACTIONS = ("read", "write", "delete")
+CACHE_SECONDS = 1.0
+
+
+@dataclass
+class Stack:
+    version: str
+    server: Server
+    gateway_url: str
+    admin: AuthAdmin
+    experiments: list[str]
+    passwords: dict[str, str]
+    root: Path
+
+    def headers(self, user: str) -> dict[str, str]:
+        return basic_header(user, self.passwords[user])
+
+
+def gateway_config(tracking_uri: str, root: Path, **mlflow: object) -> dict:
+    return {
+        "artifacts_destination": str(root),
+        "tracking_uri": tracking_uri,
+        "auth": {"provider": "mlflow", "mlflow": {"cache_seconds": CACHE_SECONDS, **mlflow}},
+    }
+
+
+def start_mlflow_gateway(workdir: Path, config: dict):
+    path = workdir / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return start_gateway(workdir, ["--config", str(path)], clean_env())
+
+
+def populate(admin: AuthAdmin) -> tuple[list[str], dict[str, str]]:
+    """Four experiments and six users whose permissions come from every kind of grant."""
+    experiments = [admin.create_experiment(f"table-{uuid.uuid4().hex[:8]}") for _ in range(4)]
+    e1, e2, e3, e4 = experiments
+    users = ("boss", "reader", "editor", "manager", "teamster", "runreader")
+    passwords = {user: f"{user}-pass-{uuid.uuid4().hex[:12]}" for user in users}
+    for user, password in passwords.items():
+        admin.create_user(user, password)
+    admin.make_admin("boss")
+    # reader: no grant at all, default_permission (READ) everywhere
+    admin.grant("editor", "experiment", e1, "EDIT")
+    admin.grant("editor", "experiment", e2, "EDIT")
+    admin.grant("manager", "experiment", e1, "MANAGE")
+    admin.grant("manager", "experiment", e4, "DENY")
+    admin.role("team", [("experiment", "*", "EDIT"), ("experiment", e3, "MANAGE")], ["teamster"])
+    for experiment in (e1, e2, e3):
+        admin.grant("runreader", "experiment", experiment, "MANAGE")
+    admin.grant("runreader", "run", "*", "READ")  # the run tier: its artifacts only
+    return experiments, {**passwords, ADMIN: ADMIN_PASSWORD}
+
+
+@pytest.fixture(scope="module", params=["3.17.2", "3.18.0"])
+def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    version = request.param
+    workdir = tmp_path_factory.mktemp(f"mlflow-auth-{version}")
+    serving = str(workdir / "served") if version == "3.17.2" else None
+    python = ensure(version).python
+    with stopping(start_auth_server(python, workdir / "mlflow", artifacts_destination=serving)) as server:
+        admin = AuthAdmin.of(server)
+        experiments, passwords = populate(admin)
+        root = workdir / "artifacts"
+        process, url = start_mlflow_gateway(workdir, gateway_config(server.url, root))
+        try:
+            yield Stack(version, server, url, admin, experiments, passwords, root)
+        finally:
+            process.stop()
+
+
+def cell_paths(experiment: str, user: str) -> list[str]:
+    return [
+        f"{experiment}/{RUN}/artifacts/{user}.txt",
+        f"{experiment}/models/m-{RUN[:8]}/artifacts/{user}.txt",
+    ]
+
+
+def decisions(
+    base: str, stack: Stack, users: list[str], allowed: frozenset[int] = frozenset({200, 204})
+) -> dict[tuple[str, str, str], bool]:
+    """Every cell's answer from `base` (the tracking server or the gateway): seeded by the
+    admin, then read, written (a sibling file) and deleted by the cell's user. `allowed`: the
+    statuses that mean the request was let through (503 too on a `--no-serve-artifacts` server)."""
+    cells = [(u, p) for u in users for e in stack.experiments for p in cell_paths(e, u)]
+    admin = stack.headers(ADMIN)
+
+    def seed(cell: tuple[str, str]) -> None:
+        url = f"{base}{ARTIFACTS}/{cell[1]}"
+        response = requests.put(url, data=b"seed", headers=admin, timeout=60)
+        assert response.status_code in allowed, (cell, response.status_code, response.text)
+
+    def act(action: str):
+        def one(cell: tuple[str, str]) -> tuple[tuple[str, str, str], bool]:
+            user, path = cell
+            url, headers = f"{base}{ARTIFACTS}/{path}", stack.headers(user)
+            if action == "read":
+                response = requests.get(url, headers=headers, timeout=60)
+            elif action == "write":
+                response = requests.put(url + ".w", data=b"w", headers=headers, timeout=60)
+            else:
+                response = requests.delete(url, headers=headers, timeout=60)
+            assert response.status_code in {*allowed, 403}, (cell, action, response.text)
+            return (user, path, action), response.status_code != 403
+
+        return one
+
+    in_parallel(seed, cells)
+    found: dict[tuple[str, str, str], bool] = {}
+    for action in ACTIONS:
+        found.update(in_parallel(act(action), cells))
+    return found
+
+
+def test_the_permission_table_matches_the_tracking_servers_decisions(stack):
+    users = ["boss", "reader", "editor", "manager", "teamster", "runreader"]
+    serving = stack.version == "3.17.2"
+    answered = frozenset({200, 204} if serving else {200, 204, 503})
+    mlflow = decisions(stack.server.url, stack, users, answered)
+    gateway = decisions(stack.gateway_url, stack, users)
+    differing = sorted(cell for cell in mlflow if mlflow[cell] != gateway[cell])
+    assert not differing, f"{stack.version}: gateway differs from MLflow on {differing}"
+    assert len(mlflow) == 6 * 4 * 2 * 3
+    for action in ACTIONS:  # a table of one answer would prove nothing
+        answers = {allowed for (_, _, a), allowed in mlflow.items() if a == action}
+        assert answers == {True, False}, action
