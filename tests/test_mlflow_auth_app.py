@@ -95,7 +95,9 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp(f"mlflow-auth-{version}")
     serving = str(workdir / "served") if version == "3.17.2" else None
     python = ensure(version).python
-    with stopping(start_auth_server(python, workdir / "mlflow", artifacts_destination=serving)) as server:
+    with stopping(
+        start_auth_server(python, workdir / "mlflow", artifacts_destination=serving)
+    ) as server:
         admin = AuthAdmin.of(server)
         experiments, passwords = populate(admin)
         root = workdir / "artifacts"

@@ -95,13 +95,17 @@ class AuthAdmin:
 
     def grant(self, user: str, resource_type: str, resource_id: str, permission: str) -> None:
         body = {"username": user, "resource_type": resource_type, "resource_id": resource_id}
-        self.call("POST", "/api/3.0/mlflow/users/permissions/grant", {**body, "permission": permission})
+        self.call(
+            "POST", "/api/3.0/mlflow/users/permissions/grant", {**body, "permission": permission}
+        )
 
     def revoke(self, user: str, resource_type: str, resource_id: str) -> None:
         body = {"username": user, "resource_type": resource_type, "resource_id": resource_id}
         self.call("POST", "/api/3.0/mlflow/users/permissions/revoke", body)
 
-    def role(self, name: str, grants: Iterable[tuple[str, str, str]], members: Iterable[str]) -> None:
+    def role(
+        self, name: str, grants: Iterable[tuple[str, str, str]], members: Iterable[str]
+    ) -> None:
         """A role in the default workspace with (resource_type, pattern, permission) grants."""
         body = {"name": name, "workspace": "default"}
         role_id = self.call("POST", "/api/3.0/mlflow/roles/create", body)["role"]["id"]
@@ -110,7 +114,9 @@ class AuthAdmin:
             grant |= {"role_id": role_id, "permission": permission}
             self.call("POST", "/api/3.0/mlflow/roles/permissions/add", grant)
         for member in members:
-            self.call("POST", "/api/3.0/mlflow/roles/assign", {"username": member, "role_id": role_id})
+            self.call(
+                "POST", "/api/3.0/mlflow/roles/assign", {"username": member, "role_id": role_id}
+            )
 
 
 def in_parallel(work: Callable[[T], R], items: Iterable[T], threads: int = 16) -> list[R]:
