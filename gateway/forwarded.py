@@ -4,6 +4,10 @@
 peer (`request.remote`) is a configured trusted proxy. Otherwise the request's own connection
 and `Host` describe the client.
 
+An authenticating proxy's identity headers (`auth.proxy_headers`: `X-Forwarded-User`,
+`X-Auth-Request-*`, ...) follow the same rule: read from a trusted proxy only, dropped from
+anyone else's requests before the passthrough.
+
 `Forwarded` (RFC 7239) is never parsed: the gateway reads only the X- forms above. It is one of
 `PROXY_HEADERS`, so the upstream client passes it on from a trusted proxy and drops it from
 anyone else (`upstream.headers.upstream_request_headers`).
@@ -16,6 +20,7 @@ from collections.abc import Iterable
 
 from aiohttp import hdrs, web
 
+from gateway.auth.proxy_identity import IDENTITY_HEADERS
 from gateway.config import parse_networks
 
 PROXY_HEADERS = (
@@ -24,6 +29,7 @@ PROXY_HEADERS = (
     "X-Forwarded-Proto",
     "X-Forwarded-Host",
     "X-Real-IP",
+    *IDENTITY_HEADERS,  # an authenticating proxy's user and groups (auth.proxy_headers)
 )
 
 

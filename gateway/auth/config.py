@@ -5,17 +5,19 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from gateway import redact
 from gateway.auth.actions import Permission
-
-__all__ = ["AuthConfig", "MlflowAuthApp", "Permission", "ServiceAccount", "UserConfig"]
 from gateway.auth.passwords import TOKEN_PREFIX, ScryptHash, TokenHash
 from gateway.auth.source_config import OidcConfig, ProxyHeaders
 from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, overlaps
+
+__all__ = ["AuthConfig", "MlflowAuthApp", "Permission", "ServiceAccount", "UserConfig"]
 
 
 class UserConfig(BaseModel):
@@ -64,13 +66,31 @@ class UserConfig(BaseModel):
 
 
 class ServiceAccount(BaseModel):
-    """The gateway's own MLflow user, for `check-config` (and identities the auth app does not
-    authenticate itself): its password only from a file."""
+    """The gateway's own MLflow user, for its own calls (`check-config`): an ordinary user with
+    no grants is enough. The password only from a file (read at start-up, never logged)."""
 
     model_config = {"extra": "forbid"}
 
     username: str = Field(min_length=1, pattern=r"^[^:\s]+$")
     password_file: Path
+    _password: SecretStr = PrivateAttr(default=SecretStr(""))
+
+    @model_validator(mode="after")
+    def _read(self) -> ServiceAccount:
+        try:
+            value = self.password_file.read_text().strip()  # a file's final newline is not in it
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read password_file '{self.password_file}'") from exc
+        if not value:
+            raise ValueError(f"password_file '{self.password_file}' is empty")
+        redact.register(value)  # masked wherever it could appear, from the moment it is read
+        self._password = SecretStr(value)
+        return self
+
+    def authorization(self) -> str:
+        """The HTTP Basic header (RFC 7617) of the service account."""
+        pair = f"{self.username}:{self._password.get_secret_value()}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
 
 
 class MlflowAuthApp(BaseModel):

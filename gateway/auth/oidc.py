@@ -63,7 +63,7 @@ class KeySet:
 
     def __init__(self, config: OidcConfig) -> None:
         self.config = config
-        self._keys: dict[str | None, dict[str, Any]] = {}
+        self._keys: dict[str | None, dict[str, Any]] = {}  # by kid
         self._attempted_at = -float("inf")
         self._failed = False
         self._lock = asyncio.Lock()
@@ -81,6 +81,9 @@ class KeySet:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
     async def key(self, kid: str | None) -> dict[str, Any] | None:
         """The JWK for `kid` (None: the only key, when the set has one), or None."""

@@ -23,6 +23,9 @@ from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.config import AuthConfig, Permission
 from gateway.auth.identity import STATIC, Caller, Decision, Identity
+from gateway.auth.oidc import Verifier, looks_like_jwt
+from gateway.auth.proxy_identity import identity as proxy_identity
+from gateway.auth.source_config import Grants
 from gateway.auth.tracking_auth import AuthApp
 from gateway.auth.users import User
 from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, RangeMap, experiment_of
@@ -71,6 +74,10 @@ class GrantTable:
         self._groups = {name: _ranges(grants) for name, grants in groups.items()}
         self._metrics = metrics
 
+    @classmethod
+    def of(cls, grants: Grants) -> GrantTable:
+        return cls(grants.users, grants.groups, frozenset(grants.metrics))
+
     def permission(self, identity: Identity, experiment: str) -> Permission:
         tables = [self._users.get(identity.name)]
         tables += [self._groups.get(group) for group in sorted(identity.groups)]
@@ -114,6 +121,7 @@ class Sources:
     """Every configured source; `start`/`close` inside the event loop (the auth app's client)."""
 
     def __init__(self, config: AuthConfig, tracking_uri: str | None) -> None:
+        self.config = config
         self.realm = config.realm
         self.enforce_on_passthrough = config.enforce_on_passthrough
         self.static = Authenticator(config)
@@ -123,18 +131,35 @@ class Sources:
             if not url:
                 raise ValueError("auth.provider: mlflow needs auth.mlflow.url or --tracking-uri")
             self.auth_app = AuthApp(config.mlflow, url, config.realm)
+        self.oidc = Verifier(config.oidc, config.realm) if config.oidc else None
+        self._oidc_grants = GrantTable.of(config.oidc.permissions) if config.oidc else None
+        proxy = config.proxy_headers
+        self._proxy_grants = GrantTable.of(proxy.permissions) if proxy else None
 
     async def start(self) -> None:
-        if self.auth_app is not None:
-            await self.auth_app.start()
+        for part in (self.auth_app, self.oidc):
+            if part is not None:
+                await part.start()
 
     async def close(self) -> None:
-        if self.auth_app is not None:
-            await self.auth_app.close()
+        for part in (self.auth_app, self.oidc):
+            if part is not None:
+                await part.close()
+
+    def from_proxy(self, headers: Mapping[str, str]) -> Caller | None:
+        """The proxy's user, for a request from a trusted proxy only (the caller checks)."""
+        if self.config.proxy_headers is None or self._proxy_grants is None:
+            return None
+        found = proxy_identity(headers, self.config.proxy_headers)
+        return GrantedCaller(found, self._proxy_grants) if found is not None else None
 
     async def identify(self, authorization: str) -> Caller | None:
-        """The caller these credentials name, or None; `Busy` when too many checks wait."""
-        scheme, _, _ = authorization.strip().partition(" ")
+        """The caller these credentials name, or None; `Busy` when too many checks wait,
+        `oidc.InvalidToken` (401 with the reason) for a JWT the issuer did not sign."""
+        scheme, _, value = authorization.strip().partition(" ")
+        token = value.strip()
+        if scheme.lower() == "bearer" and self.oidc and self._oidc_grants and looks_like_jwt(token):
+            return GrantedCaller(await self.oidc.identify(token), self._oidc_grants)
         if scheme.lower() == "basic" and self.auth_app is not None:
             login = _basic_login(authorization)
             if login is not None and login not in self.static.users:

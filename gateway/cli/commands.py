@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from gateway.auth.passwords import hash_secret, hash_token
+from gateway.auth.reach import reach
 from gateway.cli.startup import PROG, configured, report
+from gateway.config import Settings
 from gateway.redact import redact
 from gateway.routing.destinations import Destinations
 from gateway.stores import probe
@@ -54,7 +56,7 @@ def check_config(argv: Sequence[str]) -> int:
     loaded = configured(argv)
     if loaded is None:
         return 2
-    _, destinations = loaded
+    settings, destinations = loaded
 
     async def reach_all() -> list[str | None]:
         return await asyncio.gather(*(_reach(name, destinations) for name in destinations.stores))
@@ -64,8 +66,19 @@ def check_config(argv: Sequence[str]) -> int:
         if problem is None:
             print(f"ok  {name}  {redact(store.uri)}")
     problems = [problem for problem in results if problem is not None]
+    problems += _reach_identity_sources(settings)
     report(problems)
     return 1 if problems else 0
+
+
+def _reach_identity_sources(settings: Settings) -> list[str]:
+    """The auth app and the OIDC issuer, once each: their problems (ok lines are printed)."""
+    if settings.auth is None:
+        return []
+    found = asyncio.run(reach(settings.auth, settings.tracking_uri))
+    for line in (line for ok, line in found if ok):
+        print(f"ok  {redact(line)}")
+    return [line for ok, line in found if not ok]
 
 
 # Below this a token's lookup id (see passwords.lookup_id) makes offline guessing cheap.

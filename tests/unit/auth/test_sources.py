@@ -65,3 +65,36 @@ def test_a_grant_table_takes_the_most_generous_entry_of_the_user_and_each_group(
     assert table.permission(Identity("zed", "oidc"), "7") == Permission.NO_PERMISSIONS
     assert (table.may_read_metrics(both), table.may_read_metrics(ann)) == (True, False)
     assert Permission.EDIT.allows(Action.WRITE)
+
+
+def test_a_jwt_goes_to_oidc_and_any_other_bearer_to_the_static_tokens():
+    from gateway.auth.oidc import InvalidToken
+    from tests.helpers.oidc_issuer import AUDIENCE, Issuer, serving
+
+    async def scenario() -> list[object]:
+        async with serving(Issuer()) as issuer:
+            oidc = {"issuer": issuer.url, "audience": AUDIENCE}
+            oidc["permissions"] = {"groups": {"ml": {"*": "EDIT"}}}
+            sources = Sources(auth_config(oidc=oidc), None)
+            await sources.start()
+            try:
+                ann = await sources.identify("Bearer " + issuer.token(issuer.claims(groups=["ml"])))
+                ci = await sources.identify("Bearer ci-token")
+                with pytest.raises(InvalidToken):
+                    await sources.identify("Bearer " + issuer.unsigned(issuer.claims()))
+                decision = await ann.allows(Action.WRITE, "7/r/artifacts/x")
+            finally:
+                await sources.close()
+            return [ann.identity.source, ci.identity.name, decision.allowed]
+
+    assert asyncio.run(scenario()) == ["oidc", "ci", True]
+
+
+def test_proxy_headers_name_a_caller_only_when_configured():
+    headers = {"X-Forwarded-User": "ann", "X-Forwarded-Groups": "ml"}
+    assert Sources(auth_config(), None).from_proxy(headers) is None
+    proxied = {"permissions": {"groups": {"ml": {"7": "READ"}}}}
+    caller = Sources(auth_config(proxy_headers=proxied), None).from_proxy(headers)
+    assert caller is not None and (caller.name, caller.identity.source) == ("ann", "proxy")
+    assert asyncio.run(caller.allows(Action.READ, "7/x")).allowed
+    assert not asyncio.run(caller.allows(Action.READ, "8/x")).allowed
