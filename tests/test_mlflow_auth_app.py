@@ -11,6 +11,7 @@ gateway's is its answer on its own artifact routes. The table: 6 users x 4 exper
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import requests
 import yaml
 
 from tests.compat.clients import ensure
+from tests.helpers.cli import run_cli, write_config
+from tests.helpers.client_flow import NOTES
 from tests.helpers.mlflow_auth import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -29,8 +32,9 @@ from tests.helpers.mlflow_auth import (
     in_parallel,
     start_auth_server,
 )
+from tests.helpers.processes import free_port
 from tests.helpers.stack import clean_env, start_gateway
-from tests.helpers.upstreams import Server, stopping
+from tests.helpers.upstreams import Server, run_client_flow, stopping
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +63,7 @@ def gateway_config(tracking_uri: str, root: Path, **mlflow: object) -> dict:
         "artifacts_destination": str(root),
         "tracking_uri": tracking_uri,
         "auth": {"provider": "mlflow", "mlflow": {"cache_seconds": CACHE_SECONDS, **mlflow}},
+        "metrics": {"require_permission": True},
     }
 
 
@@ -163,3 +168,118 @@ def test_the_permission_table_matches_the_tracking_servers_decisions(stack):
     for action in ACTIONS:  # a table of one answer would prove nothing
         answers = {allowed for (_, _, a), allowed in mlflow.items() if a == action}
         assert answers == {True, False}, action
+
+
+def test_a_permission_revoked_upstream_takes_effect_within_the_cache_time(stack):
+    experiment = stack.admin.create_experiment(f"revoked-{uuid.uuid4().hex[:8]}")
+    name, password = f"rev-{uuid.uuid4().hex[:6]}", f"pw-{uuid.uuid4().hex}"
+    stack.admin.create_user(name, password)
+    stack.admin.grant(name, "experiment", experiment, "EDIT")
+    url = f"{stack.gateway_url}{ARTIFACTS}/{experiment}/{RUN}/artifacts/x.txt"
+    headers = basic_header(name, password)
+    assert requests.put(url, data=b"1", headers=headers, timeout=60).status_code == 200
+    stack.admin.revoke(name, "experiment", experiment)
+    time.sleep(CACHE_SECONDS)  # the documented delay: auth.mlflow.cache_seconds
+    refused = requests.put(url, data=b"2", headers=headers, timeout=60)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert (stack.root / experiment / RUN / "artifacts" / "x.txt").read_bytes() == b"1"
+
+
+def test_the_stock_client_end_to_end_with_username_and_password_multipart_included(stack, tmp_path):
+    """`MLFLOW_TRACKING_USERNAME`/`PASSWORD` of a user of the auth app, the gateway as the
+    tracking URI (deployment A); uploads through the proxied multipart routes."""
+    name, password = f"flow-{uuid.uuid4().hex[:6]}", f"pw-{uuid.uuid4().hex}"
+    stack.admin.create_user(name, password)  # creating the experiment makes them its manager
+    flow = run_client_flow(
+        stack.gateway_url,
+        f"auth-app-flow-{uuid.uuid4().hex[:8]}",
+        f"auth-app-model-{uuid.uuid4().hex[:8]}",
+        tmp_path,
+        ensure(stack.version).python,
+        MLFLOW_TRACKING_USERNAME=name,
+        MLFLOW_TRACKING_PASSWORD=password,
+        MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD="true",
+        MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE="1",
+    )
+    assert flow["predicted"] == flow["expected"] == flow["predicted_registered"]
+    assert flow["downloaded"] == NOTES
+    stored = stack.root / flow["experiment_id"] / flow["run_id"] / "artifacts"
+    assert (stored / "notes" / "readme.txt").read_text() == NOTES
+    log = (stack.root.parent / "gateway.log").read_text()
+    assert f" {name} " in log and "source=mlflow" in log and password not in log
+    assert "/mpu/complete/" in log
+
+
+def test_an_unreachable_auth_app_is_503_and_nothing_is_stored(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"
+    root = tmp_path / "artifacts"
+    config = gateway_config(dead, root, timeout_seconds=2)
+    process, url = start_mlflow_gateway(tmp_path, config)
+    try:
+        target = f"{url}{ARTIFACTS}/1/{RUN}/artifacts/x.txt"
+        headers = basic_header("reader", "whatever")
+        answers = [requests.put(target, data=b"x", headers=headers, timeout=60) for _ in range(2)]
+        answers.append(requests.get(target, headers=headers, timeout=60))
+    finally:
+        process.stop()
+    assert [a.status_code for a in answers] == [503, 503, 503]
+    assert answers[0].json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert not list(root.rglob("x.txt"))
+
+
+def test_metrics_and_server_info_work_with_the_auth_apps_users(stack):
+    """`/metrics` under `require_permission`: the auth app's admins; `server-info` (an
+    Identified route) answers a user of the auth app as it answers anyone known."""
+    metrics = f"{stack.gateway_url}/metrics"
+    statuses = [
+        requests.get(metrics, headers=stack.headers(user), timeout=60).status_code
+        for user in ("boss", "reader")
+    ]
+    statuses.append(requests.get(metrics, timeout=60).status_code)
+    statuses.append(
+        requests.get(metrics, headers=basic_header("boss", "wrong"), timeout=60).status_code
+    )
+    assert statuses == [200, 403, 401, 401]
+    info = requests.get(
+        f"{stack.gateway_url}/api/3.0/mlflow/server-info",
+        headers=stack.headers("reader"),
+        timeout=60,
+    )
+    assert info.status_code == 200, info.text
+
+
+def test_a_flood_of_bogus_credentials_is_bounded_and_never_allowed(stack, tmp_path):
+    config = gateway_config(stack.server.url, tmp_path / "artifacts", max_pending_checks=1)
+    process, url = start_mlflow_gateway(tmp_path, config)
+    try:
+        target = f"{url}{ARTIFACTS}/{stack.experiments[0]}/{RUN}/artifacts/flood.txt"
+
+        def bogus(i: int) -> int:
+            headers = basic_header(f"nobody-{i}", f"guess-{i}")
+            return requests.put(target, data=b"x", headers=headers, timeout=60).status_code
+
+        statuses = in_parallel(bogus, range(48), threads=24)
+    finally:
+        process.stop()
+    assert set(statuses) <= {401, 429} and 429 in statuses and 401 in statuses, statuses
+    assert not list((tmp_path / "artifacts").rglob("flood.txt"))
+
+
+@pytest.mark.parametrize("stack", ["3.17.2"], indirect=True)
+def test_check_config_signs_in_with_the_service_account_once(stack, tmp_path):
+    name, password = f"svc-{uuid.uuid4().hex[:6]}", f"svc-pw-{uuid.uuid4().hex}"
+    stack.admin.create_user(name, password)  # no grant at all: signing in is all it does
+    secret = tmp_path / "password"
+    results = []
+    for written in (password, "not-the-password-" + uuid.uuid4().hex):
+        secret.write_text(written + "\n")
+        config = gateway_config(stack.server.url, tmp_path / "artifacts")
+        config["auth"]["mlflow"]["service_account"] = {
+            "username": name,
+            "password_file": str(secret),
+        }
+        results.append(run_cli("check-config", "--config", str(write_config(tmp_path, config))))
+        assert written not in results[-1].stdout + results[-1].stderr
+    ok, refused = results
+    assert ok.returncode == 0 and f"service account {name!r} signed in" in ok.stdout, ok
+    assert refused.returncode == 1 and f"service account {name!r} refused (401)" in refused.stderr

@@ -39,6 +39,7 @@ class Caller(abc.ABC):
     """An identified request's questions, asked by the guard and `access.store_for`."""
 
     identity: Identity
+    confirmed = True  # the source has checked the credentials (the auth app: once it answered)
 
     @property
     def name(self) -> str:

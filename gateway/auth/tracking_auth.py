@@ -65,6 +65,7 @@ class AuthApp:
             "timeout": config.timeout_seconds,
         }
         self._who: Decisions[WhoAmI | None] = Decisions(**limits)
+        self._valid: Decisions[bool] = Decisions(**limits)  # what any answer proved
         self._answers: Decisions[str] = Decisions(**limits)
         self._session: aiohttp.ClientSession | None = None
 
@@ -89,7 +90,14 @@ class AuthApp:
     async def who(self, authorization: str) -> WhoAmI | None:
         """The auth app's user for these credentials (GET users/current), or None."""
         key = self._credential(authorization)
-        return await self._who.get(key, lambda: self._current_user(authorization), "user check")
+        found = await self._who.get(key, lambda: self._current_user(authorization), "user check")
+        self._valid.remember(key, found is not None)
+        return found
+
+    async def valid(self, authorization: str) -> bool:
+        """Whether the auth app knows these credentials: from any earlier answer, else asked."""
+        hit, known = self._valid.cached(self._credential(authorization))
+        return bool(known) if hit else await self.who(authorization) is not None
 
     async def answer(
         self, authorization: str, action: Action, path: str, workspace: str | None = None
@@ -105,8 +113,7 @@ class AuthApp:
                 lambda probe=probe: self._ask(authorization, probe, workspace),
                 "permission check",
             )
-            if outcome == REFUSED:
-                self._who.remember(credential, None)
+            self._valid.remember(credential, outcome != REFUSED)
             if outcome != ALLOWED:
                 return outcome
         return ALLOWED
@@ -163,18 +170,21 @@ class MlflowCaller(Caller):
 
     def __init__(self, app: AuthApp, authorization: str, identity: Identity) -> None:
         self.app, self._authorization, self.identity = app, authorization, identity
+        self.confirmed = False  # until the auth app has answered for these credentials
 
     def _refused(self) -> Unauthenticated:
         return Unauthenticated("Invalid credentials", self.app.realm)
 
     async def verify(self) -> None:
-        if await self.app.who(self._authorization) is None:
+        if not await self.app.valid(self._authorization):
             raise self._refused()
+        self.confirmed = True
 
     async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
         outcome = await self.app.answer(self._authorization, action, path, workspace)
         if outcome == REFUSED:
             raise self._refused()
+        self.confirmed = True
         if outcome == DENIED:
             return Decision(False, "the tracking server's auth app does not grant it")
         return Decision(True)
@@ -184,4 +194,5 @@ class MlflowCaller(Caller):
         who = await self.app.who(self._authorization)
         if who is None:
             raise self._refused()
+        self.confirmed = True
         return who.is_admin

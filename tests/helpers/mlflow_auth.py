@@ -52,7 +52,7 @@ def start_auth_server(
     return start_mlflow_server(
         python,
         workdir,
-        str(workdir / "mlruns"),
+        "mlflow-artifacts:/",  # clients send artifacts to their tracking URI: the gateway
         "--app-name",
         "basic-auth",
         artifacts_destination=artifacts_destination,

@@ -146,3 +146,24 @@ def serving_in_thread(issuer: Issuer) -> Iterator[Issuer]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
         loop.close()
+
+
+def forged(issuer: Issuer) -> dict[str, str]:
+    """Each broken or forged token by the reason the gateway must give for refusing it."""
+    now = int(time.time())
+    claims = issuer.claims()
+    stranger = SigningKey.rsa()
+    stranger.kid = "not-a-key-of-the-issuer"
+    return {
+        "token expired": issuer.token(issuer.claims(exp=now - 3600, iat=now - 7200)),
+        "token not yet valid": issuer.token(issuer.claims(nbf=now + 3600)),
+        "wrong audience": issuer.token(issuer.claims(aud="someone-else")),
+        "wrong issuer": issuer.token(issuer.claims(iss="https://evil.example")),
+        "algorithm 'none' is not allowed": issuer.unsigned(claims),
+        "algorithm 'HS256' is not allowed": issuer.hs256_with_public_key(claims),
+        "unknown signing key": issuer.token(claims, key=stranger),
+        "signature does not verify": issuer.tampered(claims, sub="admin"),
+        "missing user claim 'sub'": issuer.token({k: v for k, v in claims.items() if k != "sub"}),
+        "missing claim 'exp'": issuer.token({k: v for k, v in claims.items() if k != "exp"}),
+        "malformed token": "eyJhbGciOi.not-base64.x",
+    }

@@ -114,11 +114,19 @@ def start_echo(workdir: Path) -> Server:
     return Server(process.start(), url, workdir)
 
 
-def run_client_flow(tracking_uri: str, experiment: str, model_name: str, workdir: Path) -> dict:
-    """tests/helpers/client_flow.py in a fresh interpreter that knows only the tracking URI."""
+def run_client_flow(
+    tracking_uri: str,
+    experiment: str,
+    model_name: str,
+    workdir: Path,
+    python: Path = Path(sys.executable),
+    **env: str,
+) -> dict:
+    """tests/helpers/client_flow.py in a fresh interpreter of `python` that knows only the
+    tracking URI and `env` (credentials, multipart switches)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = clean_env(MLFLOW_TRACKING_URI=tracking_uri, PYTHONPATH=str(ROOT), **NO_TELEMETRY)
-    argv = [sys.executable, "-m", "tests.helpers.client_flow", experiment, model_name, str(workdir)]
+    env = clean_env(MLFLOW_TRACKING_URI=tracking_uri, PYTHONPATH=str(ROOT), **NO_TELEMETRY, **env)
+    argv = [str(python), "-m", "tests.helpers.client_flow", experiment, model_name, str(workdir)]
     result = subprocess.run(
         argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False
     )

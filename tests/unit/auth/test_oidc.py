@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import pytest
 
 from gateway.auth.decisions import Unavailable
 from gateway.auth.oidc import InvalidToken, Verifier, looks_like_jwt
 from gateway.auth.source_config import OidcConfig
-from tests.helpers.oidc_issuer import AUDIENCE, Issuer, SigningKey, serving
+from tests.helpers.oidc_issuer import AUDIENCE, Issuer, SigningKey, forged, serving
 
 
 def config(issuer: Issuer, **extra) -> OidcConfig:
@@ -23,26 +22,6 @@ async def verifier_for(issuer: Issuer, **extra) -> Verifier:
     verifier = Verifier(config(issuer, **extra), "realm")
     await verifier.start()
     return verifier
-
-
-def forged(issuer: Issuer) -> dict[str, str]:
-    now = int(time.time())
-    claims = issuer.claims()
-    stranger = SigningKey.rsa()
-    stranger.kid = "not-a-key-of-the-issuer"
-    return {
-        "token expired": issuer.token(issuer.claims(exp=now - 3600, iat=now - 7200)),
-        "token not yet valid": issuer.token(issuer.claims(nbf=now + 3600)),
-        "wrong audience": issuer.token(issuer.claims(aud="someone-else")),
-        "wrong issuer": issuer.token(issuer.claims(iss="https://evil.example")),
-        "algorithm 'none' is not allowed": issuer.unsigned(claims),
-        "algorithm 'HS256' is not allowed": issuer.hs256_with_public_key(claims),
-        "unknown signing key": issuer.token(claims, key=stranger),
-        "signature does not verify": issuer.tampered(claims, sub="admin"),
-        "missing user claim 'sub'": issuer.token({k: v for k, v in claims.items() if k != "sub"}),
-        "missing claim 'exp'": issuer.token({k: v for k, v in claims.items() if k != "exp"}),
-        "malformed token": "eyJhbGciOi.not-base64.x",
-    }
 
 
 def test_a_valid_token_names_its_user_and_groups():

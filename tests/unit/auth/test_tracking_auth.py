@@ -77,6 +77,7 @@ def test_answers_become_decisions_and_refused_credentials_are_unauthenticated():
             assert not (await bob.allows(Action.DELETE, "7")).allowed
             assert (await bob.may_read_metrics(), await alice.may_read_metrics()) == (True, False)
             await alice.verify()
+            assert alice.confirmed
             mallory = client.caller(basic("alice", "wrong"), "alice")
             with pytest.raises(Unauthenticated):
                 await mallory.allows(Action.READ, "7/x")
@@ -148,3 +149,20 @@ def test_an_unreachable_auth_app_is_unavailable():
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_64_concurrent_first_requests_of_distinct_users_cost_one_upstream_check_each():
+    """A request's first question (the probe) also proves the password: no separate check."""
+
+    async def anyone(request: web.Request) -> web.Response:
+        return web.Response(status=503, text=NOT_SERVING)
+
+    async def scenario() -> tuple[int, int]:
+        async with auth_app(anyone) as (client, seen):
+            callers = [client.caller(basic(f"user{i}", "pw"), f"user{i}") for i in range(64)]
+            for _ in range(3):  # the same download, three times over
+                await asyncio.gather(*[c.allows(Action.READ, "7/r/artifacts/x") for c in callers])
+            await asyncio.gather(*[c.verify() for c in callers[:8]])  # proven already
+            return len(seen), len({r.headers["Authorization"] for r in seen})
+
+    assert asyncio.run(scenario()) == (64, 64)
