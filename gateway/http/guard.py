@@ -84,20 +84,15 @@ class Artifact(Rule):
         self.action, self.listing = action, listing
 
     async def check(self, request: web.Request) -> None:
-        try:
-            await resolve(request)
-            if self.listing and not request.match_info.get("path"):
-                path = query_path(request)
-            else:
-                path, _ = url_path(request)
-        except InvalidParameter:
-            caller(request)  # anonymous callers learn nothing, not even that a path is unsafe
-            raise
+        caller(request)  # 401 first: anonymous callers learn nothing, not even a path's fault
+        await resolve(request)
+        if self.listing and not request.match_info.get("path"):
+            path = query_path(request)
+        else:
+            path, _ = url_path(request)
         key = key_of(path)
         if key.experiment:
             await authorize(request, key, self.action)
-        else:
-            caller(request)
 
 
 class Tracking(Rule):
