@@ -191,19 +191,22 @@ def prefix_of(text: str) -> str:
 
 
 def conflicts(labelled: Iterable[tuple[Selector, str]]) -> list[str]:
-    """One line per pair of selectors that would both be the most specific for some path."""
-    items = list(labelled)
+    """One line per pair of selectors that would both be the most specific for some path:
+    overlapping ranges, or the same prefix or workspace twice, within one workspace scope."""
+    groups: dict[tuple[str | None, int], list[tuple[Selector, str]]] = {}
+    for selector, label in labelled:
+        groups.setdefault((selector.workspace, selector.rank[0]), []).append((selector, label))
     problems = []
-    for i, (one, label) in enumerate(items):
-        for other, other_label in items[i + 1 :]:
-            if one.workspace != other.workspace or one.rank[0] != other.rank[0]:
-                continue
-            same = one.prefix == other.prefix and one.experiments is None is other.experiments
-            ranges = one.experiments and other.experiments
-            if ranges and overlaps([(one.experiments, label), (other.experiments, other_label)]):
-                same = True
-            if same:
-                problems.append(f"{one} ({label}) and {other} ({other_label}) overlap")
+    for (workspace, _), items in groups.items():
+        where = f" in workspace {workspace!r}" if workspace else ""
+        ranges = [(s.experiments, label) for s, label in items if s.experiments is not None]
+        problems += [f"{line}{where}" for line in overlaps(ranges)]
+        seen: dict[str, str] = {}
+        for selector, label in items:
+            if selector.experiments is None:
+                if (text := str(selector)) in seen:
+                    problems.append(f"{text} ({seen[text]}) and ({label}) name the same paths")
+                seen.setdefault(text, label)
     return problems
 
 
@@ -211,7 +214,7 @@ class SelectorMap(Generic[T]):
     """Selectors to values; the most specific selector matching a key wins, else `default`."""
 
     def __init__(self, items: Iterable[tuple[Selector, T]], default: T) -> None:
-        self.items = sorted(items, key=lambda item: item[0].rank, reverse=True)
+        self.items = sorted(items, key=lambda item: _precedence(item[0]))
         self.default = default
 
     def get(self, key: TenancyKey) -> T:
@@ -219,3 +222,9 @@ class SelectorMap(Generic[T]):
             if selector.matches(key):
                 return value
         return self.default
+
+
+def _precedence(selector: Selector) -> tuple[int, int, int]:
+    """Most specific first; within a tier, in ID order (as `routes` prints them)."""
+    tier, length = selector.rank
+    return (-tier, -length, selector.experiments.first if selector.experiments else 0)

@@ -187,8 +187,8 @@ def test_conflicts_are_pairs_of_equally_specific_selectors_that_share_a_path():
         )
     ]
     assert conflicts(labelled) == [
-        "1-10 (r0) and 5 (r1) overlap",
-        "workspace:a1:5 (r2) and workspace:a1:3-6 (r3) overlap",
-        "prefix:t/ (r4) and prefix:t/ (r5) overlap",
-        "workspace:a1 (r7) and workspace:a1 (r8) overlap",
+        "experiments 1-10 (r0) and 5 (r1) overlap",
+        "experiments 3-6 (r3) and 5 (r2) overlap in workspace 'a1'",
+        "prefix:t/ (r4) and (r5) name the same paths",
+        "workspace:a1 (r7) and (r8) name the same paths",
     ]
