@@ -27,7 +27,6 @@ from gateway.auth.policy import (
 )
 from gateway.errors import (
     ApiError,
-    InvalidParameter,
     MethodRefused,
     PermissionDenied,
     Unauthenticated,
