@@ -66,7 +66,7 @@ def test_routes_prints_the_table_shown_in_the_docs(documented_config, tmp_path):
         env={"GATEWAY_DESTINATIONS__NLP__SECRET_ACCESS_KEY": NLP_SECRET},
     )
     assert result.returncode == 0, result.stderr
-    documented = documented_block(TENANCY_PAGE, "text", "experiments  destination").replace(
+    documented = documented_block(TENANCY_PAGE, "text", "route  destination").replace(
         "/mnt/nfs/mlartifacts", str(tmp_path / "archive")
     )
     assert [line.split() for line in result.stdout.splitlines()] == [

@@ -5,6 +5,9 @@ in mlflow/server/workspace_helpers.py): a header with workspaces off is refused,
 means the provider's default workspace (the SQL provider's `default`), and a name is validated.
 Whether workspaces are on is a setting in deployment B and the tracking server's
 `/server-info` (`workspaces_enabled`) in A, read through the same cache `/server-info` uses.
+While the tracking server cannot say, a request without the header is served by the default
+workspace's rule, which is the stricter of the two modes (only `workspaces/<other>/...` paths
+differ, and those it refuses), so artifact routes keep working through an outage.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class WorkspacesDisabled(ApiError):
 class _Cached:
     payload: dict[str, Any] | None = None
     expires: float = 0.0
+    failed: float = -CACHE_SECONDS  # when a lookup last failed (monotonic)
 
 
 WORKSPACES = web.AppKey("workspaces", WorkspacesConfig)
@@ -63,27 +67,28 @@ async def tracking_server_info(request: web.Request) -> dict[str, Any] | None:
     except (ApiError, TimeoutError) as exc:
         why = exc.message if isinstance(exc, ApiError) else f"no answer in {LOOKUP_TIMEOUT} s"
         log.warning("server-info from the tracking server failed: %s", why)
+        cached.failed = now
         return cached.payload  # a stale answer describes the tracking server better than none
     cached.payload, cached.expires = payload, now + CACHE_SECONDS
     return payload
 
 
-async def workspaces_enabled(request: web.Request) -> bool:
-    """The setting, else the tracking server's word; unknown is a 503, never a guess, since a
-    guess would store a workspace's files in another layout than MLflow's."""
+async def workspaces_enabled(request: web.Request) -> bool | None:
+    """The setting, else the tracking server's word; None when it cannot say. After a failed
+    lookup artifact routes do not ask again for `CACHE_SECONDS` (each wait costs a request
+    `LOOKUP_TIMEOUT`); `/server-info` itself still does."""
     config = request.app.get(WORKSPACES) or WorkspacesConfig()
     if config.enabled is not None:
         return config.enabled
     if request.app.get(UPSTREAM) is None:
         return False
-    payload = await tracking_server_info(request)
-    if payload is None:
-        raise UpstreamError(
-            "Cannot tell whether the tracking server has workspaces enabled: its /server-info "
-            "did not answer; set workspaces.enabled to serve artifacts without it",
-            503,
-        )
-    return bool(payload.get("workspaces_enabled"))
+    cached, now = request.app[_CACHE], time.monotonic()
+    fresh = cached.payload is not None and now < cached.expires
+    if fresh or now - cached.failed < CACHE_SECONDS:
+        payload = cached.payload
+    else:
+        payload = await tracking_server_info(request)
+    return None if payload is None else bool(payload.get("workspaces_enabled"))
 
 
 async def resolve(request: web.Request) -> str | None:
@@ -91,7 +96,14 @@ async def resolve(request: web.Request) -> str | None:
     if _RESOLVED in request:
         return request[_RESOLVED]
     header = (request.headers.get(HEADER) or "").strip()
-    if not await workspaces_enabled(request):
+    enabled = await workspaces_enabled(request)
+    if enabled is None and header:
+        raise UpstreamError(  # a guess would store the workspace's files in the wrong layout
+            "Cannot tell whether the tracking server has workspaces enabled: its /server-info "
+            "does not answer; set workspaces.enabled to serve workspaces without it",
+            503,
+        )
+    if enabled is False:
         if header:
             raise WorkspacesDisabled(
                 "Workspace APIs are not available: workspaces are not enabled on this server"
