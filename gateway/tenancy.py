@@ -56,10 +56,12 @@ def scoped_path(path: str, workspace: str | None) -> str:
         return path
     if not path:  # the default workspace's top level is the legacy root
         return path if workspace == DEFAULT_WORKSPACE else posixpath.join(WORKSPACES_DIR, workspace)
-    if workspace == DEFAULT_WORKSPACE and not path.startswith(WORKSPACES_DIR + "/"):
+    # 3.18 compares the reserved segment case-insensitively (a case-insensitive local store
+    # serves `WORKSPACES/` as `workspaces/`); 3.17.2 did not. The stricter rule for both.
+    if workspace == DEFAULT_WORKSPACE and not path.lower().startswith(WORKSPACES_DIR + "/"):
         return path  # the legacy layout; only the reserved namespace is checked
     leading = path.split("/", 2)
-    if leading[0] == WORKSPACES_DIR:
+    if leading[0].lower() == WORKSPACES_DIR:
         if len(leading) == 1 or not leading[1]:
             raise InvalidParameter(
                 "Artifact paths prefixed with 'workspaces/' must include a workspace name."
@@ -100,10 +102,11 @@ def key_of(stored: str) -> TenancyKey:
     name is valid); everything else is the default workspace's legacy layout, `workspaces`
     alone included (a first segment no rule can name)."""
     parts = stored.split("/", 3) if stored else []
-    if len(parts) >= 2 and parts[0] == WORKSPACES_DIR and _valid(parts[1]):
+    # Case-insensitively: on a case-insensitive local store `WORKSPACES/Team-A/` is team-a's.
+    if len(parts) >= 2 and parts[0].lower() == WORKSPACES_DIR and _valid(parts[1].lower()):
         below = parts[2:]
         return TenancyKey(
-            parts[1], below[0] if below else "", below[1] if len(below) > 1 else "", stored
+            parts[1].lower(), below[0] if below else "", below[1] if len(below) > 1 else "", stored
         )
     head, _, rest = stored.partition("/")
     return TenancyKey(DEFAULT_WORKSPACE, head, rest, stored)
@@ -147,9 +150,9 @@ class Selector:
         if self.experiments is not None:
             number = experiment_number(key.experiment)
             return number is not None and number in self.experiments
-        if self.prefix is not None:
-            below = key.below_workspace
-            return below == self.prefix or below.startswith(self.prefix + "/")
+        if self.prefix is not None:  # case-insensitively, for case-insensitive local stores
+            below, prefix = key.below_workspace.lower(), self.prefix.lower()
+            return below == prefix or below.startswith(prefix + "/")
         return True
 
     @property
@@ -180,12 +183,13 @@ def workspace_name(text: str) -> str:
 
 
 def prefix_of(text: str) -> str:
-    """`team-x/` or `team-x/sub`: whole segments, no dots, not under `workspaces/`."""
+    """`team-x/` or `team-x/sub`: whole segments, no dots, not under `workspaces/`; matched
+    case-insensitively."""
     prefix = text.strip().strip("/")
     segments = prefix.split("/")
     if not prefix or any(s in ("", ".", "..") for s in segments):
         raise ValueError(f"prefix {text!r} must be one or more path segments, like 'team-x/'")
-    if segments[0] == WORKSPACES_DIR:
+    if segments[0].lower() == WORKSPACES_DIR:
         raise ValueError(f"prefix {text!r}: name a workspace with 'workspace', not a prefix")
     return prefix
 

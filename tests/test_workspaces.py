@@ -1,5 +1,6 @@
 """MLflow 3 workspaces end to end with real parts (issue 21): `mlflow server --enable-workspaces`
-3.17.2 in deployments A (the gateway in front) and B (the gateway as its artifact root); two
+3.17.2 in deployments A (the gateway in front) and B (the gateway as its artifact root), and
+3.18.0 (server and client, tests/compat/clients.py's venv) in A; two
 workspaces routed to two SeaweedFS buckets whose keys open only their own bucket; the stock
 client switching workspaces with `mlflow.set_workspace`. Every object must lie at MLflow's own
 key, and a stock `mlflow server --serve-artifacts --enable-workspaces` over the same bucket must
@@ -7,6 +8,7 @@ find what the gateway wrote (and the gateway what it wrote)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.compat import clients
 from tests.helpers.cli import write_config
 from tests.helpers.seaweed import SeaweedS3
 from tests.helpers.stack import (
@@ -68,29 +71,44 @@ def gateway(seaweed: SeaweedS3, workdir: Path, *args: str, workspaces: bool | No
     return Gateway(process, url, "s3")
 
 
+DEPLOYMENTS = ["A", "B", "A318"]
+
+
 @pytest.fixture(scope="module")
 def deployments(seaweed, tmp_path_factory) -> Iterator[dict[str, tuple[Server, Gateway]]]:
     """A: the gateway in front of a workspace server (which it asks whether workspaces are
-    on); B: an artifacts-only gateway (`workspaces.enabled: true`) as the server's root."""
+    on); B: an artifacts-only gateway (`workspaces.enabled: true`) as the server's root; A318:
+    A with the 3.18.0 server."""
     python = Path(sys.executable)
     work = tmp_path_factory.mktemp("workspaces")
-    tracking_a = start_mlflow_server(
-        python, work / "tracking-a", "mlflow-artifacts:/", "--enable-workspaces"
-    )
-    with stopping(tracking_a):
-        gw_a = gateway(seaweed, work / "gw-a", "--tracking-uri", tracking_a.url, workspaces=None)
-        with stopping(gw_a), stopping(gateway(seaweed, work / "gw-b", workspaces=True)) as gw_b:
-            tracking_b = start_mlflow_server(
-                python, work / "tracking-b", gw_b.api, "--enable-workspaces"
+    with contextlib.ExitStack() as stack:
+        found = {}
+        for name, server_python in (("A", python), ("A318", clients.ensure("3.18.0").python)):
+            tracking = start_mlflow_server(
+                server_python,
+                work / f"tracking-{name}",
+                "mlflow-artifacts:/",
+                "--enable-workspaces",
             )
-            with stopping(tracking_b):
-                yield {"A": (tracking_a, gw_a), "B": (tracking_b, gw_b)}
+            stack.enter_context(stopping(tracking))
+            args = ("--tracking-uri", tracking.url)
+            gw = stack.enter_context(
+                stopping(gateway(seaweed, work / f"gw-{name}", *args, workspaces=None))
+            )
+            found[name] = (tracking, gw)
+        gw_b = stack.enter_context(stopping(gateway(seaweed, work / "gw-B", workspaces=True)))
+        tracking_b = start_mlflow_server(
+            python, work / "tracking-B", gw_b.api, "--enable-workspaces"
+        )
+        found["B"] = (stack.enter_context(stopping(tracking_b)), gw_b)
+        yield found
 
 
-def run_client(tracking_uri: str, workdir: Path) -> dict:
+def run_client(python: Path, tracking_uri: str, workdir: Path) -> dict:
+    """The stock client of `python`'s MLflow (tests.helpers.workspace_client imports only it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = clean_env(MLFLOW_TRACKING_URI=tracking_uri, PYTHONPATH=str(ROOT), **NO_TELEMETRY)
-    argv = [sys.executable, "-m", "tests.helpers.workspace_client", str(workdir), *WORKSPACES]
+    argv = [str(python), "-m", "tests.helpers.workspace_client", str(workdir), *WORKSPACES]
     result = subprocess.run(
         argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -102,9 +120,11 @@ def run_client(tracking_uri: str, workdir: Path) -> dict:
 def sessions(deployments, tmp_path_factory) -> dict[str, dict]:
     """The stock client's session in each deployment: A talks to the gateway, B to the server."""
     work = tmp_path_factory.mktemp("workspace-clients")
+    python, python_318 = Path(sys.executable), clients.ensure("3.18.0").python
     return {
-        "A": run_client(deployments["A"][1].url, work / "A"),
-        "B": run_client(deployments["B"][0].url, work / "B"),
+        "A": run_client(python, deployments["A"][1].url, work / "A"),
+        "B": run_client(python, deployments["B"][0].url, work / "B"),
+        "A318": run_client(python_318, deployments["A318"][1].url, work / "A318"),
     }
 
 
@@ -113,7 +133,7 @@ def keys(s3, bucket: str) -> set[str]:
     return {item["Key"] for item in listed.get("Contents", [])}
 
 
-@pytest.mark.parametrize("name", ["A", "B"])
+@pytest.mark.parametrize("name", DEPLOYMENTS)
 def test_the_stock_client_switches_workspaces_and_objects_lie_at_mlflows_keys(
     sessions, deployments, s3, name
 ):
@@ -132,7 +152,7 @@ def test_the_stock_client_switches_workspaces_and_objects_lie_at_mlflows_keys(
                 assert not [k for k in keys(s3, other_bucket) if seen["run"] in k]
 
 
-@pytest.mark.parametrize("name", ["A", "B"])
+@pytest.mark.parametrize("name", DEPLOYMENTS)
 def test_server_info_says_workspaces_are_on(deployments, name):
     gw = deployments[name][1]
     info = requests.get(f"{gw.url}/api/3.0/mlflow/server-info", timeout=30).json()
@@ -176,7 +196,7 @@ def test_a_stock_server_over_the_same_bucket_finds_what_the_gateway_wrote(
     with stopping(stock):
         api = f"{stock.url}/api/2.0/mlflow-artifacts/artifacts"
         team_a = {HEADER: "team-a"}
-        for name in ("A", "B"):
+        for name in DEPLOYMENTS:
             seen = sessions[name]["team-a"]
             run_dir = f"{seen['experiment']}/{seen['run']}/artifacts"  # the server scopes it
             listed = requests.get(

@@ -50,6 +50,13 @@ def test_scoping_is_mlflows(path, workspace, stored):
             "request is 'default'.",
         ),
         ("workspaces", "team-a", "Artifact paths prefixed with 'workspaces/' must include"),
+        # 3.18's case-insensitive reserved segment (3.17.2 let the default workspace through)
+        (
+            "WORKSPACES/team-b/1",
+            "default",
+            "Artifact path targets workspace 'team-b' but the workspace specified in the "
+            "request is 'default'.",
+        ),
     ],
 )
 def test_scoping_refuses_as_mlflow_does(path, workspace, message):
@@ -91,6 +98,7 @@ def test_workspace_names_follow_mlflows_validator(name, message):
         ("workspaces", ("default", "workspaces", "")),
         ("workspaces/Bad_Name/7", ("default", "workspaces", "Bad_Name/7")),
         ("workspaces/api/7", ("default", "workspaces", "api/7")),
+        ("WORKSPACES/Team-A/7/r", ("team-a", "7", "r")),  # one tenant on a case-folding disk
     ],
 )
 def test_the_key_comes_from_the_stored_path(stored, key):
@@ -156,6 +164,7 @@ def test_the_most_specific_selector_wins():
         "team-x/a": "prefix:team-x/",
         "team-x": "prefix:team-x/",
         "team-xy/a": "*",  # whole segments only
+        "TEAM-X/a": "prefix:team-x/",  # case-insensitively, as a case-folding disk serves it
         "team-x/secret/a": "prefix:team-x/secret/",
         "workspaces/team-a/8/r": "workspace:team-a",
         "workspaces/team-a/7/r": "workspace:team-a:7",
