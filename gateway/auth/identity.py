@@ -14,6 +14,7 @@ import abc
 from dataclasses import dataclass, field
 
 from gateway.auth.actions import Action
+from gateway.tenancy import TenancyKey
 
 STATIC, MLFLOW, OIDC, PROXY = "static", "mlflow", "oidc", "proxy"
 
@@ -51,9 +52,9 @@ class Caller(abc.ABC):
         that check them up front (static, OIDC, proxy) have nothing left to do."""
 
     @abc.abstractmethod
-    async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
-        """May the caller do `action` on the artifact `path` (`<experiment>/...`), named in
-        `workspace` (the request's `X-MLFLOW-WORKSPACE`, None without one)?"""
+    async def allows(self, action: Action, key: TenancyKey, workspace: str | None) -> Decision:
+        """May the caller do `action` on the artifacts of `key` (its stored path in
+        `key.stored`), asked with `workspace` (the request's `X-MLFLOW-WORKSPACE`, or None)?"""
 
     @abc.abstractmethod
     async def may_read_metrics(self) -> bool:

@@ -1,8 +1,11 @@
 """Who may do what: the checks the route rules (`http.guard`) and `access.store_for` make.
 
-Credentials are checked once per request in `identify` (scrypt is async, in a thread), and only
-for routes whose rule needs to know the caller; the rule then decides, so health checks stay
-open and passthrough routes can leave the Authorization header to the upstream server.
+Credentials are resolved once per request in `identify`, and only for routes whose rule needs to
+know the caller: the configured identity sources (`sources.Sources`: static users, the tracking
+server's auth app, OIDC tokens, an authenticating proxy's headers) turn them into a `Caller`;
+the rule then decides, so health checks stay open and passthrough routes can leave the
+Authorization header to the upstream server. A caller of the auth app is confirmed by the auth
+app's first answer about it (`authorize`, `verified`), so no request asks twice.
 """
 
 from __future__ import annotations
@@ -12,37 +15,44 @@ from collections.abc import Awaitable, Callable
 from aiohttp import hdrs, web
 
 from gateway.auth.actions import Action
-from gateway.auth.authenticator import Authenticator
-from gateway.auth.users import User
+from gateway.auth.identity import Caller
+from gateway.auth.sources import Sources
 from gateway.errors import PermissionDenied, Unauthenticated
-from gateway.tenancy import TenancyKey
+from gateway.tenancy import HEADER, TenancyKey
 
-AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
-_USER = web.RequestKey("user", User | None)
-_NEEDS = {Action.READ: "READ", Action.WRITE: "EDIT", Action.DELETE: "MANAGE"}
+SOURCES = web.AppKey("identity_sources", Sources)
+_CALLER = web.RequestKey("caller", Caller)
 _VERBS = {Action.READ: "read", Action.WRITE: "write", Action.DELETE: "delete"}
 
 
-async def identify(request: web.Request) -> None:
-    """Resolves the Authorization header to a user (or None) without deciding anything yet."""
-    authenticator = request.app.get(AUTHENTICATOR)
+async def identify(request: web.Request, *, from_trusted_proxy: bool = False) -> None:
+    """Resolves the credentials to a caller (or none) without deciding anything yet: an
+    authenticating proxy's headers when the peer is a trusted proxy, else `Authorization`."""
+    sources = request.app.get(SOURCES)
+    if sources is None:
+        return
+    found = sources.from_proxy(request.headers) if from_trusted_proxy else None
     header = request.headers.get(hdrs.AUTHORIZATION)
-    if authenticator is not None and header:
-        request[_USER] = await authenticator.identify(header)
+    if found is None and header:
+        found = await sources.identify(header)
+    if found is not None:
+        request[_CALLER] = found
 
 
-def known_user(request: web.Request) -> User | None:
-    """The authenticated user, or None (anonymous, unknown, or auth off); never raises."""
-    return request.get(_USER)
+def known_user(request: web.Request) -> Caller | None:
+    """The caller whose credentials a source has confirmed, or None; never raises."""
+    found = request.get(_CALLER)
+    return found if found is not None and found.confirmed else None
 
 
-def caller(request: web.Request) -> User | None:
-    """The authenticated user; None when auth is off; 401 when auth is on and nobody is known."""
-    authenticator = request.app.get(AUTHENTICATOR)
-    if authenticator is None:
+def caller(request: web.Request) -> Caller | None:
+    """The caller the credentials name; None when auth is off; 401 when auth is on and they name
+    nobody. The auth app's callers are confirmed by the first question asked about them."""
+    sources = request.app.get(SOURCES)
+    if sources is None:
         return None
-    user = request.get(_USER)
-    if user is None:
+    found = request.get(_CALLER)
+    if found is None:
         sent = hdrs.AUTHORIZATION in request.headers
         raise Unauthenticated(
             "Invalid credentials"
@@ -50,23 +60,29 @@ def caller(request: web.Request) -> User | None:
             else "Authentication required: send HTTP Basic credentials "
             "(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) "
             "or a Bearer token (MLFLOW_TRACKING_TOKEN)",
-            authenticator.realm,
+            sources.realm,
         )
-    return user
+    return found
+
+
+async def verified(request: web.Request) -> Caller | None:
+    """`caller`, with its credentials confirmed (401 otherwise), for rules that ask nothing else."""
+    found = caller(request)
+    if found is not None:
+        await found.verify()
+    return found
 
 
 async def authorize(request: web.Request, key: TenancyKey, action: Action) -> None:
-    """403 PERMISSION_DENIED unless the caller's permission on `key` grants `action`.
-
-    Async so that permission sources needing an upstream lookup fit behind the same call.
-    """
-    user = caller(request)
-    if user is None or user.may(action, key):
+    """403 PERMISSION_DENIED unless the caller's permission on `key` grants `action`."""
+    found = caller(request)
+    if found is None:
         return
-    raise PermissionDenied(
-        f"User {user.name!r} may not {_VERBS[action]} artifacts of {key}: "
-        f"permission {user.permission_on(key).value}, needs {_NEEDS[action]}"
-    )
+    decision = await found.allows(action, key, request.headers.get(HEADER))
+    if not decision.allowed:
+        raise PermissionDenied(
+            f"User {found.name!r} may not {_VERBS[action]} artifacts of {key}: {decision.reason}"
+        )
 
 
 Visible = Callable[[TenancyKey], Awaitable[bool]]
@@ -74,10 +90,11 @@ Visible = Callable[[TenancyKey], Awaitable[bool]]
 
 def readable(request: web.Request) -> Visible:
     """Which keys the caller may see in a merged listing (all when auth is off)."""
-    user = caller(request)
+    found = caller(request)
+    workspace = request.headers.get(HEADER)
 
     async def visible(key: TenancyKey) -> bool:
-        return user is None or user.may(Action.READ, key)
+        return found is None or (await found.allows(Action.READ, key, workspace)).allowed
 
     return visible
 
@@ -88,10 +105,10 @@ def may_reach_upstream(request: web.Request) -> bool:
     Per-experiment checks of tracking calls stay with the upstream server; with
     `auth.enforce_on_passthrough: false` the gateway leaves authentication to it entirely.
     """
-    authenticator = request.app.get(AUTHENTICATOR)
-    if authenticator is None or not authenticator.enforce_on_passthrough:
+    sources = request.app.get(SOURCES)
+    if sources is None or not sources.enforce_on_passthrough:
         return True
-    return request.get(_USER) is not None
+    return request.get(_CALLER) is not None
 
 
 def enforce_on_passthrough(request: web.Request) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 
 from gateway.auth.actions import Permission
-from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, overlaps
+from gateway.experiments import ANY_EXPERIMENT
+from gateway.tenancy import Selector, conflicts
 
 # Asymmetric only: a shared-secret (HS*) algorithm would let anyone holding the issuer's public
 # key sign tokens (the HS/RS confusion, RFC 8725 section 2.1), and `none` signs nothing.
@@ -22,8 +23,9 @@ ASYMMETRIC = frozenset(
 
 
 class Grants(BaseModel):
-    """`users` and `groups`: name -> {experiment ID, range or '*': permission}; `metrics`:
-    `user:<name>` / `group:<name>` entries that may read `/metrics`."""
+    """`users` and `groups`: name -> {selector or '*': permission}, selectors as in
+    `auth.users[].permissions` (docs/tenancy.md); `metrics`: `user:<name>` / `group:<name>`
+    entries that may read `/metrics`."""
 
     model_config = {"extra": "forbid"}
 
@@ -37,8 +39,8 @@ class Grants(BaseModel):
         cls, value: dict[str, dict[str, Permission]]
     ) -> dict[str, dict[str, Permission]]:
         for name, grants in value.items():
-            ranges = [(ExperimentRange.parse(k), k) for k in grants if k != ANY_EXPERIMENT]
-            if problems := overlaps(ranges):
+            selectors = [(Selector.parse(k), repr(k)) for k in grants if k != ANY_EXPERIMENT]
+            if problems := conflicts(selectors):
                 raise ValueError(f"{name}: " + "; ".join(problems))
         return value
 

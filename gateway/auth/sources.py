@@ -28,7 +28,8 @@ from gateway.auth.proxy_identity import identity as proxy_identity
 from gateway.auth.source_config import Grants
 from gateway.auth.tracking_auth import AuthApp
 from gateway.auth.users import User
-from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, RangeMap, experiment_of
+from gateway.experiments import ANY_EXPERIMENT
+from gateway.tenancy import Selector, SelectorMap, TenancyKey
 
 _NEEDS = {Action.READ: "READ", Action.WRITE: "EDIT", Action.DELETE: "MANAGE"}
 _RANK = {
@@ -52,8 +53,8 @@ class StaticCaller(Caller):
     async def verify(self) -> None:
         return None
 
-    async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
-        permission = self.user.permission_on(experiment_of(path))
+    async def allows(self, action: Action, key: TenancyKey, workspace: str | None) -> Decision:
+        permission = self.user.permission_on(key)
         return Decision(permission.allows(action), refusal_reason(permission, action))
 
     async def may_read_metrics(self) -> bool:
@@ -61,8 +62,9 @@ class StaticCaller(Caller):
 
 
 class GrantTable:
-    """Permissions of names a token or a proxy vouches for: per user and per group, the most
-    generous of every entry that applies (MLflow's `max_permission`), `'*'` the default."""
+    """Permissions of names a token or a proxy vouches for: per user and per group, keyed like
+    `auth.users[].permissions` (tenancy selectors, `'*'` the default), the most generous of
+    every entry that applies (MLflow's `max_permission`)."""
 
     def __init__(
         self,
@@ -70,18 +72,18 @@ class GrantTable:
         groups: Mapping[str, Mapping[str, Permission]],
         metrics: frozenset[str] = frozenset(),
     ) -> None:
-        self._users = {name: _ranges(grants) for name, grants in users.items()}
-        self._groups = {name: _ranges(grants) for name, grants in groups.items()}
+        self._users = {name: _selectors(grants) for name, grants in users.items()}
+        self._groups = {name: _selectors(grants) for name, grants in groups.items()}
         self._metrics = metrics
 
     @classmethod
     def of(cls, grants: Grants) -> GrantTable:
         return cls(grants.users, grants.groups, frozenset(grants.metrics))
 
-    def permission(self, identity: Identity, experiment: str) -> Permission:
+    def permission(self, identity: Identity, key: TenancyKey) -> Permission:
         tables = [self._users.get(identity.name)]
         tables += [self._groups.get(group) for group in sorted(identity.groups)]
-        found = [_lookup(table, experiment) for table in tables if table is not None]
+        found = [table.get(key) for table in tables if table is not None]
         return max(found, key=_RANK.__getitem__, default=Permission.NO_PERMISSIONS)
 
     def may_read_metrics(self, identity: Identity) -> bool:
@@ -89,15 +91,10 @@ class GrantTable:
         return bool(names & self._metrics)
 
 
-def _ranges(grants: Mapping[str, Permission]) -> tuple[Permission, RangeMap[Permission]]:
-    default = grants.get(ANY_EXPERIMENT, Permission.NO_PERMISSIONS)
-    ranges = RangeMap((ExperimentRange.parse(k), v) for k, v in grants.items() if k != "*")
-    return default, ranges
-
-
-def _lookup(table: tuple[Permission, RangeMap[Permission]], experiment: str) -> Permission:
-    found = table[1].get(experiment)
-    return table[0] if found is None else found
+def _selectors(grants: Mapping[str, Permission]) -> SelectorMap[Permission]:
+    default = Permission(grants.get(ANY_EXPERIMENT, Permission.NO_PERMISSIONS))
+    items = ((Selector.parse(k), Permission(v)) for k, v in grants.items() if k != ANY_EXPERIMENT)
+    return SelectorMap(items, default)
 
 
 class GrantedCaller(Caller):
@@ -109,8 +106,8 @@ class GrantedCaller(Caller):
     async def verify(self) -> None:
         return None
 
-    async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
-        permission = self.grants.permission(self.identity, experiment_of(path))
+    async def allows(self, action: Action, key: TenancyKey, workspace: str | None) -> Decision:
+        permission = self.grants.permission(self.identity, key)
         return Decision(permission.allows(action), refusal_reason(permission, action))
 
     async def may_read_metrics(self) -> bool:

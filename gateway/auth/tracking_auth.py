@@ -33,11 +33,11 @@ from gateway.auth.config import MlflowAuthApp
 from gateway.auth.decisions import Decisions, Unavailable
 from gateway.auth.identity import MLFLOW, Caller, Decision, Identity
 from gateway.errors import Unauthenticated
+from gateway.tenancy import HEADER, TenancyKey
 
 log = logging.getLogger(__name__)
 
 ALLOWED, DENIED, REFUSED = "allowed", "denied", "refused"
-WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"  # mlflow/utils/workspace_utils.py
 CURRENT_USER = "api/2.0/mlflow/users/current"  # mlflow/server/auth/routes.py GET_CURRENT_USER
 # handlers._disable_unless_serve_artifacts: the auth app has let the request through by then.
 _NOT_SERVING = "--no-serve-artifacts"
@@ -133,7 +133,7 @@ class AuthApp:
             url = url.with_query(path=probe.query)
         headers = {"Authorization": authorization}
         if workspace is not None:
-            headers[WORKSPACE_HEADER] = workspace
+            headers[HEADER] = workspace
         status, body = await self._request(probe.method, url, headers, probe.json)
         if status == 401:
             return REFUSED
@@ -180,8 +180,8 @@ class MlflowCaller(Caller):
             raise self._refused()
         self.confirmed = True
 
-    async def allows(self, action: Action, path: str, workspace: str | None = None) -> Decision:
-        outcome = await self.app.answer(self._authorization, action, path, workspace)
+    async def allows(self, action: Action, key: TenancyKey, workspace: str | None) -> Decision:
+        outcome = await self.app.answer(self._authorization, action, key.stored, workspace)
         if outcome == REFUSED:
             raise self._refused()
         self.confirmed = True

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.auth.authenticator import Authenticator
-from gateway.auth.policy import AUTHENTICATOR
+from gateway.auth.policy import SOURCES
+from gateway.auth.sources import Sources
 from gateway.config import Settings
 from gateway.forwarded import TRUSTED_PROXIES, TrustedProxies
 from gateway.http import workspaces
@@ -71,7 +71,14 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
     app[DESTINATIONS] = destinations
     workspaces.install(app, settings.workspaces)
     if settings.auth is not None:
-        app[AUTHENTICATOR] = Authenticator(settings.auth)
+        app[SOURCES] = sources = Sources(settings.auth, settings.tracking_uri)
+
+        async def identity_sources(app: web.Application) -> AsyncIterator[None]:
+            await sources.start()  # the auth app's and the issuer's clients
+            yield
+            await sources.close()
+
+        app.cleanup_ctx.append(identity_sources)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await destinations.start()

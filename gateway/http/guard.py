@@ -18,12 +18,13 @@ from aiohttp.typedefs import Handler
 
 from gateway.auth.actions import Action
 from gateway.auth.policy import (
-    AUTHENTICATOR,
+    SOURCES,
     authorize,
     caller,
     enforce_on_passthrough,
     identify,
     known_user,
+    verified,
 )
 from gateway.errors import (
     ApiError,
@@ -31,6 +32,7 @@ from gateway.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from gateway.forwarded import from_trusted_proxy
 from gateway.http.access import query_path, url_path
 from gateway.http.aiohttp_internals import expect_100_continue
 from gateway.http.workspaces import resolve
@@ -92,6 +94,8 @@ class Artifact(Rule):
         key = key_of(path)
         if key.experiment:
             await authorize(request, key, self.action)
+        else:
+            await verified(request)  # a merged listing asks per experiment, maybe of none
 
 
 class Tracking(Rule):
@@ -106,13 +110,17 @@ class Tracking(Rule):
 
 
 class MetricsReader(Rule):
-    """A known user with `metrics: true` (`metrics.require_permission`): the metrics cover
-    every experiment, so no per-experiment permission grants them."""
+    """A known user with `metrics: true`, a `metrics` grant (OIDC, proxy) or the auth app's
+    admin flag (`metrics.require_permission`): the metrics cover every experiment, so no
+    per-experiment permission grants them."""
 
     async def check(self, request: web.Request) -> None:
         user = caller(request)
-        if user is not None and not user.metrics:
-            raise PermissionDenied(f"User {user.name!r} may not read metrics: needs metrics: true")
+        if user is not None and not await user.may_read_metrics():
+            raise PermissionDenied(
+                f"User {user.name!r} may not read metrics: needs metrics: true (a static user), "
+                "a metrics entry (OIDC, proxy) or the auth app's admin flag"
+            )
 
 
 RULES = web.AppKey("rules", dict)  # route -> Rule
@@ -154,7 +162,7 @@ async def _decide(request: web.Request) -> Exception | None:
             raise MethodRefused(request.method)
         if (rule := _rule(request)) is not None:
             if rule.identifies:
-                await identify(request)
+                await identify(request, from_trusted_proxy=from_trusted_proxy(request))
             await rule.check(request)
     except (ApiError, web.HTTPException) as exc:
         refusal = exc
@@ -165,7 +173,7 @@ async def _decide(request: web.Request) -> Exception | None:
 
 def _count_outcome(request: web.Request, refusal: Exception | None) -> None:
     """ok: a known user was let in; unauthenticated / denied: a 401 / 403 on credentials."""
-    if AUTHENTICATOR not in request.app:
+    if SOURCES not in request.app:
         return
     if isinstance(refusal, Unauthenticated):
         outcome = "unauthenticated"

@@ -82,6 +82,7 @@ class AccessLogger(AbstractAccessLogger):
             "request_id": observed.request_id if observed else "-",
             "remote": client_address(request) or "-",  # type: ignore[arg-type]
             "user": user.name if user else "-",
+            "source": user.identity.source if user else "-",
             "method": request.method,
             "route": observed.route if observed else "unmatched",
             "path": request.path_qs,
@@ -95,7 +96,7 @@ class AccessLogger(AbstractAccessLogger):
         self.logger.info(
             '%(remote)s %(user)s "%(method)s %(path)s" %(status)s in=%(bytes_in)s '
             "out=%(bytes_out)s %(duration).3fs route=%(route)s experiment=%(experiment)s "
-            "destination=%(destination)s",
+            "destination=%(destination)s source=%(source)s",
             fields,
             extra=fields,
         )

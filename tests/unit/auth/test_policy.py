@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.auth.policy import AUTHENTICATOR
+from gateway.auth.policy import SOURCES
 from gateway.config import load_settings
 from gateway.http.app import build_app
 from gateway.http.guard import add
@@ -61,7 +61,7 @@ def test_waiting_credential_checks_are_bounded_and_the_rest_told_to_retry(tmp_pa
     async def run() -> tuple[int, dict, str | None, list[int]]:
         app = build_app(settings, Destinations(LocalStore(str(tmp_path), 65536)))
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            authenticator = app[AUTHENTICATOR]
+            authenticator = app[SOURCES].static
             real = authenticator._check
 
             def held(header: str):

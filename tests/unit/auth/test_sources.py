@@ -11,6 +11,7 @@ from gateway.auth.config import AuthConfig, Permission
 from gateway.auth.identity import Identity
 from gateway.auth.sources import GrantTable, Sources
 from gateway.auth.tracking_auth import MlflowCaller
+from gateway.tenancy import key_of
 from tests.helpers.credentials import auth_config, basic
 
 
@@ -59,10 +60,14 @@ def test_a_grant_table_takes_the_most_generous_entry_of_the_user_and_each_group(
         metrics=frozenset({"group:ops"}),
     )
     ann = Identity("ann", "oidc", frozenset({"ml"}))
-    assert [table.permission(ann, e) for e in ("7", "8", "10")] == ["EDIT", "EDIT", "READ"]
+    assert [table.permission(ann, key_of(e)) for e in ("7", "8", "10")] == ["EDIT", "EDIT", "READ"]
     both = Identity("bo", "proxy", frozenset({"ml", "ops"}))
-    assert table.permission(both, "8") == Permission.MANAGE
-    assert table.permission(Identity("zed", "oidc"), "7") == Permission.NO_PERMISSIONS
+    assert table.permission(both, key_of("8/x")) == Permission.MANAGE
+    assert table.permission(Identity("zed", "oidc"), key_of("7")) == Permission.NO_PERMISSIONS
+    team = GrantTable(users={}, groups={"a": {"workspace:team-a": "READ", "*": "NO_PERMISSIONS"}})
+    member = Identity("x", "proxy", frozenset({"a"}))
+    assert team.permission(member, key_of("workspaces/team-a/7/r")) == Permission.READ
+    assert team.permission(member, key_of("7/r")) == Permission.NO_PERMISSIONS
     assert (table.may_read_metrics(both), table.may_read_metrics(ann)) == (True, False)
     assert Permission.EDIT.allows(Action.WRITE)
 
@@ -82,7 +87,7 @@ def test_a_jwt_goes_to_oidc_and_any_other_bearer_to_the_static_tokens():
                 ci = await sources.identify("Bearer ci-token")
                 with pytest.raises(InvalidToken):
                     await sources.identify("Bearer " + issuer.unsigned(issuer.claims()))
-                decision = await ann.allows(Action.WRITE, "7/r/artifacts/x")
+                decision = await ann.allows(Action.WRITE, key_of("7/r/artifacts/x"), None)
             finally:
                 await sources.close()
             return [ann.identity.source, ci.identity.name, decision.allowed]
@@ -96,5 +101,5 @@ def test_proxy_headers_name_a_caller_only_when_configured():
     proxied = {"permissions": {"groups": {"ml": {"7": "READ"}}}}
     caller = Sources(auth_config(proxy_headers=proxied), None).from_proxy(headers)
     assert caller is not None and (caller.name, caller.identity.source) == ("ann", "proxy")
-    assert asyncio.run(caller.allows(Action.READ, "7/x")).allowed
-    assert not asyncio.run(caller.allows(Action.READ, "8/x")).allowed
+    assert asyncio.run(caller.allows(Action.READ, key_of("7/x"), None)).allowed
+    assert not asyncio.run(caller.allows(Action.READ, key_of("8/x"), None)).allowed

@@ -18,8 +18,10 @@ from gateway.auth.config import MlflowAuthApp
 from gateway.auth.decisions import Unavailable
 from gateway.auth.tracking_auth import AuthApp
 from gateway.errors import Unauthenticated
+from gateway.tenancy import key_of
 from tests.helpers.credentials import basic
 
+SEVEN = key_of("7/r/artifacts/x")
 NOT_SERVING = "Endpoint disabled due to the mlflow server running with `--no-serve-artifacts`."
 
 
@@ -71,16 +73,16 @@ def test_answers_become_decisions_and_refused_credentials_are_unauthenticated():
         async with auth_app(_answer) as (client, seen):
             alice = client.caller(basic("alice", "a"), "alice")
             bob = client.caller(basic("bob", "b"), "bob")
-            assert (await alice.allows(Action.READ, "7/r/artifacts/x")).allowed
-            assert not (await alice.allows(Action.WRITE, "7/r/artifacts/x")).allowed
-            assert (await bob.allows(Action.WRITE, "7/r/artifacts/x")).allowed
-            assert not (await bob.allows(Action.DELETE, "7")).allowed
+            assert (await alice.allows(Action.READ, key_of("7/r/artifacts/x"), None)).allowed
+            assert not (await alice.allows(Action.WRITE, key_of("7/r/artifacts/x"), None)).allowed
+            assert (await bob.allows(Action.WRITE, key_of("7/r/artifacts/x"), None)).allowed
+            assert not (await bob.allows(Action.DELETE, key_of("7"), None)).allowed
             assert (await bob.may_read_metrics(), await alice.may_read_metrics()) == (True, False)
             await alice.verify()
             assert alice.confirmed
             mallory = client.caller(basic("alice", "wrong"), "alice")
             with pytest.raises(Unauthenticated):
-                await mallory.allows(Action.READ, "7/x")
+                await mallory.allows(Action.READ, key_of("7/x"), None)
             with pytest.raises(Unauthenticated):
                 await mallory.verify()  # the probe's 401 is remembered: no second request
             assert [r.path for r in seen].count("/api/2.0/mlflow/users/current") == 2
@@ -94,8 +96,10 @@ def test_answers_are_remembered_per_credential_action_and_path():
         async with auth_app(_answer) as (client, seen):
             alice = client.caller(basic("alice", "a"), "alice")
             for _ in range(3):
-                await asyncio.gather(*[alice.allows(Action.READ, "7/x") for _ in range(10)])
-            await alice.allows(Action.READ, "7/x", workspace="team-a")
+                await asyncio.gather(
+                    *[alice.allows(Action.READ, key_of("7/x"), None) for _ in range(10)]
+                )
+            await alice.allows(Action.READ, key_of("7/x"), "team-a")
             assert seen[-1].headers["X-MLFLOW-WORKSPACE"] == "team-a"
             return len(seen)
 
@@ -112,7 +116,7 @@ def test_anything_but_an_auth_answer_is_unavailable_never_an_allow(status):
             caller = client.caller(basic("alice", "a"), "alice")
             for _ in range(2):
                 with pytest.raises(Unavailable):
-                    await caller.allows(Action.READ, "7/x")
+                    await caller.allows(Action.READ, key_of("7/x"), None)
             return len(seen)
 
     assert asyncio.run(scenario()) == 2  # a failure is not remembered
@@ -129,7 +133,8 @@ def test_a_slow_auth_app_is_unavailable_after_the_timeout_and_a_flood_is_busy():
         async with auth_app(slow, timeout_seconds=0.2, max_pending_checks=4) as (client, _):
             callers = [client.caller(basic(f"u{i}", "p"), f"u{i}") for i in range(6)]
             results = await asyncio.gather(
-                *[c.allows(Action.READ, "7/x") for c in callers], return_exceptions=True
+                *[c.allows(Action.READ, key_of("7/x"), None) for c in callers],
+                return_exceptions=True,
             )
             kinds = sorted(type(r).__name__ for r in results)
             assert kinds == ["Busy"] * 2 + ["Unavailable"] * 4, kinds
@@ -144,7 +149,7 @@ def test_an_unreachable_auth_app_is_unavailable():
         await client.start()
         try:
             with pytest.raises(Unavailable):
-                await client.caller(basic("a", "b"), "a").allows(Action.READ, "7/x")
+                await client.caller(basic("a", "b"), "a").allows(Action.READ, key_of("7/x"), None)
         finally:
             await client.close()
 
@@ -161,7 +166,9 @@ def test_64_concurrent_first_requests_of_distinct_users_cost_one_upstream_check_
         async with auth_app(anyone) as (client, seen):
             callers = [client.caller(basic(f"user{i}", "pw"), f"user{i}") for i in range(64)]
             for _ in range(3):  # the same download, three times over
-                await asyncio.gather(*[c.allows(Action.READ, "7/r/artifacts/x") for c in callers])
+                await asyncio.gather(
+                    *[c.allows(Action.READ, key_of("7/r/artifacts/x"), None) for c in callers]
+                )
             await asyncio.gather(*[c.verify() for c in callers[:8]])  # proven already
             return len(seen), len({r.headers["Authorization"] for r in seen})
 
