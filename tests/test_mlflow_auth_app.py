@@ -32,7 +32,7 @@ from tests.helpers.mlflow_auth import (
     in_parallel,
     start_auth_server,
 )
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_port, wait_until
 from tests.helpers.stack import clean_env, start_gateway
 from tests.helpers.upstreams import Server, run_client_flow, stopping
 
@@ -205,8 +205,10 @@ def test_the_stock_client_end_to_end_with_username_and_password_multipart_includ
     assert flow["downloaded"] == NOTES
     stored = stack.root / flow["experiment_id"] / flow["run_id"] / "artifacts"
     assert (stored / "notes" / "readme.txt").read_text() == NOTES
-    log = (stack.root.parent / "gateway.log").read_text()
-    assert f" {name} " in log and "source=mlflow" in log and password not in log
+    log_path = stack.root.parent / "gateway.log"
+    assert wait_until(lambda: f" {name} " in log_path.read_text(), timeout=10)
+    log = log_path.read_text()
+    assert "source=mlflow" in log and password not in log
     assert "/mpu/complete/" in log
 
 

@@ -10,6 +10,7 @@ only, and never reach the tracking server from anyone else.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import yaml
 
 from tests.helpers.client_flow import NOTES
 from tests.helpers.oidc_issuer import AUDIENCE, Issuer, SigningKey, forged, serving_in_thread
-from tests.helpers.processes import ManagedProcess
+from tests.helpers.processes import ManagedProcess, wait_until
 from tests.helpers.stack import clean_env, start_gateway
 from tests.helpers.upstreams import (
     Server,
@@ -117,8 +118,8 @@ def test_a_valid_token_writes_and_reads_with_its_users_and_groups_permissions(ga
     assert requests.get(target, headers=bo, timeout=60).status_code == 403  # bo: only 8
     group_target = f"{gateway.url}{ARTIFACTS}/8/{RUN}/artifacts/bo.txt"
     assert requests.put(group_target, data=b"bo", headers=bo, timeout=60).status_code == 200
-    log = gateway.log.read_text()
-    assert " ann " in log and "source=oidc" in log
+    assert wait_until(lambda: "source=oidc" in gateway.log.read_text(), timeout=10)
+    assert " ann " in gateway.log.read_text()
 
 
 def test_metrics_follow_the_grants_of_a_tokens_groups(gateway):
@@ -181,7 +182,8 @@ def test_proxy_headers_count_from_a_trusted_peer_only(gateway, issuer, tmp_path)
     target = f"{ARTIFACTS}/7/{RUN}/artifacts/proxied.txt"
     trusted = requests.put(f"{gateway.url}{target}", data=b"p", headers=PROXIED, timeout=60)
     assert trusted.status_code == 200
-    assert " ann " in gateway.log.read_text().split("proxied.txt")[0].rsplit("\n", 1)[-1]
+    line = re.compile(r' ann "PUT [^"]*/proxied\.txt" 200 .* source=proxy')
+    assert wait_until(lambda: line.search(gateway.log.read_text()), timeout=10)
     echo = start_echo(tmp_path)
     with stopping(echo):
         config = sso_config(issuer, tmp_path / "artifacts", echo.url, "10.0.0.0/8")
