@@ -285,3 +285,35 @@ def test_check_config_signs_in_with_the_service_account_once(stack, tmp_path):
     ok, refused = results
     assert ok.returncode == 0 and f"service account {name!r} signed in" in ok.stdout, ok
     assert refused.returncode == 1 and f"service account {name!r} refused (401)" in refused.stderr
+
+
+def test_the_root_listing_shows_what_the_auth_app_lets_each_user_read(stack):
+    """Each experiment the gateway lists at the root is one MLflow lets the user list."""
+    for experiment in stack.experiments:
+        seed = f"{stack.gateway_url}{ARTIFACTS}/{experiment}/{RUN}/artifacts/listed.txt"
+        assert requests.put(seed, data=b"l", headers=stack.headers(ADMIN), timeout=60).ok
+    for user in ("manager", "reader", "runreader"):
+        headers = stack.headers(user)
+        listed = requests.get(f"{stack.gateway_url}{ARTIFACTS}", headers=headers, timeout=60)
+        assert listed.status_code == 200, listed.text
+        shown = {f["path"] for f in listed.json().get("files", [])} & set(stack.experiments)
+        mlflow = {
+            experiment
+            for experiment in stack.experiments
+            if requests.get(
+                f"{stack.server.url}{ARTIFACTS}",
+                params={"path": experiment},
+                headers=headers,
+                timeout=60,
+            ).status_code
+            != 403
+        }
+        assert shown == mlflow, (user, shown, mlflow)
+    assert stack.experiments[3] not in shown_by(stack, "manager")  # DENY on e4
+
+
+def shown_by(stack: Stack, user: str) -> set[str]:
+    listed = requests.get(
+        f"{stack.gateway_url}{ARTIFACTS}", headers=stack.headers(user), timeout=60
+    )
+    return {f["path"] for f in listed.json().get("files", [])}
