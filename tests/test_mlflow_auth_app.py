@@ -42,6 +42,7 @@ ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 RUN = uuid.uuid4().hex
 ACTIONS = ("read", "write", "delete")
 CACHE_SECONDS = 1.0
+WORKSPACE = "X-MLFLOW-WORKSPACE"
 
 
 @dataclass
@@ -98,11 +99,13 @@ def populate(admin: AuthAdmin) -> tuple[list[str], dict[str, str]]:
 def stack(request, tmp_path_factory) -> Iterator[Stack]:
     version = request.param
     workdir = tmp_path_factory.mktemp(f"mlflow-auth-{version}")
+    # 3.17.2 serves artifacts itself (the oracle's own answers come from real transfers); 3.18.0
+    # runs as deployments A and B run it, --no-serve-artifacts, and with workspaces enabled.
     serving = str(workdir / "served") if version == "3.17.2" else None
+    extra = () if version == "3.17.2" else ("--enable-workspaces",)
     python = ensure(version).python
-    with stopping(
-        start_auth_server(python, workdir / "mlflow", artifacts_destination=serving)
-    ) as server:
+    server = start_auth_server(python, workdir / "mlflow", *extra, artifacts_destination=serving)
+    with stopping(server):
         admin = AuthAdmin.of(server)
         experiments, passwords = populate(admin)
         root = workdir / "artifacts"
@@ -121,29 +124,39 @@ def cell_paths(experiment: str, user: str) -> list[str]:
 
 
 def decisions(
-    base: str, stack: Stack, users: list[str], allowed: frozenset[int] = frozenset({200, 204})
+    base: str,
+    stack: Stack,
+    users: list[str],
+    allowed: frozenset[int] = frozenset({200, 204}),
+    workspaces: dict[str, str] | None = None,
 ) -> dict[tuple[str, str, str], bool]:
     """Every cell's answer from `base` (the tracking server or the gateway): seeded by the
     admin, then read, written (a sibling file) and deleted by the cell's user. `allowed`: the
-    statuses that mean the request was let through (503 too on a `--no-serve-artifacts` server)."""
-    cells = [(u, p) for u in users for e in stack.experiments for p in cell_paths(e, u)]
-    admin = stack.headers(ADMIN)
+    statuses that mean the request was let through (503 too on a `--no-serve-artifacts` server).
+    `workspaces`: experiment -> workspace, sent as `X-MLFLOW-WORKSPACE` (else the table's own
+    experiments, in no workspace)."""
+    experiments = list(workspaces) if workspaces else stack.experiments
+    cells = [(u, p) for u in users for e in experiments for p in cell_paths(e, u)]
+
+    def headers(user: str, path: str) -> dict[str, str]:
+        workspace = (workspaces or {}).get(path.split("/", 1)[0])
+        return {**stack.headers(user), **({WORKSPACE: workspace} if workspace else {})}
 
     def seed(cell: tuple[str, str]) -> None:
         url = f"{base}{ARTIFACTS}/{cell[1]}"
-        response = requests.put(url, data=b"seed", headers=admin, timeout=60)
+        response = requests.put(url, data=b"seed", headers=headers(ADMIN, cell[1]), timeout=60)
         assert response.status_code in allowed, (cell, response.status_code, response.text)
 
     def act(action: str):
         def one(cell: tuple[str, str]) -> tuple[tuple[str, str, str], bool]:
             user, path = cell
-            url, headers = f"{base}{ARTIFACTS}/{path}", stack.headers(user)
+            url, sent = f"{base}{ARTIFACTS}/{path}", headers(user, path)
             if action == "read":
-                response = requests.get(url, headers=headers, timeout=60)
+                response = requests.get(url, headers=sent, timeout=60)
             elif action == "write":
-                response = requests.put(url + ".w", data=b"w", headers=headers, timeout=60)
+                response = requests.put(url + ".w", data=b"w", headers=sent, timeout=60)
             else:
-                response = requests.delete(url, headers=headers, timeout=60)
+                response = requests.delete(url, headers=sent, timeout=60)
             assert response.status_code in {*allowed, 403}, (cell, action, response.text)
             return (user, path, action), response.status_code != 403
 
@@ -168,6 +181,39 @@ def test_the_permission_table_matches_the_tracking_servers_decisions(stack):
     for action in ACTIONS:  # a table of one answer would prove nothing
         answers = {allowed for (_, _, a), allowed in mlflow.items() if a == action}
         assert answers == {True, False}, action
+
+
+@pytest.mark.parametrize("stack", ["3.18.0"], indirect=True)  # the workspace-enabled server
+def test_workspace_grants_match_the_tracking_servers_decisions(stack):
+    """Two workspaces, each with two experiments: a workspace member (USE), a workspace admin
+    (MANAGE) of team-b only, an EDIT grant on one experiment of team-a, an outsider and the
+    admin; the caller names the workspace in `X-MLFLOW-WORKSPACE`, as the stock client does."""
+    workspaces: dict[str, str] = {}
+    for workspace in ("team-a", "team-b"):
+        stack.admin.call("POST", "/api/3.0/mlflow/workspaces", {"name": workspace})
+        for _ in range(2):
+            workspaces[stack.admin.create_experiment(f"ws-{uuid.uuid4().hex[:8]}", workspace)] = (
+                workspace
+            )
+    edited = next(e for e, w in workspaces.items() if w == "team-a")
+    users = ["member", "wsadmin", "editor2", "outsider"]
+    for user in users:
+        stack.passwords[user] = f"{user}-pass-{uuid.uuid4().hex[:12]}"
+        stack.admin.create_user(user, stack.passwords[user])
+    stack.admin.role("members", [("workspace", "*", "USE")], ["member"], "team-a")
+    stack.admin.role("admins", [("workspace", "*", "MANAGE")], ["wsadmin"], "team-b")
+    grants = [("workspace", "*", "USE"), ("experiment", edited, "EDIT")]
+    stack.admin.role("editors", grants, ["editor2"], "team-a")
+    users.append(ADMIN)
+    mlflow = decisions(stack.server.url, stack, users, frozenset({200, 204, 503}), workspaces)
+    gateway = decisions(stack.gateway_url, stack, users, workspaces=workspaces)
+    differing = sorted(cell for cell in mlflow if mlflow[cell] != gateway[cell])
+    assert not differing, f"gateway differs from MLflow on {differing}"
+    for action in ACTIONS:
+        answers = {allowed for (_, _, a), allowed in mlflow.items() if a == action}
+        assert answers == {True, False}, action
+    stored = {p.relative_to(stack.root).parts[:2] for p in stack.root.rglob("*.w")}
+    assert {("workspaces", "team-a"), ("workspaces", "team-b")} <= stored  # MLflow's layout
 
 
 def test_a_permission_revoked_upstream_takes_effect_within_the_cache_time(stack):

@@ -31,12 +31,12 @@ def basic_header(name: str, password: str) -> dict[str, str]:
 def start_auth_server(
     python: Path,
     workdir: Path,
-    *,
+    *extra: str,
     default_permission: str = "READ",
     artifacts_destination: str | None = None,
 ) -> Server:
-    """`mlflow server --app-name basic-auth` of `python` on sqlite; `--no-serve-artifacts`
-    unless `artifacts_destination` is given."""
+    """`mlflow server --app-name basic-auth` of `python` on sqlite, with `extra` flags;
+    `--no-serve-artifacts` unless `artifacts_destination` is given."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir.parent / f"{workdir.name}-auth.ini"
     config.write_text(
@@ -55,6 +55,7 @@ def start_auth_server(
         "mlflow-artifacts:/",  # clients send artifacts to their tracking URI: the gateway
         "--app-name",
         "basic-auth",
+        *extra,
         artifacts_destination=artifacts_destination,
         MLFLOW_AUTH_CONFIG_PATH=str(config),
         MLFLOW_FLASK_SERVER_SECRET_KEY="tests-only-flask-secret-key",
@@ -63,7 +64,7 @@ def start_auth_server(
 
 @dataclass
 class AuthAdmin:
-    """The admin's REST calls; each raises on anything but 200."""
+    """The admin's REST calls; each raises on anything but 200 (201 for a new workspace)."""
 
     url: str
     session: requests.Session
@@ -74,12 +75,14 @@ class AuthAdmin:
         session.headers.update(basic_header(ADMIN, ADMIN_PASSWORD))
         return cls(server.url, session)
 
-    def call(self, method: str, path: str, body: dict) -> dict:
+    def call(self, method: str, path: str, body: dict, workspace: str | None = None) -> dict:
+        headers = {"X-MLFLOW-WORKSPACE": workspace} if workspace else {}
+        url = f"{self.url}{path}"
         if method == "GET":
-            response = self.session.get(f"{self.url}{path}", params=body, timeout=60)
+            response = self.session.get(url, params=body, headers=headers, timeout=60)
         else:
-            response = self.session.request(method, f"{self.url}{path}", json=body, timeout=60)
-        assert response.status_code == 200, (path, body, response.status_code, response.text)
+            response = self.session.request(method, url, json=body, headers=headers, timeout=60)
+        assert response.status_code in (200, 201), (path, body, response.status_code, response.text)
         return response.json() if response.content else {}
 
     def create_user(self, name: str, password: str) -> None:
@@ -89,9 +92,10 @@ class AuthAdmin:
         body = {"username": name, "is_admin": True}
         self.call("PATCH", "/api/2.0/mlflow/users/update-admin", body)
 
-    def create_experiment(self, name: str) -> str:
+    def create_experiment(self, name: str, workspace: str | None = None) -> str:
         body = {"name": name}
-        return self.call("POST", "/api/2.0/mlflow/experiments/create", body)["experiment_id"]
+        path = "/api/2.0/mlflow/experiments/create"
+        return self.call("POST", path, body, workspace)["experiment_id"]
 
     def grant(self, user: str, resource_type: str, resource_id: str, permission: str) -> None:
         body = {"username": user, "resource_type": resource_type, "resource_id": resource_id}
@@ -104,10 +108,14 @@ class AuthAdmin:
         self.call("POST", "/api/3.0/mlflow/users/permissions/revoke", body)
 
     def role(
-        self, name: str, grants: Iterable[tuple[str, str, str]], members: Iterable[str]
+        self,
+        name: str,
+        grants: Iterable[tuple[str, str, str]],
+        members: Iterable[str],
+        workspace: str = "default",
     ) -> None:
-        """A role in the default workspace with (resource_type, pattern, permission) grants."""
-        body = {"name": name, "workspace": "default"}
+        """A role in `workspace` with (resource_type, pattern, permission) grants."""
+        body = {"name": name, "workspace": workspace}
         role_id = self.call("POST", "/api/3.0/mlflow/roles/create", body)["role"]["id"]
         for resource_type, pattern, permission in grants:
             grant = {"resource_type": resource_type, "resource_pattern": pattern}
