@@ -231,6 +231,7 @@ def test_a_permission_revoked_upstream_takes_effect_within_the_cache_time(stack)
     assert (stack.root / experiment / RUN / "artifacts" / "x.txt").read_bytes() == b"1"
 
 
+@pytest.mark.parametrize("stack", ["3.17.2"], indirect=True)  # once: its client, no workspaces
 def test_the_stock_client_end_to_end_with_username_and_password_multipart_included(stack, tmp_path):
     """`MLFLOW_TRACKING_USERNAME`/`PASSWORD` of a user of the auth app, the gateway as the
     tracking URI (deployment A); uploads through the proxied multipart routes."""
