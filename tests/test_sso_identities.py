@@ -143,6 +143,10 @@ def test_every_forged_or_broken_token_is_a_clear_401_and_reaches_no_store(gatewa
         assert challenge and 'error="invalid_token"' in challenge[0], (why, challenge)
         assert why in challenge[0], (why, challenge)
         assert not (gateway.root / path).exists()
+    info = f"{gateway.url}/api/3.0/mlflow/server-info"  # an Identified route: answered as anyone
+    assert (
+        requests.get(info, headers=bearer(tokens["token expired"]), timeout=60).status_code == 200
+    )
     log = gateway.log.read_text()
     assert not [why for why, token in tokens.items() if token.split(".")[-1] and token in log]
 

@@ -22,6 +22,7 @@ from gateway.tenancy import HEADER, TenancyKey
 
 SOURCES = web.AppKey("identity_sources", Sources)
 _CALLER = web.RequestKey("caller", Caller)
+_REFUSED = web.RequestKey("credentials_refused", Unauthenticated)  # with the source's reason
 _VERBS = {Action.READ: "read", Action.WRITE: "write", Action.DELETE: "delete"}
 
 
@@ -34,7 +35,10 @@ async def identify(request: web.Request, *, from_trusted_proxy: bool = False) ->
     found = sources.from_proxy(request.headers) if from_trusted_proxy else None
     header = request.headers.get(hdrs.AUTHORIZATION)
     if found is None and header:
-        found = await sources.identify(header)
+        try:
+            found = await sources.identify(header)
+        except Unauthenticated as exc:  # a refused token: anonymous, unless a caller is needed
+            request[_REFUSED] = exc
     if found is not None:
         request[_CALLER] = found
 
@@ -52,6 +56,8 @@ def caller(request: web.Request) -> Caller | None:
     if sources is None:
         return None
     found = request.get(_CALLER)
+    if found is None and _REFUSED in request:
+        raise request[_REFUSED]
     if found is None:
         sent = hdrs.AUTHORIZATION in request.headers
         raise Unauthenticated(
