@@ -41,8 +41,9 @@ ALLOWED, DENIED, REFUSED = "allowed", "denied", "refused"
 CURRENT_USER = "api/2.0/mlflow/users/current"  # mlflow/server/auth/routes.py GET_CURRENT_USER
 # handlers._disable_unless_serve_artifacts: the auth app has let the request through by then.
 _NOT_SERVING = "--no-serve-artifacts"
-# What MLflow's artifact handlers answer once the validator has passed (routes in `probes_for`).
-_HANDLER_ANSWERS = frozenset({200, 204, 400, 404})
+# What MLflow's artifact handlers answer once the validator has passed (routes in `probes_for`):
+# a JSON object (`{}` or a listing; 400 INVALID_PARAMETER_VALUE for the empty multipart request).
+_HANDLER_ANSWERS = frozenset({200, 400})
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class AuthApp:
         self._who: Decisions[WhoAmI | None] = Decisions(**limits)
         self._valid: Decisions[bool] = Decisions(**limits)  # what any answer proved
         self._answers: Decisions[str] = Decisions(**limits)
+        self._guarded: Decisions[bool] = Decisions(**{**limits, "ttl": 86400.0, "entries": 1})
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -99,6 +101,20 @@ class AuthApp:
         hit, known = self._valid.cached(self._credential(authorization))
         return bool(known) if hit else await self.who(authorization) is not None
 
+    async def guarded(self) -> None:
+        """Once: the tracking server runs the auth app. Without it every probe would be let
+        through, so until it answers 401 to an anonymous `users/current` nothing is allowed."""
+        await self._guarded.get("auth app", self._check_guarded, "auth app check")
+
+    async def _check_guarded(self) -> bool:
+        status, _ = await self._request("GET", self.base / CURRENT_USER, {})
+        if status != 401:
+            raise self._unavailable(
+                f"anonymous users/current answered {status}, not 401: no basic-auth app at "
+                f"{self.base} (mlflow server --app-name basic-auth)"
+            )
+        return True
+
     async def answer(
         self, authorization: str, action: Action, path: str, workspace: str | None = None
     ) -> str:
@@ -106,6 +122,7 @@ class AuthApp:
 
         `path` as the client named it and `workspace` its `X-MLFLOW-WORKSPACE` header, which
         MLflow's auth app reads too (`workspace_context.get_request_workspace`)."""
+        await self.guarded()
         credential = self._credential(authorization)
         for probe in probes_for(action, path):
             outcome = await self._answers.get(
@@ -119,6 +136,7 @@ class AuthApp:
         return ALLOWED
 
     async def _current_user(self, authorization: str) -> WhoAmI | None:
+        await self.guarded()
         headers = {"Authorization": authorization}
         status, body = await self._request("GET", self.base / CURRENT_USER, headers)
         if status == 401:
@@ -139,7 +157,9 @@ class AuthApp:
             return REFUSED
         if status == 403:
             return DENIED
-        if status in _HANDLER_ANSWERS or (status == 503 and _NOT_SERVING in body):
+        if (status in _HANDLER_ANSWERS and _json_object(body)) or (
+            status == 503 and _NOT_SERVING in body
+        ):
             return ALLOWED
         raise self._unavailable(f"{probe.method} {probe.route} answered {status}")
 
@@ -163,6 +183,13 @@ def _json_user(body: str) -> object:
         return json.loads(body).get("user")
     except (ValueError, AttributeError):
         return None
+
+
+def _json_object(body: str) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
 
 
 class MlflowCaller(Caller):

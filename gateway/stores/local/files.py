@@ -271,6 +271,8 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         probe = directory
         while not os.path.isdir(probe):
             if os.path.lexists(probe):
+                if os.path.isdir(probe):
+                    break  # a concurrent upload made it between the two looks: not a file
                 raise self._invalid(f"Cannot write '{path}': a parent is a file")
             missing.append(probe)
             probe = os.path.dirname(probe)

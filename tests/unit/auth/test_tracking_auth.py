@@ -85,7 +85,8 @@ def test_answers_become_decisions_and_refused_credentials_are_unauthenticated():
                 await mallory.allows(Action.READ, key_of("7/x"), None)
             with pytest.raises(Unauthenticated):
                 await mallory.verify()  # the probe's 401 is remembered: no second request
-            assert [r.path for r in seen].count("/api/2.0/mlflow/users/current") == 2
+            asked = [r for r in seen if r.path == "/api/2.0/mlflow/users/current"]
+            assert [r.headers.get("Authorization") is None for r in asked] == [True, False, False]
             assert all(r.headers.get("Cookie") is None for r in seen)
 
     asyncio.run(scenario())
@@ -103,12 +104,14 @@ def test_answers_are_remembered_per_credential_action_and_path():
             assert seen[-1].headers["X-MLFLOW-WORKSPACE"] == "team-a"
             return len(seen)
 
-    assert asyncio.run(scenario()) == 2
+    assert asyncio.run(scenario()) == 1 + 2  # the auth app's presence, once; two questions
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 def test_anything_but_an_auth_answer_is_unavailable_never_an_allow(status):
     async def failing(request: web.Request) -> web.Response:
+        if "Authorization" not in request.headers:
+            return web.Response(status=401, text="You are not authenticated.")
         return web.Response(status=status, text="upstream trouble")
 
     async def scenario() -> int:
@@ -119,7 +122,41 @@ def test_anything_but_an_auth_answer_is_unavailable_never_an_allow(status):
                     await caller.allows(Action.READ, key_of("7/x"), None)
             return len(seen)
 
-    assert asyncio.run(scenario()) == 2  # a failure is not remembered
+    assert asyncio.run(scenario()) == 1 + 2  # a failure is not remembered
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_a_tracking_server_without_the_auth_app_allows_nothing(status):
+    """Without `--app-name basic-auth` every probe would pass: nothing is asked then."""
+
+    async def plain(request: web.Request) -> web.Response:
+        if request.path.endswith("/users/current"):
+            return web.Response(status=status, text="{}")
+        return web.json_response({})  # what a server without the auth app answers a listing
+
+    async def scenario() -> list[str]:
+        async with auth_app(plain) as (client, seen):
+            caller = client.caller(basic("alice", "a"), "alice")
+            for _ in range(2):
+                with pytest.raises(Unavailable):
+                    await caller.allows(Action.READ, key_of("7/x"), None)
+            return [r.path for r in seen]
+
+    assert asyncio.run(scenario()) == ["/api/2.0/mlflow/users/current"] * 2
+
+
+def test_an_answer_that_is_not_mlflows_is_never_an_allow():
+    async def html(request: web.Request) -> web.Response:
+        if "Authorization" not in request.headers:
+            return web.Response(status=401, text="You are not authenticated.")
+        return web.Response(status=200, text="<html>a catch-all page</html>")
+
+    async def scenario() -> None:
+        async with auth_app(html) as (client, _):
+            with pytest.raises(Unavailable):
+                await client.caller(basic("a", "b"), "a").allows(Action.READ, SEVEN, None)
+
+    asyncio.run(scenario())
 
 
 def test_a_slow_auth_app_is_unavailable_after_the_timeout_and_a_flood_is_busy():
@@ -127,6 +164,8 @@ def test_a_slow_auth_app_is_unavailable_after_the_timeout_and_a_flood_is_busy():
         release = asyncio.Event()
 
         async def slow(request: web.Request) -> web.Response:
+            if "Authorization" not in request.headers:
+                return web.Response(status=401, text="You are not authenticated.")
             await release.wait()
             return web.Response(status=503, text=NOT_SERVING)
 
@@ -160,6 +199,8 @@ def test_64_concurrent_first_requests_of_distinct_users_cost_one_upstream_check_
     """A request's first question (the probe) also proves the password: no separate check."""
 
     async def anyone(request: web.Request) -> web.Response:
+        if "Authorization" not in request.headers:
+            return web.Response(status=401, text="You are not authenticated.")
         return web.Response(status=503, text=NOT_SERVING)
 
     async def scenario() -> tuple[int, int]:
@@ -170,6 +211,6 @@ def test_64_concurrent_first_requests_of_distinct_users_cost_one_upstream_check_
                     *[c.allows(Action.READ, key_of("7/r/artifacts/x"), None) for c in callers]
                 )
             await asyncio.gather(*[c.verify() for c in callers[:8]])  # proven already
-            return len(seen), len({r.headers["Authorization"] for r in seen})
+            return len(seen), len({r.headers.get("Authorization") for r in seen} - {None})
 
-    assert asyncio.run(scenario()) == (64, 64)
+    assert asyncio.run(scenario()) == (1 + 64, 64)  # the auth app's presence, once

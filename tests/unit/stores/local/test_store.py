@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from gateway.stores import InvalidDestination
@@ -33,3 +35,24 @@ def test_relative_local_root_is_made_absolute(tmp_path, monkeypatch):
 def test_windows_root_on_posix_is_refused():
     with pytest.raises(InvalidDestination, match="Windows path"):
         local_root("E:\\mlartifacts", windows=False)
+
+
+def test_a_parent_made_by_a_concurrent_upload_is_not_taken_for_a_file(tmp_path, monkeypatch):
+    """Two uploads into one new directory: the second may find it made between its `isdir`
+    and `lexists` looks (seen as a 400 'a parent is a file' under parallel uploads)."""
+    from gateway.stores.local import files as local_files
+
+    store = local_files.LocalFiles(str(tmp_path), 65536)
+    target = str(tmp_path / "7" / "run")
+    real_isdir, raced = os.path.isdir, []
+
+    def racing(path: str) -> bool:
+        if path == target and not raced:  # the other upload makes it right after this look
+            raced.append(path)
+            os.makedirs(path)
+            return False
+        return real_isdir(path)
+
+    monkeypatch.setattr(local_files.os.path, "isdir", racing)
+    assert store._make_dirs(target, "7/run/x.txt") == []  # made by the other: not ours to remove
+    assert raced and real_isdir(target)
