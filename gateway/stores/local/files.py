@@ -149,6 +149,8 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         code = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
         reason = exc.strerror or type(exc).__name__
         where = {"destination": self.name, "code": code}
+        if exc.errno == errno.ENAMETOOLONG:  # the client's path, not the destination, is at fault
+            return InvalidRequest(f"Invalid artifact path: {reason}", **where)
         if exc.errno in _FULL:
             return StorageFull(f"Destination {self.uri} is full: {reason}", **where)
         if exc.errno in _REFUSED:

@@ -29,6 +29,7 @@ from gateway.stores.capabilities import RangedDownloads, SocketDownload, SocketD
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
+    InvalidRequest,
     NotFound,
     RangeNotSatisfiable,
     StoreError,
@@ -208,6 +209,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             return missing_file(path, **where)
         if code == "InvalidRange":
             return RangeNotSatisfiable(-1, **where)
+        if code == "KeyTooLongError":  # the client's path is at fault: a 400 naming no root
+            return InvalidRequest("Invalid artifact path: the key is too long", **where)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
         message = (
             f"Destination {self.uri} refused the request: {code} {error.get('Message') or status}"
