@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 from gateway.auth.policy import enforce_on_passthrough
 from gateway.http.guard import UNMATCHED, Rule
 from gateway.http.routes.shared import ARTIFACT_PREFIXES
+from gateway.http.timeouts import SendStalled, send_within
 from gateway.upstream.client import UPSTREAM, Upstream
 from gateway.upstream.headers import end_to_end
 
@@ -45,14 +46,17 @@ async def forward(
             status=answer.status, reason=answer.reason, headers=end_to_end(answer.headers)
         )
         await response.prepare(request)
+        started, sent = asyncio.get_running_loop().time(), 0
         try:
             async for chunk in answer.content.iter_any():
-                await response.write(chunk)
+                sent += len(chunk)
+                await send_within(request, response.write(chunk), started, sent)
         except ConnectionResetError:
             log.debug("client went away during %s %s", request.method, request.path)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             # Status and headers are out; only a closed connection can tell the client.
-            log.warning("upstream broke off %s %s: %s", request.method, request.path, exc)
+            who = "the client" if isinstance(exc, SendStalled) else "upstream"
+            log.warning("%s broke off %s %s: %s", who, request.method, request.path, exc)
             response.force_close()
             if request.transport is not None:
                 request.transport.close()
