@@ -199,6 +199,24 @@ class HeaderTimeoutHandler(web.RequestHandler):
         self._disarm()
         super().connection_lost(exc)
 
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """A request aiohttp could not parse is the client's error: one INFO line (aiohttp logs
+        a traceback at ERROR), an answer in MLflow's shape, and the connection closed; its
+        access-log line follows as for any request."""
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        reason = (getattr(exc, "message", None) or message or "").strip().splitlines()
+        log.info("unparsable request from %s: %s", request.remote, reason[0] if reason else status)
+        response = error_json(status, "BAD_REQUEST", "The request could not be parsed")
+        response.force_close()
+        return response
+
     def _arm(self) -> None:
         loop = asyncio.get_running_loop()
         self._head_timer = loop.call_later(self._header_timeout, self._head_expired)

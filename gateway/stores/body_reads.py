@@ -44,7 +44,7 @@ async def exact_chunks(body: ByteSource, size: int, chunk: int) -> AsyncIterator
         yield block
 
 
-class _Prefetched:
+class Prefetched:
     """A ByteSource whose first bytes have been read already."""
 
     def __init__(self, body: ByteSource, first: bytes) -> None:
@@ -65,8 +65,8 @@ async def arrived(body: ByteSource) -> ByteSource:
     """Waits for the body's first bytes and returns a source that yields them again: budget is
     reserved for bytes a client sends, not for a Content-Length it announces (a client that
     sends headers and then nothing holds no budget while the idle limit runs)."""
-    if isinstance(body, _Prefetched):  # a writer's next part: no wrapper around a wrapper
+    if isinstance(body, Prefetched):  # a writer's next part: no wrapper around a wrapper
         if body._first is None:
             body._first = await body._body.read(READ_PIECE)
         return body
-    return _Prefetched(body, await body.read(READ_PIECE))
+    return Prefetched(body, await body.read(READ_PIECE))

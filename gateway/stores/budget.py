@@ -54,6 +54,11 @@ def unbind_share(token: contextvars.Token[Share | None]) -> None:
     _SHARE.reset(token)
 
 
+def current_share() -> Share | None:
+    """The share this task's work counts against (None outside a request)."""
+    return _SHARE.get()
+
+
 class Grant:
     """Reserved bytes; `release` is idempotent: a done-callback and a finally may both call it."""
 

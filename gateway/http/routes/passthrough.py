@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.auth.policy import enforce_on_passthrough
+from gateway.errors import InvalidParameter
 from gateway.http.guard import UNMATCHED, Rule
 from gateway.http.routes.shared import ARTIFACT_PREFIXES
 from gateway.http.timeouts import SendStalled, send_within
@@ -38,6 +39,13 @@ async def forward(
 ) -> web.StreamResponse:
     """Streams the request to the upstream and its answer back, status and headers unchanged;
     `read` is the body when a handler has read it already."""
+    with upstream.slot():
+        return await _forward(request, upstream, read)
+
+
+async def _forward(
+    request: web.Request, upstream: Upstream, read: bytes | None
+) -> web.StreamResponse:
     body = read if read is not None else request.content if request.body_exists else None
     url = upstream.url(request.rel_url.raw_path, request.rel_url.raw_query_string)
     answer = await upstream.open(request.method, url, upstream.headers_for(request), body)
@@ -84,5 +92,7 @@ async def passthrough(request: web.Request, handler: Handler) -> web.StreamRespo
     upstream = request.app.get(UPSTREAM)
     unmatched = request.match_info.http_exception is not None
     if upstream is not None and unmatched and not is_own_path(request.path):
+        if not request.rel_url.raw_path.startswith("/"):  # `OPTIONS *` (RFC 9112 3.2.4)
+            raise InvalidParameter("The request target must be a path")
         return await forward(request, upstream)
     return await handler(request)

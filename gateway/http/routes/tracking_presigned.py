@@ -25,6 +25,7 @@ from gateway.http.routes.shared import MULTIPART
 from gateway.http.routes.tracking_locations import (
     gateway_path,
     logged_model_location,
+    refuse_local,
     run_location,
 )
 from gateway.stores import ArtifactStore
@@ -76,9 +77,11 @@ def _expiration(request: web.Request, body: dict[str, Any], default: int) -> int
 
 async def _location(request: web.Request, run_id: str, model_id: str) -> str:
     """The run's or logged model's artifact location, looked up as the caller."""
-    if run_id:
-        return await run_location(request, run_id)
-    return await logged_model_location(request, model_id)
+    location = await (
+        run_location(request, run_id) if run_id else logged_model_location(request, model_id)
+    )
+    refuse_local(request, location)  # the tracking server refuses them too; the gateway first
+    return location
 
 
 def _signing(request: web.Request, path: str | None, action: Action) -> ArtifactStore | None:
