@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -166,6 +167,20 @@ def body_idle_timeout(seconds: float, floor: RateFloor | None = None) -> Middlew
     return middleware
 
 
+_BODY_FOLLOWS = re.compile(rb"\r\n(?:content-length:[ \t]*0*[1-9]|transfer-encoding:)", re.I)
+
+
+def _next_head_begun(data: bytes) -> bool:
+    """`data` ends with bytes after its last complete head, and that head announces no body:
+    those bytes can only be the start of the next request's head."""
+    end = data.rfind(b"\r\n\r\n")
+    if end < 0 or end + 4 == len(data):
+        return False
+    start = data.rfind(b"\r\n\r\n", 0, end)
+    head = data[start + 4 if start >= 0 else 0 : end + 2]
+    return _BODY_FOLLOWS.search(head) is None
+
+
 class HeaderTimeoutHandler(web.RequestHandler):
     """aiohttp's connection protocol with the header-read timeout aiohttp lacks.
 
@@ -189,10 +204,14 @@ class HeaderTimeoutHandler(web.RequestHandler):
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         parsed = heads_parsed(self)
-        if parsed != self._heads_seen:  # a whole head arrived
+        completed = parsed != self._heads_seen
+        if completed:  # a whole head arrived
             self._heads_seen = parsed
             self._disarm()
-        if data and self._head_timer is None and awaiting_head(self):
+        # Bytes after a bodiless head begin the next one (pipelining, RFC 9112 9.3.2): the
+        # parser keeps them while the connection is busy with this request; the clock starts.
+        pipelined = completed and _next_head_begun(data)
+        if data and self._head_timer is None and (pipelined or awaiting_head(self)):
             self._arm()
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -228,6 +247,11 @@ class HeaderTimeoutHandler(web.RequestHandler):
 
     def _head_expired(self) -> None:
         self._head_timer = None
+        if not awaiting_head(self):
+            # Busy with the request before: a head begun behind it waits its turn, and is
+            # judged once the connection is free (a completed head disarms this timer).
+            self._arm()
+            return
         if awaiting_head(self):
             log.info(
                 "closing a connection from %s: no complete request head within %g s",

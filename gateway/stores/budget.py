@@ -122,6 +122,7 @@ class Budget:
         future: asyncio.Future[None] = loop.create_future()
         entry = (size, key, future)
         self._waiters.append(entry)
+        self._wake()  # waiters at their share's limit may be all that is ahead of this one
         started = loop.time()
         try:
             await future
