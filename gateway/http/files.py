@@ -170,7 +170,7 @@ async def _stream(
         log.info("download of %s cut off: %s", path, exc)
         response.force_close()
         if request.transport is not None:
-            request.transport.close()
+            request.transport.abort()  # close() would wait to flush to a client not reading
     except Exception as exc:
         # Headers are out; closing the connection is the only honest signal left.
         where = getattr(exc, "destination", "") or "?"

@@ -35,8 +35,9 @@ IDLE_TRIM_DELAY = 1.0  # seconds with nothing held before freed heap goes back t
 
 @dataclass
 class Share:
-    """Whose transfer this is; `waited` sums the seconds its reservations waited for budget,
-    which the rate floors (`gateway.http.timeouts`) do not count against the client."""
+    """Whose transfer this is; `waited` sums the seconds its reservations waited for budget
+    held by other shares, which the rate floors (`gateway.http.timeouts`) do not count against
+    the client."""
 
     key: str
     waited: float = 0.0
@@ -119,6 +120,9 @@ class Budget:
         if not self._waiters and size <= self.available and self._share_allows(key, size):
             return self._take(key, size)  # the uncontended path never yields to the loop
         loop = asyncio.get_running_loop()
+        # Waiting behind its own share's transfers is the share's doing, not the gateway's:
+        # only a wait for others' bytes is discounted by the rate floors.
+        discounted = self._share_allows(key, size)
         future: asyncio.Future[None] = loop.create_future()
         entry = (size, key, future)
         self._waiters.append(entry)
@@ -135,7 +139,7 @@ class Budget:
                 self._wake()  # we may have been blocking smaller waiters behind us
             raise
         finally:
-            if share is not None:
+            if share is not None and discounted:
                 share.waited += loop.time() - started
         return Grant(self, size, key)
 

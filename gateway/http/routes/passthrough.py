@@ -63,11 +63,12 @@ async def _forward(
             log.debug("client went away during %s %s", request.method, request.path)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             # Status and headers are out; only a closed connection can tell the client.
-            who = "the client" if isinstance(exc, SendStalled) else "upstream"
+            stalled = isinstance(exc, SendStalled)
+            who = "the client" if stalled else "upstream"
             log.warning("%s broke off %s %s: %s", who, request.method, request.path, exc)
             response.force_close()
-            if request.transport is not None:
-                request.transport.close()
+            if request.transport is not None:  # abort: a client not reading takes no flush
+                (request.transport.abort if stalled else request.transport.close)()
             return response
     await response.write_eof()
     return response
