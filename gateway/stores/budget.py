@@ -35,9 +35,10 @@ IDLE_TRIM_DELAY = 1.0  # seconds with nothing held before freed heap goes back t
 
 @dataclass
 class Share:
-    """Whose transfer this is; `waited` sums the seconds its reservations waited for budget
-    held by other shares, which the rate floors (`gateway.http.timeouts`) do not count against
-    the client."""
+    """Whose transfer this is; `waited` sums the seconds its reservations waited for budget,
+    which the rate floors (`gateway.http.timeouts`) do not count against the client: it could
+    not send or read then. That includes waits behind its own share's transfers, or one user's
+    honest parallel uploads would fail the floor while they queue for that user's share."""
 
     key: str
     waited: float = 0.0
@@ -120,9 +121,6 @@ class Budget:
         if not self._waiters and size <= self.available and self._share_allows(key, size):
             return self._take(key, size)  # the uncontended path never yields to the loop
         loop = asyncio.get_running_loop()
-        # Waiting behind its own share's transfers is the share's doing, not the gateway's:
-        # only a wait for others' bytes is discounted by the rate floors.
-        discounted = self._share_allows(key, size)
         future: asyncio.Future[None] = loop.create_future()
         entry = (size, key, future)
         self._waiters.append(entry)
@@ -139,7 +137,7 @@ class Budget:
                 self._wake()  # we may have been blocking smaller waiters behind us
             raise
         finally:
-            if share is not None and discounted:
+            if share is not None:
                 share.waited += loop.time() - started
         return Grant(self, size, key)
 

@@ -193,22 +193,3 @@ def test_time_spent_waiting_is_recorded_on_the_share():
         assert share.waited > 0
 
     asyncio.run(run())
-
-
-def test_waiting_behind_its_own_share_is_not_discounted():
-    """A user whose other slow transfers hold its share is not excused by the wait they cause:
-    its queued transfers meet the rate floor as soon as they read again."""
-
-    async def run() -> None:
-        shared = Budget(100, share_limit=10)
-        share = budget_module.Share("user:self")
-        token = budget_module.bind_share(share)
-        held = await shared.reserve(10)
-        waiter = asyncio.create_task(shared.reserve(5))
-        budget_module.unbind_share(token)
-        await asyncio.sleep(0.05)
-        held.release()
-        (await asyncio.wait_for(waiter, 5)).release()
-        assert share.waited == 0
-
-    asyncio.run(run())
