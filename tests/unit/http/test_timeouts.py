@@ -33,14 +33,8 @@ def _request(body: StreamReader | None, protocol: mock.Mock) -> web.Request:
     return make_mocked_request("PUT", "/api/2.0/x", protocol=protocol, **kwargs)
 
 
-async def _through_middleware(chunks: list[bytes], eof: bool, handler=None):
-    protocol = mock.Mock()
-    body = StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
-    for chunk in chunks:
-        body.feed_data(chunk)
-    if eof:
-        body.feed_eof()
-    seen: list[BaseException] = []
+def _reading(seen: list[BaseException]):
+    """A handler that reads the whole body and echoes it, noting what its read raised."""
 
     async def reader(request: web.Request) -> web.StreamResponse:
         try:
@@ -49,6 +43,18 @@ async def _through_middleware(chunks: list[bytes], eof: bool, handler=None):
             seen.append(exc)
             raise
 
+    return reader
+
+
+async def _through_middleware(chunks: list[bytes], eof: bool, handler=None):
+    protocol = mock.Mock()
+    body = StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+    for chunk in chunks:
+        body.feed_data(chunk)
+    if eof:
+        body.feed_eof()
+    seen: list[BaseException] = []
+    reader = _reading(seen)
     middleware = body_idle_timeout(IDLE)
     response = await asyncio.wait_for(middleware(_request(body, protocol), handler or reader), WAIT)
     return response, protocol, seen
@@ -169,13 +175,6 @@ async def _dripped(
         request[SHARE] = share
     seen: list[BaseException] = []
 
-    async def reader(request: web.Request) -> web.StreamResponse:
-        try:
-            return web.Response(body=await request.read())
-        except BaseException as exc:
-            seen.append(exc)
-            raise
-
     async def drip() -> None:
         for _ in range(drips):
             body.feed_data(b"x")
@@ -185,7 +184,7 @@ async def _dripped(
     feeder = asyncio.create_task(drip())
     try:
         middleware = body_idle_timeout(WAIT, floor)
-        return await asyncio.wait_for(middleware(request, reader), WAIT * 2), seen
+        return await asyncio.wait_for(middleware(request, _reading(seen)), WAIT * 2), seen
     finally:
         feeder.cancel()
 
