@@ -59,9 +59,10 @@ async def send(
             fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         capacity = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
         await _flushed(transport, client, download.read_timeout)
+        floor_left = _floor(request, sent)  # from before the budget wait, which it discounts
         async with budget.current().hold(capacity):
             pump = _Pump(download, client, read_end, write_end, capacity)
-            pump.floor_left = _floor(request, sent)
+            pump.floor_left = floor_left
             await pump.run(sent)
     except (BrokenPipeError, ConnectionResetError) as exc:
         raise ConnectionResetError("client went away") from exc
