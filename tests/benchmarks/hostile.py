@@ -88,6 +88,7 @@ def _gateway(workdir: Path, destination: str, env: dict[str, str]) -> Iterator[s
 
 def _measure(name: str, url: str, seconds: float) -> None:
     api = f"{url}{ARTIFACTS}"
+    _honest(api, 2.0)  # warm-up: lazy imports, pools, the first objects
     for attack, (make, count) in _attacks(url, api).items():
         with contextlib.ExitStack() as stack:
             if make is not None:
