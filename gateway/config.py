@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from gateway.auth.config import AuthConfig
 from gateway.experiments import ExperimentRange
+from gateway.tenancy import Selector, prefix_of, workspace_name
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MIB = 1024 * 1024
@@ -187,20 +188,60 @@ DestinationName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([_-][a-z
 
 
 class RouteConfig(BaseModel):
-    """Experiments (IDs and inclusive ranges) whose artifacts live in one destination."""
+    """A workspace, experiments (IDs and inclusive ranges, optionally within a workspace) or a
+    path prefix (optionally within a workspace) whose artifacts live in one destination."""
 
     model_config = {"extra": "forbid"}
 
-    experiments: list[str] = Field(min_length=1)
+    workspace: str | None = None
+    experiments: list[str] | None = Field(None, min_length=1)
+    prefix: str | None = None
     destination: str
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace(cls, value: str | None) -> str | None:
+        return None if value is None else workspace_name(value)
 
     @field_validator("experiments")
     @classmethod
-    def _parse(cls, values: list[str]) -> list[str]:
-        return [str(ExperimentRange.parse(value)) for value in values]
+    def _parse(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [str(ExperimentRange.parse(v)) for v in values]
 
-    def ranges(self) -> list[ExperimentRange]:
-        return [ExperimentRange.parse(value) for value in self.experiments]
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        return None if value is None else prefix_of(value)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> RouteConfig:
+        if self.experiments is not None and self.prefix is not None:
+            raise ValueError("a route names experiments or a prefix, not both")
+        if self.workspace is None and self.experiments is None and self.prefix is None:
+            raise ValueError("a route names a workspace, experiments or a prefix")
+        return self
+
+    def selectors(self) -> list[Selector]:
+        if self.experiments is not None:
+            ranges = [ExperimentRange.parse(value) for value in self.experiments]
+            return [Selector(self.workspace, experiments=rng) for rng in ranges]
+        return [Selector(self.workspace, prefix=self.prefix)]
+
+
+class WorkspacesConfig(BaseModel):
+    """MLflow 3 workspaces (`mlflow server --enable-workspaces`): see docs/tenancy.md."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool | None = Field(
+        None,
+        description="absent: as the tracking server's /server-info says (off without one)",
+    )
+    require_header: bool = Field(
+        False,
+        description="refuse artifact requests without X-MLFLOW-WORKSPACE, as MLflow does when "
+        "its workspace provider has no default workspace; off: the default workspace",
+    )
 
 
 class Settings(BaseSettings):
@@ -289,8 +330,10 @@ class Settings(BaseSettings):
         DestinationName, Annotated[dict[str, Any], AfterValidator(RawDestination)]
     ] = Field(default_factory=dict, description="named destinations (see docs/tenancy.md)")
     routes: list[RouteConfig] = Field(
-        default_factory=list, description="experiments to destinations (see docs/tenancy.md)"
+        default_factory=list,
+        description="workspaces, experiments and prefixes to destinations (see docs/tenancy.md)",
     )
+    workspaces: WorkspacesConfig = Field(default_factory=WorkspacesConfig)
     default_destination_name: str | None = Field(
         None,
         validation_alias="default_destination",

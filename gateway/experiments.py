@@ -1,8 +1,8 @@
 """Experiment IDs and inclusive ID ranges, as routes and permissions name them.
 
-An artifact path's first segment is its experiment. Only canonical decimal IDs (`7`, not `007`)
-match a numbered rule, so a path can never reach a rule's destination or permission through a
-spelling that the rule's owner did not write.
+`gateway.tenancy` finds an artifact path's experiment. Only canonical decimal IDs (`7`, not
+`007`) match a numbered rule, so a path can never reach a rule's destination or permission
+through a spelling that the rule's owner did not write.
 """
 
 from __future__ import annotations
@@ -10,18 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
-T = TypeVar("T")
 ANY_EXPERIMENT = "*"  # in tables and permissions: every experiment no rule names
 
 _ID = re.compile(r"0|[1-9][0-9]{0,17}")
 _RANGE = re.compile(r"(0|[1-9][0-9]{0,17})\s*-\s*(0|[1-9][0-9]{0,17})")
-
-
-def experiment_of(path: str) -> str:
-    """The first segment of a normalised artifact path ('' for the root)."""
-    return path.split("/", 1)[0]
 
 
 def experiment_number(experiment: str) -> int | None:
@@ -64,19 +57,3 @@ def overlaps(labelled: Iterable[tuple[ExperimentRange, str]]) -> list[str]:
                 break
             problems.append(f"experiments {current} ({label}) and {later} ({other}) overlap")
     return problems
-
-
-class RangeMap(Generic[T]):
-    """Experiment ranges to values; the ranges must not overlap (see `overlaps`)."""
-
-    def __init__(self, items: Iterable[tuple[ExperimentRange, T]]) -> None:
-        self.items = sorted(items, key=lambda item: item[0])
-
-    def get(self, experiment: str) -> T | None:
-        number = experiment_number(experiment)
-        if number is None:
-            return None
-        for rng, value in self.items:
-            if number in rng:
-                return value
-        return None

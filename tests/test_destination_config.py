@@ -12,6 +12,7 @@ from gateway.auth.passwords import TokenHash, lookup_id, verify
 from gateway.config import load_settings
 from gateway.routing.table import InvalidRouting, RoutingTable
 from gateway.stores import default_options, parse_options
+from gateway.tenancy import key_of
 from tests.helpers.cli import run_cli, write_config
 from tests.helpers.processes import free_port
 from tests.helpers.stack import ADMIN, TEAM_A
@@ -50,7 +51,7 @@ def test_documented_example_loads_with_secrets_from_file_and_environment(documen
     table = RoutingTable.from_settings(settings)
     expected = {"7": "vision", "2": "archive", "10": "archive", "20": "archive", "21": "vision"}
     expected |= {"35": "nlp", "007": "vision", "models": "vision", "": "vision"}
-    assert {e: table.destination_of(e) for e in expected} == expected
+    assert {e: table.destination_of(key_of(e)) for e in expected} == expected
     users = {user.name: user for user in settings.auth.users}
     assert verify("change-me-alice", users["alice"].password_hash.get_secret_value())
     assert verify("change-me-ci-token", users["ci"].token_hash.get_secret_value())
@@ -65,7 +66,7 @@ def test_routes_prints_the_table_shown_in_the_docs(documented_config, tmp_path):
         env={"GATEWAY_DESTINATIONS__NLP__SECRET_ACCESS_KEY": NLP_SECRET},
     )
     assert result.returncode == 0, result.stderr
-    documented = documented_block(TENANCY_PAGE, "text", "experiments  destination").replace(
+    documented = documented_block(TENANCY_PAGE, "text", "route  destination").replace(
         "/mnt/nfs/mlartifacts", str(tmp_path / "archive")
     )
     assert [line.split() for line in result.stdout.splitlines()] == [
@@ -80,7 +81,7 @@ def test_readme_short_example_loads_and_routes_as_it_says(tmp_path):
     settings = load_settings(["--config", str(write_config(tmp_path, text))])
     table = RoutingTable.from_settings(settings)
     expected = {"7": "vision", "10": "vision", "20": "vision", "8": "archive", "21": "archive"}
-    assert {e: table.destination_of(e) for e in expected} == expected
+    assert {e: table.destination_of(key_of(e)) for e in expected} == expected
     (user,) = settings.auth.users
     token = re.search(r"# token (\S+)", text).group(1)
     assert TokenHash.parse(user.token_hash.get_secret_value()).matches(token)
@@ -91,7 +92,7 @@ def test_environment_alone_can_configure_destinations_and_the_default(monkeypatc
     monkeypatch.setenv("GATEWAY_DEFAULT_DESTINATION", "archive")
     settings = load_settings([])
     assert parse_options(settings.destinations["archive"]).uri == str(tmp_path)
-    assert RoutingTable.from_settings(settings).destination_of("3") == "archive"
+    assert RoutingTable.from_settings(settings).destination_of(key_of("3")) == "archive"
 
 
 def test_without_routes_the_flag_destination_serves_everything(monkeypatch):

@@ -93,8 +93,9 @@ def test_server_info_asks_the_upstream_only_for_callers_the_passthrough_admits(s
         assert received(strict.echo_url) == []
     forget(strict.echo_url)
     info = requests.get(url, headers=OWNER.headers(), timeout=30)
-    assert info.json()["store_type"] == "EchoStore"
-    assert [r["path"] for r in received(strict.echo_url)] == ["/api/3.0/mlflow/server-info"]
+    assert info.json()["store_type"] == "EchoStore", "a known caller gets the upstream's payload"
+    # Cached for every caller (workspace resolution reads it too), so asked at most once here.
+    assert {r["path"] for r in received(strict.echo_url)} <= {"/api/3.0/mlflow/server-info"}
 
 
 def test_with_enforcement_off_the_upstream_judges_anonymous_tracking_calls(lenient):
@@ -103,7 +104,9 @@ def test_with_enforcement_off_the_upstream_judges_anonymous_tracking_calls(lenie
     assert requests.get(f"{lenient.url}/get-artifact", params=run, timeout=30).status_code == 200
     search = requests.post(f"{lenient.url}/api/2.0/mlflow/experiments/search", json={})
     assert search.status_code == 200
-    assert len(received(lenient.echo_url)) == 3  # lookup, its pass-through, the search
+    # lookup, its pass-through, the search; besides whether workspaces are on (cached)
+    calls = [r for r in received(lenient.echo_url) if r["path"] != "/api/3.0/mlflow/server-info"]
+    assert len(calls) == 3
     own = requests.get(f"{lenient.url}/get-artifact", params={"run_id": "gw-7", "path": "a.txt"})
     assert own.status_code == 401, "the gateway's own bytes need a gateway user"
 

@@ -1,4 +1,4 @@
-"""The `auth:` section: users, their hashed credentials and per-experiment permissions."""
+"""The `auth:` section: users, their hashed credentials and permissions per tenancy selector."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 
 from gateway.auth.actions import Action
 from gateway.auth.passwords import TOKEN_PREFIX, ScryptHash, TokenHash
-from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, overlaps
+from gateway.experiments import ANY_EXPERIMENT
+from gateway.tenancy import Selector, conflicts
 
 
 class Permission(str, enum.Enum):
@@ -60,9 +61,11 @@ class UserConfig(BaseModel):
 
     @field_validator("permissions")
     @classmethod
-    def _experiments(cls, value: dict[str, Permission]) -> dict[str, Permission]:
-        ranges = [(ExperimentRange.parse(k), k) for k in value if k != ANY_EXPERIMENT]
-        if problems := overlaps(ranges):
+    def _selectors(cls, value: dict[str, Permission]) -> dict[str, Permission]:
+        """Keys as docs/tenancy.md writes them: `*`, `7`, `10-20`, `prefix:team-x/`,
+        `workspace:team-a`, `workspace:team-a:7`, `workspace:team-a:prefix:team-x/`."""
+        selectors = [(Selector.parse(k), repr(k)) for k in value if k != ANY_EXPERIMENT]
+        if problems := conflicts(selectors):
             raise ValueError("; ".join(problems))
         return value
 

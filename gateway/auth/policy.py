@@ -7,7 +7,7 @@ open and passthrough routes can leave the Authorization header to the upstream s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import hdrs, web
 
@@ -15,6 +15,7 @@ from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.users import User
 from gateway.errors import PermissionDenied, Unauthenticated
+from gateway.tenancy import TenancyKey
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 _USER = web.RequestKey("user", User | None)
@@ -54,24 +55,31 @@ def caller(request: web.Request) -> User | None:
     return user
 
 
-def authorize(request: web.Request, experiment: str, action: Action) -> None:
-    """403 PERMISSION_DENIED unless the caller's permission on `experiment` grants `action`."""
+async def authorize(request: web.Request, key: TenancyKey, action: Action) -> None:
+    """403 PERMISSION_DENIED unless the caller's permission on `key` grants `action`.
+
+    Async so that permission sources needing an upstream lookup fit behind the same call.
+    """
     user = caller(request)
-    if user is None or user.may(action, experiment):
+    if user is None or user.may(action, key):
         return
-    where = f"experiment {experiment!r}" if experiment else "the artifact root"
     raise PermissionDenied(
-        f"User {user.name!r} may not {_VERBS[action]} artifacts of {where}: "
-        f"permission {user.permission_on(experiment).value}, needs {_NEEDS[action]}"
+        f"User {user.name!r} may not {_VERBS[action]} artifacts of {key}: "
+        f"permission {user.permission_on(key).value}, needs {_NEEDS[action]}"
     )
 
 
-def readable(request: web.Request) -> Callable[[str], bool]:
-    """Which experiments the caller may list at the root (all when auth is off)."""
+Visible = Callable[[TenancyKey], Awaitable[bool]]
+
+
+def readable(request: web.Request) -> Visible:
+    """Which keys the caller may see in a merged listing (all when auth is off)."""
     user = caller(request)
-    if user is None:
-        return lambda experiment: True
-    return lambda experiment: user.may(Action.READ, experiment)
+
+    async def visible(key: TenancyKey) -> bool:
+        return user is None or user.may(Action.READ, key)
+
+    return visible
 
 
 def may_reach_upstream(request: web.Request) -> bool:

@@ -11,7 +11,8 @@ from pydantic import SecretStr
 from gateway.auth.actions import Action
 from gateway.auth.config import Permission, UserConfig
 from gateway.auth.passwords import ScryptHash, TokenHash
-from gateway.experiments import ANY_EXPERIMENT, ExperimentRange, RangeMap
+from gateway.experiments import ANY_EXPERIMENT
+from gateway.tenancy import Selector, SelectorMap, TenancyKey
 
 Hash = TypeVar("Hash", ScryptHash, TokenHash)
 
@@ -21,8 +22,7 @@ class User:
     name: str
     password: ScryptHash | None
     token: TokenHash | None
-    default: Permission
-    permissions: RangeMap[Permission]
+    permissions: SelectorMap[Permission]
     metrics: bool = False  # may read /metrics (not per experiment: it covers all of them)
 
     @classmethod
@@ -32,21 +32,28 @@ class User:
             name=config.name,
             password=_parsed(config.password_hash, ScryptHash.parse),
             token=_parsed(config.token_hash, TokenHash.parse),
-            default=config.permissions.get(ANY_EXPERIMENT, Permission.NO_PERMISSIONS),
-            permissions=RangeMap(
-                (ExperimentRange.parse(key), value)
-                for key, value in config.permissions.items()
-                if key != ANY_EXPERIMENT
+            permissions=SelectorMap(
+                (
+                    (Selector.parse(key), value)
+                    for key, value in config.permissions.items()
+                    if key != ANY_EXPERIMENT
+                ),
+                config.permissions.get(ANY_EXPERIMENT, Permission.NO_PERMISSIONS),
             ),
             metrics=config.metrics,
         )
 
-    def permission_on(self, experiment: str) -> Permission:
-        found = self.permissions.get(experiment)
-        return self.default if found is None else found
+    @property
+    def default(self) -> Permission:
+        """What `'*'` grants: every key no selector names."""
+        return self.permissions.default
 
-    def may(self, action: Action, experiment: str) -> bool:
-        return self.permission_on(experiment).allows(action)
+    def permission_on(self, key: TenancyKey) -> Permission:
+        """The most specific selector's permission (docs/tenancy.md), else `'*'`'s."""
+        return self.permissions.get(key)
+
+    def may(self, action: Action, key: TenancyKey) -> bool:
+        return self.permission_on(key).allows(action)
 
 
 def _parsed(secret: SecretStr | None, parse: Callable[[str], Hash]) -> Hash | None:

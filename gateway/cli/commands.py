@@ -24,15 +24,16 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 
 def routes(argv: Sequence[str]) -> int:
-    """Prints which destination serves which experiments; '*' is everything else."""
+    """Prints which destination serves what, most specific route first (the precedence of
+    docs/tenancy.md); '*' is everything no route names."""
     loaded = configured(argv)
     if loaded is None:
         return 2
     _, destinations = loaded
-    rows = [("experiments", "destination", "uri", "endpoint")]
-    for experiments, name in destinations.table.rows():
+    rows = [("route", "destination", "uri", "endpoint")]
+    for selector, name in destinations.table.rows():
         store = destinations.stores[name]
-        rows.append((experiments, name, store.uri, store.endpoint or "-"))
+        rows.append((selector, name, store.uri, store.endpoint or "-"))
     print(redact(_table(rows)))
     return 0
 

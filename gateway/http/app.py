@@ -11,6 +11,7 @@ from gateway.auth.authenticator import Authenticator
 from gateway.auth.policy import AUTHENTICATOR
 from gateway.config import Settings
 from gateway.forwarded import TRUSTED_PROXIES, TrustedProxies
+from gateway.http import workspaces
 from gateway.http.access import DESTINATIONS
 from gateway.http.drain import DRAIN, Drain
 from gateway.http.errors import errors_as_json
@@ -72,6 +73,7 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
     app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
     app[health.READY_DETAILS] = settings.ready_details
     app[DESTINATIONS] = destinations
+    workspaces.install(app, settings.workspaces)
     if settings.auth is not None:
         app[AUTHENTICATOR] = Authenticator(settings.auth)
 

@@ -4,8 +4,9 @@ Every route is registered through `add` with a rule, and the `guard` middleware 
 matched route's rule; a request no route matches gets the app's `UNMATCHED` rule (the
 passthrough's, when there is an upstream). So no handler has to remember a check, a route
 without a rule stops start-up (`require_rules`), and tests walk `RULES` over the route table.
-Handlers still call `access.store_for`, which repeats the per-experiment check on the path they
-actually act on (the multipart target, a tracking location once it is looked up).
+Handlers still call `access.store_for`, which repeats the check on the tenancy key of the path
+they actually act on (the multipart target, a tracking location once it is looked up). Checks
+are async, so a permission source that asks an upstream fits without changing them.
 """
 
 from __future__ import annotations
@@ -26,17 +27,17 @@ from gateway.auth.policy import (
 )
 from gateway.errors import (
     ApiError,
-    InvalidParameter,
     MethodRefused,
     PermissionDenied,
     Unauthenticated,
 )
-from gateway.experiments import experiment_of
 from gateway.http.access import query_path, url_path
 from gateway.http.aiohttp_internals import expect_100_continue
+from gateway.http.workspaces import resolve
 from gateway.links.signing import Fields
 from gateway.links.urls import LINKS
 from gateway.metrics import collectors
+from gateway.tenancy import key_of
 
 # What MLflow's tracking server and the gateway serve: CONNECT, TRACE and the rest never pass.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -47,7 +48,7 @@ class Rule:
 
     identifies = True
 
-    def check(self, request: web.Request) -> None:
+    async def check(self, request: web.Request) -> None:
         """Raises the refusal (401, 403, ...); returning lets the handler run."""
 
 
@@ -69,29 +70,28 @@ class Signed(Rule):
     def __init__(self, fields: Callable[[web.Request], Fields]) -> None:
         self.fields = fields
 
-    def check(self, request: web.Request) -> None:
+    async def check(self, request: web.Request) -> None:
         request.app[LINKS].signer.verify(self.fields(request), request.query)
 
 
 class Artifact(Rule):
-    """`action` on the experiment the URL names: the route's path (`?path=` when `listing` and
-    the route's path is empty). The root and unsafe paths need a known caller first."""
+    """`action` on the tenancy key of the stored path the URL names: the route's path
+    (`?path=` when `listing` and the route's path is empty), in the request's workspace. A
+    workspace's top level and unsafe paths need a known caller first."""
 
     def __init__(self, action: Action, *, listing: bool = False) -> None:
         self.action, self.listing = action, listing
 
-    def check(self, request: web.Request) -> None:
-        try:
-            path, _ = url_path(request)
-            if not path and self.listing:
-                path = query_path(request)
-        except InvalidParameter:
-            caller(request)  # anonymous callers learn nothing, not even that a path is unsafe
-            raise
-        if path:
-            authorize(request, experiment_of(path), self.action)
+    async def check(self, request: web.Request) -> None:
+        caller(request)  # 401 first: anonymous callers learn nothing, not even a path's fault
+        await resolve(request)
+        if self.listing and not request.match_info.get("path"):
+            path = query_path(request)
         else:
-            caller(request)
+            path, _ = url_path(request)
+        key = key_of(path)
+        if key.experiment:
+            await authorize(request, key, self.action)
 
 
 class Tracking(Rule):
@@ -100,15 +100,16 @@ class Tracking(Rule):
     in its `store_for` call once the location turns out to be the gateway's; any other
     location is passed through."""
 
-    def check(self, request: web.Request) -> None:
+    async def check(self, request: web.Request) -> None:
         enforce_on_passthrough(request)
+        await resolve(request)  # the location found is scoped to it
 
 
 class MetricsReader(Rule):
     """A known user with `metrics: true` (`metrics.require_permission`): the metrics cover
     every experiment, so no per-experiment permission grants them."""
 
-    def check(self, request: web.Request) -> None:
+    async def check(self, request: web.Request) -> None:
         user = caller(request)
         if user is not None and not user.metrics:
             raise PermissionDenied(f"User {user.name!r} may not read metrics: needs metrics: true")
@@ -154,7 +155,7 @@ async def _decide(request: web.Request) -> Exception | None:
         if (rule := _rule(request)) is not None:
             if rule.identifies:
                 await identify(request)
-            rule.check(request)
+            await rule.check(request)
     except (ApiError, web.HTTPException) as exc:
         refusal = exc
     request[_REFUSAL] = refusal

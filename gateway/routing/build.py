@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from gateway import redact
 from gateway.config import ConfigProblems, Settings
 from gateway.routing.destinations import Destinations
+from gateway.routing.overlap import nesting_problems
 from gateway.routing.table import IMPLICIT, RoutingTable
 from gateway.stores import (
     ArtifactStore,
@@ -90,6 +91,7 @@ def build_destinations(settings: Settings) -> Destinations:
                 continue
             store.presigned_only = True
         stores[name] = store
+    problems += nesting_problems(stores)
     if problems or table is None:
         raise ConfigProblems(problems)
     return Destinations(stores, table)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+import posixpath
+from collections.abc import Awaitable, Callable, Mapping
 
-from gateway.experiments import experiment_of
 from gateway.routing.table import IMPLICIT, RoutingTable
 from gateway.stores import ArtifactStore, Entry, budget
+from gateway.tenancy import TenancyKey, key_of
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +28,28 @@ class Destinations:
     def default(self) -> ArtifactStore:
         return self.stores[self.table.default]
 
+    def for_key(self, key: TenancyKey) -> ArtifactStore:
+        return self.stores[self.table.destination_of(key)]
+
     def for_path(self, path: str) -> ArtifactStore:
-        """`path` is normalised; its first segment is the experiment ID."""
-        return self.stores[self.table.destination_of(experiment_of(path))]
+        """`path` is a normalised stored path."""
+        return self.for_key(key_of(path))
 
     def all(self) -> list[ArtifactStore]:
         return list(self.stores.values())
 
-    async def list_root(self, visible: Callable[[str], bool]) -> list[Entry]:
-        """Each destination contributes only the experiments routed to it (and `visible`)."""
+    async def list_container(
+        self, container: str, visible: Callable[[TenancyKey], Awaitable[bool]]
+    ) -> list[Entry]:
+        """Each destination contributes only the entries routed to it (and `visible`)."""
 
         async def routed_here(name: str, store: ArtifactStore) -> list[Entry]:
-            entries = await store.list("")
-            return [
-                e for e in entries if self.table.destination_of(e.name) == name and visible(e.name)
-            ]
+            kept = []
+            for entry in await store.list(container):
+                key = key_of(posixpath.join(container, entry.name))
+                if self.table.destination_of(key) == name and await visible(key):
+                    kept.append(entry)
+            return kept
 
         found = await asyncio.gather(*(routed_here(n, s) for n, s in self.stores.items()))
         return sorted((e for entries in found for e in entries), key=lambda entry: entry.name)

@@ -1,4 +1,5 @@
-"""The routing table: which named destination serves each experiment.
+"""The routing table: which named destination serves each tenancy key (workspace, experiment,
+path prefix; the most specific route wins, `gateway.tenancy.Selector.rank`).
 
 Built from `destinations`, `routes` and `default_destination`; every problem in them is
 collected, so `check-config` and start-up can report all of them at once, one line each.
@@ -7,7 +8,8 @@ collected, so `check-config` and start-up can report all of them at once, one li
 from __future__ import annotations
 
 from gateway.config import ConfigProblems, Settings
-from gateway.experiments import ANY_EXPERIMENT, RangeMap, overlaps
+from gateway.experiments import ANY_EXPERIMENT
+from gateway.tenancy import SelectorMap, TenancyKey, conflicts
 
 IMPLICIT = "default"  # --artifacts-destination with the AWS_* / MLFLOW_S3_* environment
 
@@ -17,13 +19,13 @@ class InvalidRouting(ConfigProblems):
 
 
 class RoutingTable:
-    def __init__(self, routes: RangeMap[str], default: str) -> None:
+    def __init__(self, routes: SelectorMap[str]) -> None:
         self.routes = routes
-        self.default = default
+        self.default = routes.default
 
     @classmethod
     def single(cls) -> RoutingTable:
-        return cls(RangeMap([]), IMPLICIT)
+        return cls(SelectorMap([], IMPLICIT))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutingTable:
@@ -44,22 +46,21 @@ class RoutingTable:
         labelled, routed = [], []
         for i, route in enumerate(settings.routes):
             check(f"routes[{i}]", route.destination)
-            labelled += [(rng, f"routes[{i}]") for rng in route.ranges()]
-            routed += [(rng, route.destination) for rng in route.ranges()]
-        problems += overlaps(labelled)
+            labelled += [(selector, f"routes[{i}]") for selector in route.selectors()]
+            routed += [(selector, route.destination) for selector in route.selectors()]
+        problems += conflicts(labelled)
         default = settings.default_destination_name or IMPLICIT
         check("default_destination", default)
         if problems:
             raise InvalidRouting(problems)
-        return cls(RangeMap(routed), default)
+        return cls(SelectorMap(routed, default))
 
-    def destination_of(self, experiment: str) -> str:
-        found = self.routes.get(experiment)
-        return self.default if found is None else found
+    def destination_of(self, key: TenancyKey) -> str:
+        return self.routes.get(key)
 
     def rows(self) -> list[tuple[str, str]]:
-        """(experiments, destination) in ID order, the default last as '*'."""
-        return [(str(rng), name) for rng, name in self.routes.items] + [
+        """(selector, destination) in precedence order, the default last as '*'."""
+        return [(str(selector), name) for selector, name in self.routes.items] + [
             (ANY_EXPERIMENT, self.default)
         ]
 

@@ -111,7 +111,7 @@ def _as_case(url: str, route: str, case: str) -> str:
         del query["signature"]
     elif case == "wrong":
         query["signature"] = "0" * 64
-    elif case == "stranger":
+    elif case in ("stranger", "neighbour"):
         query["expires"] = str(int(query["expires"]) + 1)
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 

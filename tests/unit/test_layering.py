@@ -22,7 +22,7 @@ LAYERS = [
     "forwarded",  # reads the networks that config parses (config.parse_networks)
     "config",  # imports each section's model from the package that owns it (auth.config)
     "auth",
-    "logs metrics error_classes paths mime",
+    "logs metrics error_classes paths mime tenancy",
     "errors experiments redact",
     "__init__",  # gateway/__init__.py: __version__
 ]

@@ -22,7 +22,7 @@ async def upload(request: web.Request) -> web.Response:
     path, trailing_slash = url_path(request)
     if not path or trailing_slash:
         raise InvalidParameter(f"Cannot upload to a directory path '{path}/': name a file")
-    store = refuse_proxied(store_for(request, path, Action.WRITE), "upload")
+    store = refuse_proxied(await store_for(request, path, Action.WRITE), "upload")
     refuse_skill_mutation(path)
     with uploading(request, store.name):
         await store.write(path, request.content, request.content_length)
@@ -33,7 +33,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     path, _ = url_path(request)
     if not path:
         return await list_artifacts(request)
-    store = refuse_proxied(store_for(request, path, Action.READ), "download")
+    store = refuse_proxied(await store_for(request, path, Action.READ), "download")
     return await serve_file(request, store, path)
 
 
@@ -51,7 +51,7 @@ async def list_artifacts(request: web.Request) -> web.StreamResponse:
     body, never a well-formed partial listing.
     """
     path = query_path(request)
-    batches = store_for(request, path, Action.READ).list_batches(path)
+    batches = (await store_for(request, path, Action.READ)).list_batches(path)
     first: list[Entry] = []
     async for batch in batches:  # a batch may be empty while its names wait for the next page
         if batch:
@@ -82,7 +82,7 @@ async def delete(request: web.Request) -> web.Response:
     if not path:
         raise InvalidParameter("Refusing to delete the root of a destination: name a path")
     refuse_skill_mutation(path)
-    await store_for(request, path, Action.DELETE).delete(path)
+    await (await store_for(request, path, Action.DELETE)).delete(path)
     return web.json_response({})
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import InvalidParameter
-from gateway.experiments import experiment_of
 from gateway.http.access import DESTINATIONS, Action, store_for, url_path
 from gateway.http.files import serve_file
 from gateway.http.guard import Artifact, Signed, add
@@ -18,12 +17,13 @@ from gateway.http.routes.refusals import refuse_proxied
 from gateway.http.routes.shared import ARTIFACT_PREFIXES, download_link
 from gateway.links.signing import Fields
 from gateway.links.urls import DOWNLOAD_ROUTE
+from gateway.tenancy import key_of
 
 PRESIGNED_ROUTE = "/mlflow-artifacts/presigned"
 
 
-def _file_path(request: web.Request) -> str:
-    path, trailing_slash = url_path(request)
+def _file_path(request: web.Request, *, scoped: bool = True) -> str:
+    path, trailing_slash = url_path(request, scoped=scoped)
     if not path or trailing_slash:
         raise InvalidParameter(f"Name a file, not a directory: '{path}/'")
     return path
@@ -31,20 +31,20 @@ def _file_path(request: web.Request) -> str:
 
 async def presigned(request: web.Request) -> web.Response:
     path = _file_path(request)
-    return await download_link(request, store_for(request, path, Action.READ), path)
+    return await download_link(request, await store_for(request, path, Action.READ), path)
 
 
 def download_fields(request: web.Request) -> Fields:
     """What a download link signs: the file (and the expiry, as every link)."""
-    return ("download", _file_path(request))
+    return ("download", _file_path(request, scoped=False))
 
 
 async def signed_download(request: web.Request) -> web.StreamResponse:
     """Authorised by the URL's signature alone (the `Signed` rule); Range, ETag and conditionals
     as on artifacts."""
-    path = _file_path(request)
+    path = _file_path(request, scoped=False)
     store = refuse_proxied(request.app[DESTINATIONS].for_path(path), "download")
-    note_target(request, store.name, experiment_of(path))
+    note_target(request, store.name, key_of(path).experiment)
     return await serve_file(request, store, path)
 
 

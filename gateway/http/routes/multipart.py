@@ -15,7 +15,6 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import InvalidParameter, MultipartUnsupported
-from gateway.experiments import experiment_of
 from gateway.http.access import DESTINATIONS, Action, store_for, url_path
 from gateway.http.guard import Artifact, Signed, add
 from gateway.http.request_stats import note_target, uploading
@@ -36,6 +35,7 @@ from gateway.metrics import collectors
 from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import MAX_PARTS, MultipartUploads, StoragePresigning
 from gateway.stores.errors import StoreError
+from gateway.tenancy import key_of
 
 _ROUTES = {name: f"/mlflow-artifacts/mpu/{name}" for name in ("create", "complete", "abort")}
 
@@ -60,7 +60,7 @@ def _uploads(store: ArtifactStore) -> MultipartUploads:
 
 async def create(request: web.Request) -> web.Response:
     body, path = await _target(request, CreateRequest)
-    store = _uploads(store_for(request, path, Action.WRITE))
+    store = _uploads(await store_for(request, path, Action.WRITE))
     config, links = request.app[MULTIPART], request.app[LINKS]
     base = links.base(request)
     direct = (config.direct or store.presigned_only) and isinstance(store, StoragePresigning)
@@ -107,7 +107,7 @@ async def part_credentials(
 
 async def complete(request: web.Request) -> web.Response:
     body, path = await _target(request, CompleteRequest)
-    store = _uploads(store_for(request, path, Action.WRITE))
+    store = _uploads(await store_for(request, path, Action.WRITE))
     stored = await store.list_parts(path, body.upload_id)
     await store.complete_upload(path, body.upload_id, ordered_parts(body.parts, stored))
     collectors().multipart.labels("completed").inc()
@@ -116,7 +116,7 @@ async def complete(request: web.Request) -> web.Response:
 
 async def abort(request: web.Request) -> web.Response:
     body, path = await _target(request, AbortRequest)
-    await _uploads(store_for(request, path, Action.WRITE)).abort_upload(path, body.upload_id)
+    await _uploads(await store_for(request, path, Action.WRITE)).abort_upload(path, body.upload_id)
     collectors().multipart.labels("aborted").inc()
     return web.json_response({})
 
@@ -133,7 +133,7 @@ def _part_number(raw: str | None) -> int:
 
 def _part(request: web.Request) -> tuple[str, str, int]:
     """The file, the upload id and the part number a part URL names."""
-    path, _ = url_path(request)
+    path, _ = url_path(request, scoped=False)
     if not path:
         raise InvalidParameter("A part URL names the file being uploaded")
     number = _part_number(request.query.get("part_number"))
@@ -157,7 +157,7 @@ async def put_part(request: web.Request) -> web.Response:
             limit, size, reason=f"Part {number} has {size} bytes; parts may have at most {limit}"
         )
     store = _uploads(refuse_proxied(request.app[DESTINATIONS].for_path(path), "upload"))
-    note_target(request, store.name, experiment_of(path))
+    note_target(request, store.name, key_of(path).experiment)
     with uploading(request, store.name):
         etag = await store.upload_part(path, upload_id, number, request.content, size)
     return web.Response(headers={"ETag": etag})

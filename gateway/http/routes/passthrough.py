@@ -78,7 +78,7 @@ class Passthrough(Rule):
     """Unmatched requests to the tracking server: a known user when `enforce_on_passthrough`.
     The gateway's own paths go nowhere (their 404 or 405 follows), so they need nothing."""
 
-    def check(self, request: web.Request) -> None:
+    async def check(self, request: web.Request) -> None:
         if not is_own_path(request.path):
             enforce_on_passthrough(request)
 

@@ -56,7 +56,7 @@ async def trace_artifact(request: web.Request) -> web.StreamResponse:
     path = gateway_path(request, location, relative)
     if path is None:
         return await forward(request, request.app[UPSTREAM])
-    return await serve_file(request, store_for(request, path, Action.READ), path)
+    return await serve_file(request, await store_for(request, path, Action.READ), path)
 
 
 def add_routes(app: web.Application) -> None:

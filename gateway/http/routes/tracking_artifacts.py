@@ -77,7 +77,8 @@ def listing(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[web
         if resolved is None:
             return await forward(request, request.app[UPSTREAM])
         location, path = resolved
-        files = file_infos(await store_for(request, path, Action.READ).list(path), relative)
+        store = await store_for(request, path, Action.READ)
+        files = file_infos(await store.list(path), relative)
         return web.json_response({"root_uri": location} | ({"files": files} if files else {}))
 
     return handler
@@ -93,7 +94,7 @@ def download(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[we
         if resolved is None:
             return await forward(request, request.app[UPSTREAM])
         _, path = resolved
-        store = store_for(request, path, Action.READ)
+        store = await store_for(request, path, Action.READ)
         if request.query.get("presigned", "false").lower() == "true":
             return await download_link(request, store, path)
         return await serve_file(request, refuse_proxied(store, "download"), path)
@@ -115,7 +116,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if resolved is None:
         return await forward(request, request.app[UPSTREAM])
     _, path = resolved
-    store = refuse_proxied(store_for(request, path, Action.WRITE), "upload")
+    store = refuse_proxied(await store_for(request, path, Action.WRITE), "upload")
     # Streamed to the store under the memory budget, as every upload: buffering 10 MB per
     # request outside it let a few dozen requests exceed the container's memory (issue 23).
     capped = CappedBody(request, UI_UPLOAD_LIMIT, _too_large)

@@ -14,6 +14,8 @@ from aiohttp import web
 
 from gateway.errors import PermissionDenied, UpstreamError
 from gateway.forwarded import client_host
+from gateway.http.workspaces import resolved
+from gateway.tenancy import scoped_path
 from gateway.upstream.client import UPSTREAM
 from gateway.upstream.proxied_roots import destination_path, join
 
@@ -55,7 +57,8 @@ async def logged_model_location(request: web.Request, model_id: str) -> str:
 
 
 def gateway_path(request: web.Request, location: str, relative: str) -> str | None:
-    """The destination path of `relative` under `location`, or None when it is not the
+    """The stored path of `relative` under `location` (scoped to the request's workspace, as
+    MLflow's tracking artifact handlers scope proxied paths), or None when it is not the
     gateway's location.
 
     Own hosts: the configured `gateway_hosts`, the `Host` of this hop and, behind a trusted
@@ -65,7 +68,7 @@ def gateway_path(request: web.Request, location: str, relative: str) -> str | No
     seen = (client_host(request), request.headers.get("Host"))
     own_hosts = {h.lower() for h in (*seen, *upstream.options.gateway_hosts) if h}
     root = destination_path(location, own_hosts)
-    return None if root is None else join(root, relative)
+    return None if root is None else scoped_path(join(root, relative), resolved(request))
 
 
 def refuse_local(request: web.Request, location: str) -> None:

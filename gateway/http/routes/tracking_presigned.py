@@ -84,12 +84,12 @@ async def _location(request: web.Request, run_id: str, model_id: str) -> str:
     return location
 
 
-def _signing(request: web.Request, path: str | None, action: Action) -> ArtifactStore | None:
+async def _signing(request: web.Request, path: str | None, action: Action) -> ArtifactStore | None:
     """The store, when the gateway hands out its storage's own URLs for `path` (the caller's
     permission checked first)."""
     if path is None:
         return None
-    store = store_for(request, path, action)
+    store = await store_for(request, path, action)
     direct = store.presigned_only or request.app[MULTIPART].direct
     return store if direct and isinstance(store, StoragePresigning) else None
 
@@ -103,7 +103,7 @@ async def upload_url(request: web.Request) -> web.StreamResponse:
     expiration = _expiration(request, body, 900)
     location = await _location(request, run_id, model_id)
     path = gateway_path(request, location, relative)
-    store = _signing(request, path, Action.WRITE)
+    store = await _signing(request, path, Action.WRITE)
     if path is None or not isinstance(store, StoragePresigning):
         return await forward(request, request.app[UPSTREAM], data)
     refuse_skill_mutation(path)
@@ -118,7 +118,7 @@ async def download_url(request: web.Request) -> web.StreamResponse:
     relative = paths.normalize(_text(body, "path"), allow_empty=False)
     expiration = _expiration(request, body, request.app[MULTIPART].url_ttl)
     path = gateway_path(request, await _location(request, run_id, ""), relative)
-    store = _signing(request, path, Action.READ)
+    store = await _signing(request, path, Action.READ)
     if path is None or not isinstance(store, StoragePresigning):
         return await forward(request, request.app[UPSTREAM], data)
     size = (await store.stat(path)).size
