@@ -69,6 +69,17 @@ class UpstreamProxy(BaseModel):
         description="idle pooled connections are dropped after this, before the tracking "
         "server drops them (uvicorn: 5 s, gunicorn: 2 s), so none is reused as it closes",
     )
+    max_connections_per_user: int = Field(
+        16,
+        ge=1,
+        description="upstream connections one user (or client address) may hold at once; "
+        "past it, 429 (issue 23: one user could take the whole pool)",
+    )
+    allow_local_locations: bool = Field(
+        False,
+        description="pass tracking artifact routes whose location is local (file:, a path) to "
+        "the tracking server; refused by default, as any user could name another's files",
+    )
     forward_authorization: bool = True
     gateway_hosts: list[str] = Field(
         default_factory=list,
@@ -104,6 +115,28 @@ class Multipart(BaseModel):
         if self.cleanup_age <= self.url_ttl:
             raise ValueError("cleanup_age must exceed url_ttl, or live uploads would be aborted")
         return self
+
+
+class FairShare(BaseModel):
+    """What one user (or client address, or part link) may take of the process's resources,
+    and the slowest transfer it may keep open (docs/security.md lists each limit's attack)."""
+
+    model_config = {"extra": "forbid"}
+
+    user_share: float = Field(
+        0.25, gt=0, le=1, description="fraction of --memory-budget one share may hold at once"
+    )
+    max_requests_per_user: int = Field(
+        64, ge=1, description="requests one share may have in flight at once; past it, 429"
+    )
+    min_rate: ByteSize = Field(
+        ByteSize(32 * 1024),
+        ge=1,
+        description="bytes/s a request body or response must average once the grace is over",
+    )
+    rate_grace: float = Field(
+        30.0, gt=0, description="seconds before the rate floor applies to a transfer"
+    )
 
 
 class MetricsEndpoint(BaseModel):
@@ -249,6 +282,7 @@ class Settings(BaseSettings):
     s3: S3Transfer = Field(default_factory=S3Transfer)
     upstream: UpstreamProxy = Field(default_factory=UpstreamProxy)
     multipart: Multipart = Field(default_factory=Multipart)
+    fair_share: FairShare = Field(default_factory=FairShare)
     public_url: str | None = Field(
         None, description="external base URL for signed links; default from X-Forwarded-*/Host"
     )

@@ -65,7 +65,8 @@ class PresignedOnly(PermissionDenied):
 
 
 class Busy(ApiError):
-    """Too many credential checks wait already: the client is asked to come back shortly."""
+    """Too many of something wait or run already (credential checks; one user's requests or
+    tracking-server connections): the client is asked to come back shortly."""
 
     status = 429
     error_code = "RESOURCE_EXHAUSTED"

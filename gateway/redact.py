@@ -9,6 +9,9 @@ _MASK = "***"
 _secrets: set[str] = set()
 # Signed URLs are short-lived credentials: their signatures stay out of logs too.
 _SIGNED_QUERY = re.compile(r"((?:signature|X-Amz-Signature|X-Amz-Security-Token)=)[^&\s\"']+", re.I)
+# botocore's SigV4 signer at debug (`botocore.auth.SigV4Auth.add_auth`) logs "Signature:\n<hex>"
+# beside the canonical request: with the key id, enough to rebuild the presigned URL it signed.
+_SIGNER_LOG = re.compile(r"(\bSignature:\s*)[0-9a-f]{64}\b", re.I)
 
 # An Authorization header's value wherever a library logs one (botocore at debug: its own SigV4
 # header; a dict or tuple of request headers): the value goes, the name stays.
@@ -30,6 +33,7 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, _MASK)
     text = _AUTHORIZATION.sub(rf"\g<1>{_MASK}", text)
+    text = _SIGNER_LOG.sub(rf"\g<1>{_MASK}", text)
     return _SIGNED_QUERY.sub(rf"\g<1>{_MASK}", text)
 
 

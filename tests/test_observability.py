@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +236,55 @@ def test_metrics_can_require_the_metrics_permission_or_be_off(tmp_path):
         assert response.status_code == 404 and response.json()["error_code"] == "ENDPOINT_NOT_FOUND"
     finally:
         process.stop()
+
+
+def _raw(url: str, request: bytes) -> bytes:
+    """Sends one raw request and returns the answer (the gateway closes after a parser error)."""
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and b"Connection: close" not in answer:
+                break
+    return answer
+
+
+def _log_lines(gateway: Gateway) -> list[dict]:
+    return [json.loads(line) for line in gateway.process.log_text().splitlines() if line]
+
+
+def test_requests_aiohttp_cannot_parse_get_one_access_line_and_no_traceback(observed):
+    """Review finding 8: a parser 400 logged two ERROR tracebacks and no access line."""
+    host = urllib.parse.urlsplit(observed.url).netloc
+    malformed = [
+        f"GET /health HTTP/1.1\r\nHost: {host}\r\nBad Header: x\r\n\r\n".encode(),
+        f"get /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode(),
+    ]
+    before = len(_log_lines(observed))
+    for request in malformed:
+        assert _raw(observed.url, request).split(b"\r\n")[0].endswith(b" 400 Bad Request")
+
+    def new_lines() -> list[dict]:
+        return _log_lines(observed)[before:]
+
+    def access_400s() -> list[dict]:
+        return [x for x in new_lines() if x["logger"] == "gateway.access" and x["status"] == 400]
+
+    assert wait_until(lambda: len(access_400s()) >= 2, 10), new_lines()
+    assert len(access_400s()) == 2
+    assert all(line["remote"] == "127.0.0.1" for line in access_400s())
+    assert [x for x in new_lines() if x["level"] == "error"] == []
+
+
+def test_options_asterisk_is_a_400_and_reaches_no_tracking_server(observed, echo):
+    """Review finding 8: `OPTIONS *` from a known user built `http://host:port*`, a 500."""
+    host = urllib.parse.urlsplit(observed.url).netloc
+    token = OWNER.headers()["Authorization"]
+    forget(echo.url)
+    request = f"OPTIONS * HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n\r\n"
+    answer = _raw(observed.url, request.encode())
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert b'"error_code": "INVALID_PARAMETER_VALUE"' in answer
+    assert received(echo.url) == []

@@ -103,31 +103,47 @@ def test_concurrent_part_link_uploads_stay_within_the_budget(part_gateway, exp, 
 
 
 class Body:
-    """A request body that counts what was read from it, and can be made to stall."""
+    """A request body that counts what was read from it, and can be made to stall (after its
+    first `stall_after` bytes)."""
 
-    def __init__(self, data: bytes) -> None:
-        self.data, self.read_bytes = data, 0
+    def __init__(self, data: bytes, stall_after: int = 0) -> None:
+        self.data, self.read_bytes, self.stall_after = data, 0, stall_after
         self.flowing = asyncio.Event()
         self.flowing.set()
 
     async def read(self, size: int = -1) -> bytes:
-        await self.flowing.wait()
-        piece = self.data[self.read_bytes : self.read_bytes + size]
+        if self.read_bytes >= self.stall_after:
+            await self.flowing.wait()
+        end = self.read_bytes + size
+        if not self.flowing.is_set():
+            end = min(end, self.stall_after)
+        piece = self.data[self.read_bytes : end]
         self.read_bytes += len(piece)
         return piece
 
 
-def test_a_part_waits_for_budget_before_reading_and_returns_it_when_stored(tmp_path, monkeypatch):
-    """Local destination (the S3 one is the test above): while one part holds the budget, the
-    next does not read its body; each reserves `STREAMED_BLOCKS` blocks and gives them back."""
+def test_a_part_reserves_once_its_bytes_arrive_and_returns_it_when_stored(tmp_path, monkeypatch):
+    """Local destination (the S3 one is the test above): a part that has sent nothing holds no
+    budget (issue 23: budget for bytes that arrive, not for a Content-Length); once its first
+    bytes are in, it reserves `STREAMED_BLOCKS` blocks and gives them back when stored; while
+    it holds the budget, the next part reads no more than its first piece."""
 
     async def run() -> None:
         shared = Budget(3 * 100)
         monkeypatch.setattr(budget_module, "_budget", shared)
         store = LocalStore(str(tmp_path), 100)
         upload = await store.create_upload("7/run/artifacts/w.bin")
-        first, second = Body(bytes(250)), Body(b"x" * 250)
-        first.flowing.clear()  # stalls after reserving, before reading anything
+        silent = Body(bytes(250))
+        silent.flowing.clear()  # sends nothing at all
+        quiet = asyncio.ensure_future(
+            store.upload_part("7/run/artifacts/w.bin", upload, 4, silent, 250)
+        )
+        await asyncio.sleep(0.05)
+        assert shared.held == 0 and not quiet.done()
+        quiet.cancel()
+        first, second = Body(bytes(250), stall_after=10), Body(b"x" * 250, stall_after=10)
+        first.flowing.clear()  # its first 10 bytes, then a stall
+        second.flowing.clear()
         one = asyncio.ensure_future(
             store.upload_part("7/run/artifacts/w.bin", upload, 1, first, 250)
         )
@@ -137,7 +153,8 @@ def test_a_part_waits_for_budget_before_reading_and_returns_it_when_stored(tmp_p
             store.upload_part("7/run/artifacts/w.bin", upload, 2, second, 250)
         )
         await asyncio.sleep(0.05)
-        assert shared.waiting == 1 and second.read_bytes == 0  # its socket is not read meanwhile
+        assert shared.waiting == 1 and second.read_bytes == 10  # its first piece, no more
+        second.flowing.set()
         first.flowing.set()
         await asyncio.wait_for(asyncio.gather(one, two), 10)
         assert second.read_bytes == 250 and shared.held == 0

@@ -16,6 +16,7 @@ from gateway.stores import probe
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
+    InvalidRequest,
     NotFound,
     StorageFull,
 )
@@ -79,3 +80,40 @@ def test_the_local_probe_reports_a_missing_root(tmp_path):
     shutil.rmtree(root)
     problem = asyncio.run(probe(store))
     assert isinstance(problem, DestinationUnavailable) and problem.destination == "archive"
+
+
+class _Body:
+    """A ByteSource of a few bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def read(self, size: int = -1) -> bytes:
+        data, self._data = self._data, b""
+        return data
+
+
+def test_a_file_name_too_long_is_the_clients_400_naming_no_root(tmp_path):
+    """Review finding 9: ENAMETOOLONG was a 503 "Destination <root> failed"."""
+    store = LocalStore(str(tmp_path), 65536, name="archive")
+    asyncio.run(store.start())
+    with pytest.raises(InvalidRequest) as raised:
+        asyncio.run(store.write(f"1/run/artifacts/{'n' * 300}.txt", _Body(b"hello")))
+    response = store_answer(make_mocked_request("PUT", "/x"), raised.value)
+    assert response.status == 400 and str(tmp_path) not in response.text
+    assert raised.value.code == "ENAMETOOLONG"
+
+
+def test_an_s3_key_too_long_is_the_clients_400_naming_no_root():
+    """Review finding 9: S3's KeyTooLongError was a 503 naming the bucket and prefix."""
+    from botocore.exceptions import ClientError
+
+    from gateway.config import load_settings
+    from gateway.stores import create_store, default_options
+
+    settings = load_settings(["--artifacts-destination", "s3://secret-bucket/p"])
+    store = create_store(default_options(settings.artifacts_destination), settings)
+    refusal = ClientError({"Error": {"Code": "KeyTooLongError", "Message": "Too long"}}, "Put")
+    error = store._refusal(refusal, "1/run/artifacts/x")
+    response = store_answer(make_mocked_request("PUT", "/x"), error)
+    assert response.status == 400 and "secret-bucket" not in response.text

@@ -263,21 +263,45 @@ def test_http_location_named_by_a_trusted_proxys_host_is_served_by_the_gateway(g
     assert got.content == b"a,b\n" and "aiohttp" in got.headers["Server"]
 
 
-def test_locations_elsewhere_pass_through_to_the_tracking_server(gw, tracking):
-    """The tracking server answers for locations it can read itself (and fails as it would)."""
+def test_local_locations_are_refused_unless_the_operator_allows_them(
+    gw, tracking, seaweed, tmp_path
+):
+    """Review finding 7: a user made an experiment whose location was `file:` inside another
+    experiment's files and planted a file there through `upload-artifact`, which the gateway
+    passed to the tracking server. Refused now (403, nothing written) unless the operator
+    allows local locations; then the tracking server answers, as it would itself."""
     elsewhere = tracking.workdir.parent / "elsewhere"
     run = create_run(gw, "file-location", elsewhere.as_uri())
     artifacts = elsewhere / run["run_id"] / "artifacts"
     artifacts.mkdir(parents=True)
     (artifacts / "hello.txt").write_bytes(b"hello")
-    listing = requests.get(
-        f"{gw.url}/api/2.0/mlflow/artifacts/list?run_id={run['run_id']}", timeout=60
+    listing_url = f"/api/2.0/mlflow/artifacts/list?run_id={run['run_id']}"
+    file_url = f"/get-artifact?run_id={run['run_id']}&path=hello.txt"
+    planted = requests.post(
+        f"{gw.url}/ajax-api/2.0/mlflow/upload-artifact",
+        params={"run_uuid": run["run_id"], "path": "planted.txt"},
+        data=b"planted",
+        timeout=60,
     )
-    assert listing.headers["Server"] == "uvicorn"
-    assert listing.json()["files"] == [{"path": "hello.txt", "is_dir": False, "file_size": 5}]
-    got = requests.get(f"{gw.url}/get-artifact?run_id={run['run_id']}&path=hello.txt", timeout=60)
-    assert got.content == b"hello" and got.headers["Server"] == "uvicorn"
+    assert planted.status_code == 403, planted.text
+    assert planted.json()["error_code"] == "PERMISSION_DENIED"
+    assert not (artifacts / "planted.txt").exists()
+    for url in (listing_url, file_url):
+        refused = requests.get(f"{gw.url}{url}", timeout=60)
+        assert refused.status_code == 403 and "aiohttp" in refused.headers["Server"], url
 
+    args = ("--tracking-uri", tracking.url, "--upstream.allow-local-locations")
+    with stopping(start_s3_gateway(tmp_path, seaweed, PREFIX, *args)) as allowing:
+        listing = requests.get(f"{allowing.url}{listing_url}", timeout=60)
+        assert listing.headers["Server"] == "uvicorn"
+        assert listing.json()["files"] == [{"path": "hello.txt", "is_dir": False, "file_size": 5}]
+        got = requests.get(f"{allowing.url}{file_url}", timeout=60)
+        assert got.content == b"hello" and got.headers["Server"] == "uvicorn"
+
+
+def test_locations_elsewhere_pass_through_to_the_tracking_server(gw, tracking):
+    """The tracking server answers for locations that are not the gateway's (and fails as it
+    would)."""
     foreign = create_run(gw, "foreign-host", "mlflow-artifacts://127.0.0.1:9/foreign")
     answer = requests.get(
         f"{gw.url}/api/2.0/mlflow/artifacts/list?run_id={foreign['run_id']}", timeout=60

@@ -33,7 +33,8 @@ from gateway.http.routes import (
 )
 from gateway.http.routes.passthrough import install_passthrough, passthrough
 from gateway.http.routes.shared import MULTIPART
-from gateway.http.timeouts import body_idle_timeout
+from gateway.http.shares import fair_share
+from gateway.http.timeouts import RATE_FLOOR, RateFloor, body_idle_timeout
 from gateway.links.signing import signer_from
 from gateway.links.urls import LINKS, Links
 from gateway.metrics import set_enabled as set_metrics_enabled
@@ -50,19 +51,22 @@ def build_app(settings: Settings, destinations: Destinations) -> web.Application
     # body reads get their idle limit; every request is decided by its route's rule before
     # anything is answered or passed on.
     # `observe` is outermost: it counts and logs the status the client gets.
+    floor = RateFloor(settings.fair_share.min_rate, settings.fair_share.rate_grace)
     middlewares = [
         observe,
         errors_as_json,
         check_host,
         check_origin,
-        body_idle_timeout(settings.body_idle_timeout),
+        body_idle_timeout(settings.body_idle_timeout, floor),
         guard,
+        fair_share(settings.fair_share.max_requests_per_user),
         passthrough,
     ]
     app = web.Application(middlewares=middlewares)
     app.on_startup.append(require_rules)
     app.on_response_prepare.append(add_request_id)
     app[DRAIN] = Drain()
+    app[RATE_FLOOR] = floor
     own = own_names(settings.public_url, settings.upstream.gateway_hosts)
     app[ALLOWED_HOSTS] = AllowedHosts(settings.allowed_hosts, own)
     app[ALLOWED_ORIGINS] = AllowedOrigins(settings.cors_allowed_origins, own)

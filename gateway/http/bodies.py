@@ -30,13 +30,21 @@ async def read_within(
     return data
 
 
-class InMemoryBody:
-    """A body already in memory, as a store's ByteSource."""
+class CappedBody:
+    """A request body streamed to a store that fails once more than `limit` bytes came: the
+    store sees an exception mid-body, as from a client that went away, and stores nothing."""
 
-    def __init__(self, data: bytes) -> None:
-        self._view, self._pos = memoryview(data), 0
+    def __init__(
+        self, request: web.Request, limit: int, too_large: Callable[[int], Exception]
+    ) -> None:
+        if (request.content_length or 0) > limit:
+            raise too_large(request.content_length or 0)
+        self._body, self._limit, self._too_large = request.content, limit, too_large
+        self.received = 0
 
     async def read(self, n: int = -1) -> bytes:
-        end = len(self._view) if n < 0 else self._pos + n
-        piece, self._pos = bytes(self._view[self._pos : end]), min(end, len(self._view))
-        return piece
+        data = await self._body.read(n)
+        self.received += len(data)
+        if self.received > self._limit:
+            raise self._too_large(self.received)
+        return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 from datetime import datetime
@@ -13,6 +14,7 @@ from gateway.http import splice
 from gateway.http.aiohttp_internals import ETAG_ANY, ETag
 from gateway.http.errors import error_json
 from gateway.http.request_stats import Sent, downloading
+from gateway.http.timeouts import SendStalled, send_within
 from gateway.stores import ArtifactStore, Download, FileStat, budget
 from gateway.stores.capabilities import SocketDownload, SocketDownloads
 from gateway.stores.errors import RangeNotSatisfiable
@@ -161,9 +163,14 @@ async def _stream(
             if isinstance(download, SocketDownload):
                 await splice.send(request, response, download, sent)
             else:
-                await _send_chunks(response, download, sent)
+                await _send_chunks(request, response, download, sent)
     except ConnectionResetError:
         log.debug("client went away during %s", path)
+    except SendStalled as exc:
+        log.info("download of %s cut off: %s", path, exc)
+        response.force_close()
+        if request.transport is not None:
+            request.transport.abort()  # close() would wait to flush to a client not reading
     except Exception as exc:
         # Headers are out; closing the connection is the only honest signal left.
         where = getattr(exc, "destination", "") or "?"
@@ -174,16 +181,20 @@ async def _stream(
     return response
 
 
-async def _send_chunks(response: web.StreamResponse, download: Download, sent: Sent) -> None:
+async def _send_chunks(
+    request: web.Request, response: web.StreamResponse, download: Download, sent: Sent
+) -> None:
     """Each chunk's bytes are reserved before the backend is read and returned once the client
-    has taken them, so many slow readers wait for budget instead of piling chunks up."""
+    has taken them, so many slow readers wait for budget instead of piling chunks up; a client
+    that reads below the rate floor is cut off (`send_within`), so it holds a chunk no longer."""
     shared, size = budget.current(), download.chunk_size
     chunks = aiter(download.chunks())
+    started = asyncio.get_running_loop().time()
     while True:
         async with shared.hold(size):
             chunk = await anext(chunks, None)
             if chunk is None:
                 return
-            await response.write(chunk)
+            await send_within(request, response.write(chunk), started, sent.bytes + len(chunk))
             sent.bytes += len(chunk)
             del chunk

@@ -78,9 +78,12 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         observed = request.get(OBSERVED)
         user = known_user(request)  # type: ignore[arg-type]
+        # Without `observed` the request never reached the application (aiohttp answered a
+        # request it could not parse): it has no app, so no trusted proxies to ask.
+        remote = client_address(request) if observed else request.remote  # type: ignore[arg-type]
         fields = {
             "request_id": observed.request_id if observed else "-",
-            "remote": client_address(request) or "-",  # type: ignore[arg-type]
+            "remote": remote or "-",
             "user": user.name if user else "-",
             "source": user.identity.source if user else "-",
             "method": request.method,

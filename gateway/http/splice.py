@@ -14,10 +14,13 @@ import contextlib
 import fcntl
 import os
 import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
 from gateway.http.request_stats import Sent
+from gateway.http.shares import share_of
+from gateway.http.timeouts import RATE_FLOOR, SendStalled
 from gateway.stores import budget
 from gateway.stores.capabilities import SocketDownload
 
@@ -56,14 +59,26 @@ async def send(
             fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         capacity = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
         await _flushed(transport, client, download.read_timeout)
+        floor_left = _floor(request, sent)  # from before the budget wait, which it discounts
         async with budget.current().hold(capacity):
             pump = _Pump(download, client, read_end, write_end, capacity)
+            pump.floor_left = floor_left
             await pump.run(sent)
     except (BrokenPipeError, ConnectionResetError) as exc:
         raise ConnectionResetError("client went away") from exc
     finally:
         for fd in (client, read_end, write_end):
             os.close(fd)
+
+
+def _floor(request: web.Request, sent: Sent) -> Callable[[int], float]:
+    """Seconds left before the response, with `pending` more bytes sent, falls below the rate
+    floor (`http.timeouts.RateFloor`): a client that stops reading holds the pipe no longer."""
+    floor, loop = request.app.get(RATE_FLOOR), asyncio.get_running_loop()
+    started, share = loop.time(), share_of(request)
+    if floor is None:
+        return lambda pending: float("inf")
+    return lambda pending: floor.deadline(started, sent.bytes + pending, share) - loop.time()
 
 
 async def _flushed(transport: asyncio.Transport, fd: int, timeout: float) -> None:
@@ -110,6 +125,7 @@ class _Pump:
         self.capacity, self.timeout = capacity, download.read_timeout
         self.download = download
         self.in_pipe = 0
+        self.floor_left: Callable[[int], float] = lambda pending: float("inf")
 
     def _fill(self) -> int:
         want = min(self.download.remaining, self.capacity - self.in_pipe)
@@ -147,8 +163,14 @@ class _Pump:
                     await asyncio.sleep(0)
                 continue
             wants_source = self.download.remaining > 0 and self.in_pipe < self.capacity
-            await _ready(
-                self.source if wants_source else None,
-                self.client if self.in_pipe else None,
-                self.timeout,
-            )
+            left = self.floor_left(self.in_pipe) if self.in_pipe else float("inf")
+            try:
+                await _ready(
+                    self.source if wants_source else None,
+                    self.client if self.in_pipe else None,
+                    min(self.timeout, left),
+                )
+            except asyncio.TimeoutError as exc:
+                if left < self.timeout:
+                    raise SendStalled("the client read below the rate floor") from exc
+                raise

@@ -53,7 +53,8 @@ def _register_secrets(options: DestinationOptions) -> None:
 
 def build_destinations(settings: Settings) -> Destinations:
     """Raises ConfigProblems (every problem, one each)."""
-    budget.configure(settings.memory_budget)
+    share = int(settings.memory_budget * settings.fair_share.user_share)
+    budget.configure(settings.memory_budget, share)
     for user in settings.auth.users if settings.auth else ():
         redact.register(*user.secrets())
     problems: list[str] = []

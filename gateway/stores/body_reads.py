@@ -42,3 +42,31 @@ async def exact_chunks(body: ByteSource, size: int, chunk: int) -> AsyncIterator
             raise IncompleteBody(f"The request body ended {remaining} bytes early")
         remaining -= len(block)
         yield block
+
+
+class Prefetched:
+    """A ByteSource whose first bytes have been read already."""
+
+    def __init__(self, body: ByteSource, first: bytes) -> None:
+        self._body = body
+        self._first: bytes | None = first
+
+    async def read(self, size: int = -1) -> bytes:
+        first, self._first = self._first, None
+        if first is None:
+            return await self._body.read(size)
+        if size < 0 or len(first) <= size:
+            return first
+        self._first = first[size:]
+        return first[:size]
+
+
+async def arrived(body: ByteSource) -> ByteSource:
+    """Waits for the body's first bytes and returns a source that yields them again: budget is
+    reserved for bytes a client sends, not for a Content-Length it announces (a client that
+    sends headers and then nothing holds no budget while the idle limit runs)."""
+    if isinstance(body, Prefetched):  # a writer's next part: no wrapper around a wrapper
+        if body._first is None:
+            body._first = await body._body.read(READ_PIECE)
+        return body
+    return Prefetched(body, await body.read(READ_PIECE))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -15,9 +16,10 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from gateway.config import UpstreamProxy
-from gateway.errors import UpstreamError
+from gateway.errors import Busy, UpstreamError
 from gateway.logs import REQUEST_ID_HEADER, current_request_id
 from gateway.metrics import collectors
+from gateway.stores.budget import current_share
 from gateway.upstream.headers import upstream_request_headers
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class Upstream:
         self.base_url = base_url.rstrip("/")
         self.options = options
         self._session: aiohttp.ClientSession | None = None
+        self._in_use: collections.Counter[str] = collections.Counter()
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -58,6 +61,27 @@ class Upstream:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """One of the calling share's `max_connections_per_user` upstream connections, held
+        around a whole exchange: past the limit, 429 at once (a user whose requests drip their
+        bodies must not take the pool every other user's passthrough needs)."""
+        share = current_share()
+        key = share.key if share is not None else ""
+        if key and self._in_use[key] >= self.options.max_connections_per_user:
+            collectors().upstream_errors.labels("busy").inc()
+            raise Busy(
+                "Too many requests to the tracking server from one user at once "
+                f"(at most {self.options.max_connections_per_user})"
+            )
+        self._in_use[key] += 1
+        try:
+            yield
+        finally:
+            self._in_use[key] -= 1
+            if not self._in_use[key]:
+                del self._in_use[key]
 
     def url(self, raw_path: str, raw_query: str = "") -> yarl.URL:
         """The upstream URL for a still-encoded path and query, under the base URL's path."""
@@ -134,6 +158,12 @@ class Upstream:
         headers["Accept"] = "application/json"
         headers["Accept-Encoding"] = "identity"
         url = self.url(path).with_query(params)
+        with self.slot():
+            return await self._get_json(url, headers, path)
+
+    async def _get_json(
+        self, url: yarl.URL, headers: CIMultiDict[str], path: str
+    ) -> dict[str, Any]:
         async with await self.open("GET", url, headers) as response:
             try:
                 body = await response.json(content_type=None)

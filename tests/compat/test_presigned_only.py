@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -187,6 +188,13 @@ def test_presigned_url_routes_sign_on_the_storage(presigned_gateway, seaweed, s3
     assert download.json()["file_size"] == 11
     assert requests.get(download.json()["presigned_url"], timeout=30).content == b"straight in"
     assert too_long.status_code == 400 and "604800" in too_long.json()["message"]
+    week = requests.post(
+        f"{api}/artifacts/presigned-download-url",
+        json={"run_id": info["run_id"], "path": "direct/u.txt", "expiration": 604800},
+        timeout=30,
+    )  # a week asked for, the gateway's --multipart.url-ttl (3600 s) granted
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(week.json()["presigned_url"]).query)
+    assert query["X-Amz-Expires"] == ["3600"], week.text
 
     model = requests.post(f"{api}/logged-models", json={"experiment_id": "0"}, timeout=30)
     model_info = model.json()["model"]["info"]

@@ -104,3 +104,28 @@ def test_the_filter_leaves_a_record_that_formats_to_its_masked_message():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "key %s", (KEY,), None)
     assert RedactingFilter().filter(record) is True
     assert record.getMessage() == "key ***" and record.args == ()
+
+
+def test_botocores_signer_debug_lines_lose_their_signature(capsys, monkeypatch):
+    """Review finding 5: at debug, botocore's signer logged "Signature:\\n<hex>" for each
+    request, the gateway's own presigned GETs included; with the key id that rebuilt the URL."""
+    import urllib.parse
+
+    from botocore.auth import S3SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from gateway.logs import configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging("debug")
+    request = AWSRequest(method="GET", url="http://127.0.0.1:9/bucket/1/x.bin")
+    credentials = Credentials("AKIDEXAMPLE", KEY)
+    S3SigV4QueryAuth(credentials, "s3", "us-east-1", expires=300).add_auth(request)
+    signature = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
+    signature = signature["X-Amz-Signature"][0]
+    logged = capsys.readouterr().err
+    assert "Signature:" in logged  # botocore did log its signer lines
+    assert signature not in logged

@@ -7,7 +7,10 @@ the bucket credentials stay here. No state is kept between requests: any replica
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -64,18 +67,42 @@ async def create(request: web.Request) -> web.Response:
     upload_id = await store.create_upload(path)
     collectors().multipart.labels("created").inc()
     try:
-        credentials = []
-        for number in range(1, body.parts + 1):
-            url = None
-            if direct:
-                url = await store.presign_part(path, upload_id, number, config.url_ttl)
-            url = url or links.part_url(base, path, upload_id, number)
-            credentials.append({"url": url, "part_number": number, "headers": {}})
+        credentials = await part_credentials(
+            store if direct else None,
+            path,
+            upload_id,
+            body.parts,
+            config.url_ttl,
+            lambda number: links.part_url(base, path, upload_id, number),
+        )
     except Exception:
         with contextlib.suppress(StoreError):  # the cleanup pass is the backstop
             await store.abort_upload(path, upload_id)
         raise
     return web.json_response({"upload_id": upload_id, "credentials": credentials})
+
+
+async def part_credentials(
+    signer: ArtifactStore | None,
+    path: str,
+    upload_id: str,
+    parts: int,
+    url_ttl: int,
+    part_link: Callable[[int], str],
+) -> list[dict[str, Any]]:
+    """One URL per part: the storage's own when `signer` presigns, else the gateway's link.
+
+    Signing never suspends (botocore signs in memory), so the loop yields to the event loop
+    after each part: a 10,000-part create (`MAX_PARTS`) must not hold up every other request.
+    """
+    credentials = []
+    for number in range(1, parts + 1):
+        url = None
+        if isinstance(signer, StoragePresigning):
+            url = await signer.presign_part(path, upload_id, number, url_ttl)
+        credentials.append({"url": url or part_link(number), "part_number": number, "headers": {}})
+        await asyncio.sleep(0)
+    return credentials
 
 
 async def complete(request: web.Request) -> web.Response:

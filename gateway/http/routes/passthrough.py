@@ -15,8 +15,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.auth.policy import enforce_on_passthrough
+from gateway.errors import InvalidParameter
 from gateway.http.guard import UNMATCHED, Rule
 from gateway.http.routes.shared import ARTIFACT_PREFIXES
+from gateway.http.timeouts import SendStalled, send_within
 from gateway.upstream.client import UPSTREAM, Upstream
 from gateway.upstream.headers import end_to_end
 
@@ -37,6 +39,13 @@ async def forward(
 ) -> web.StreamResponse:
     """Streams the request to the upstream and its answer back, status and headers unchanged;
     `read` is the body when a handler has read it already."""
+    with upstream.slot():
+        return await _forward(request, upstream, read)
+
+
+async def _forward(
+    request: web.Request, upstream: Upstream, read: bytes | None
+) -> web.StreamResponse:
     body = read if read is not None else request.content if request.body_exists else None
     url = upstream.url(request.rel_url.raw_path, request.rel_url.raw_query_string)
     answer = await upstream.open(request.method, url, upstream.headers_for(request), body)
@@ -45,17 +54,21 @@ async def forward(
             status=answer.status, reason=answer.reason, headers=end_to_end(answer.headers)
         )
         await response.prepare(request)
+        started, sent = asyncio.get_running_loop().time(), 0
         try:
             async for chunk in answer.content.iter_any():
-                await response.write(chunk)
+                sent += len(chunk)
+                await send_within(request, response.write(chunk), started, sent)
         except ConnectionResetError:
             log.debug("client went away during %s %s", request.method, request.path)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             # Status and headers are out; only a closed connection can tell the client.
-            log.warning("upstream broke off %s %s: %s", request.method, request.path, exc)
+            stalled = isinstance(exc, SendStalled)
+            who = "the client" if stalled else "upstream"
+            log.warning("%s broke off %s %s: %s", who, request.method, request.path, exc)
             response.force_close()
-            if request.transport is not None:
-                request.transport.close()
+            if request.transport is not None:  # abort: a client not reading takes no flush
+                (request.transport.abort if stalled else request.transport.close)()
             return response
     await response.write_eof()
     return response
@@ -80,5 +93,7 @@ async def passthrough(request: web.Request, handler: Handler) -> web.StreamRespo
     upstream = request.app.get(UPSTREAM)
     unmatched = request.match_info.http_exception is not None
     if upstream is not None and unmatched and not is_own_path(request.path):
+        if not request.rel_url.raw_path.startswith("/"):  # `OPTIONS *` (RFC 9112 3.2.4)
+            raise InvalidParameter("The request target must be a path")
         return await forward(request, upstream)
     return await handler(request)

@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway import paths
 from gateway.errors import InvalidParameter
 from gateway.http.access import Action, store_for
-from gateway.http.bodies import InMemoryBody, read_within
+from gateway.http.bodies import CappedBody
 from gateway.http.files import serve_file
 from gateway.http.guard import Tracking, add
 from gateway.http.request_stats import uploading
@@ -27,8 +27,10 @@ from gateway.http.routes.tracking_locations import (
     gateway_path,
     logged_model_location,
     model_version_location,
+    refuse_local,
     run_location,
 )
+from gateway.stores.body_reads import READ_PIECE, Prefetched
 from gateway.upstream.client import UPSTREAM
 
 Lookup = Callable[[web.Request], Awaitable[str]]
@@ -60,7 +62,10 @@ async def _resolve(request: web.Request, lookup: Lookup, relative: str) -> tuple
     """(location, destination path), or None when the location is not the gateway's."""
     location = await lookup(request)
     path = gateway_path(request, location, relative)
-    return None if path is None else (location, path)
+    if path is None:
+        refuse_local(request, location)
+        return None
+    return location, path
 
 
 def listing(lookup: Lookup, param: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -112,11 +117,13 @@ async def upload(request: web.Request) -> web.StreamResponse:
         return await forward(request, request.app[UPSTREAM])
     _, path = resolved
     store = refuse_proxied(await store_for(request, path, Action.WRITE), "upload")
-    data = await read_within(request, UI_UPLOAD_LIMIT, _too_large)
-    if not data:
+    # Streamed to the store under the memory budget, as every upload: buffering 10 MB per
+    # request outside it let a few dozen requests exceed the container's memory (issue 23).
+    capped = CappedBody(request, UI_UPLOAD_LIMIT, _too_large)
+    if not (first := await capped.read(READ_PIECE)):
         raise InvalidParameter("Request must specify data.")
     with uploading(request, store.name):
-        await store.write(path, InMemoryBody(data), len(data))
+        await store.write(path, Prefetched(capped, first), request.content_length)
     return web.Response(content_type="application/json")
 
 

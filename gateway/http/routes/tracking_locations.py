@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.errors import UpstreamError
+from gateway.errors import PermissionDenied, UpstreamError
 from gateway.forwarded import client_host
 from gateway.http.workspaces import resolved
 from gateway.tenancy import scoped_path
@@ -69,3 +69,16 @@ def gateway_path(request: web.Request, location: str, relative: str) -> str | No
     own_hosts = {h.lower() for h in (*seen, *upstream.options.gateway_hosts) if h}
     root = destination_path(location, own_hosts)
     return None if root is None else scoped_path(join(root, relative), resolved(request))
+
+
+def refuse_local(request: web.Request, location: str) -> None:
+    """403 for a location on the tracking server's own disk (`file:`, a plain path, a Windows
+    drive) unless `upstream.allow_local_locations`: any user may create an experiment whose
+    location is inside another's files, which the tracking server would then read and write."""
+    scheme = urllib.parse.urlsplit(location).scheme.lower()
+    local = scheme in ("", "file") or len(scheme) == 1
+    if local and not request.app[UPSTREAM].options.allow_local_locations:
+        raise PermissionDenied(
+            "Artifact locations on the tracking server's disk (file: or a path) are not served "
+            "through this gateway"
+        )

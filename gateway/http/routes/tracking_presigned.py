@@ -25,6 +25,7 @@ from gateway.http.routes.shared import MULTIPART
 from gateway.http.routes.tracking_locations import (
     gateway_path,
     logged_model_location,
+    refuse_local,
     run_location,
 )
 from gateway.stores import ArtifactStore
@@ -58,7 +59,10 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value
 
 
-def _expiration(body: dict[str, Any], default: int) -> int:
+def _expiration(request: web.Request, body: dict[str, Any], default: int) -> int:
+    """The client's expiration, within MLflow's bounds, capped by `--multipart.url-ttl`: the
+    operator's limit on how long any URL the gateway signs stays valid (a client's larger
+    request is shortened rather than refused, as MLflow clients send their own defaults)."""
     value = body.get("expiration", default)
     try:
         seconds = int(value)
@@ -68,14 +72,16 @@ def _expiration(body: dict[str, Any], default: int) -> int:
         raise InvalidParameter(
             f"expiration must be between 1 and {MAX_EXPIRATION} seconds (got {seconds})."
         )
-    return seconds
+    return min(seconds, request.app[MULTIPART].url_ttl)
 
 
 async def _location(request: web.Request, run_id: str, model_id: str) -> str:
     """The run's or logged model's artifact location, looked up as the caller."""
-    if run_id:
-        return await run_location(request, run_id)
-    return await logged_model_location(request, model_id)
+    location = await (
+        run_location(request, run_id) if run_id else logged_model_location(request, model_id)
+    )
+    refuse_local(request, location)  # the tracking server refuses them too; the gateway first
+    return location
 
 
 async def _signing(request: web.Request, path: str | None, action: Action) -> ArtifactStore | None:
@@ -94,7 +100,7 @@ async def upload_url(request: web.Request) -> web.StreamResponse:
     if bool(run_id) == bool(model_id):
         raise InvalidParameter("Exactly one of run_id and model_id must be provided.")
     relative = paths.normalize(_text(body, "path"), allow_empty=False)
-    expiration = _expiration(body, 900)
+    expiration = _expiration(request, body, 900)
     location = await _location(request, run_id, model_id)
     path = gateway_path(request, location, relative)
     store = await _signing(request, path, Action.WRITE)
@@ -110,7 +116,7 @@ async def download_url(request: web.Request) -> web.StreamResponse:
     if not (run_id := _text(body, "run_id")):
         raise InvalidParameter("Missing value for required parameter 'run_id'.")
     relative = paths.normalize(_text(body, "path"), allow_empty=False)
-    expiration = _expiration(body, request.app[MULTIPART].url_ttl)
+    expiration = _expiration(request, body, request.app[MULTIPART].url_ttl)
     path = gateway_path(request, await _location(request, run_id, ""), relative)
     store = await _signing(request, path, Action.READ)
     if path is None or not isinstance(store, StoragePresigning):

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, TypeVar
 from gateway.stores import budget
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.blocking import in_thread, mtime_etag
-from gateway.stores.body_reads import read_block
+from gateway.stores.body_reads import READ_PIECE
 from gateway.stores.capabilities import RangedDownloads
 from gateway.stores.errors import (
     CredentialsRefused,
@@ -149,6 +149,8 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         code = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
         reason = exc.strerror or type(exc).__name__
         where = {"destination": self.name, "code": code}
+        if exc.errno == errno.ENAMETOOLONG:  # the client's path, not the destination, is at fault
+            return InvalidRequest(f"Invalid artifact path: {reason}", **where)
         if exc.errno in _FULL:
             return StorageFull(f"Destination {self.uri} is full: {reason}", **where)
         if exc.errno in _REFUSED:
@@ -252,13 +254,13 @@ class LocalFiles(RangedDownloads, ArtifactStore):
             raise
 
     async def _copy(self, body: ByteSource, file: BinaryIO) -> None:
-        """One chunk at a time, each reserved from the budget before it is read."""
+        """One piece at a time as the client sends it, reserved once in hand and returned once
+        written: a slow client holds no budget while the gateway waits for its bytes."""
         shared = budget.current()
-        while True:
-            async with shared.hold(self.chunk_size):
-                if not (block := await read_block(body, self.chunk_size)):
-                    return
-                await self._call(file.write, block)
+        while piece := await body.read(READ_PIECE):
+            async with shared.hold(len(piece)):
+                await self._call(file.write, piece)
+            del piece
 
     def _prepare(self, path: str) -> tuple[str, list[str]]:
         """The file's path, and the parents made for it (a failed write removes them again)."""

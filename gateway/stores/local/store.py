@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from gateway.stores import budget
 from gateway.stores.base import ByteSource
-from gateway.stores.body_reads import exact_chunks
+from gateway.stores.body_reads import arrived, exact_chunks
 from gateway.stores.capabilities import (
     MultipartUploads,
     PartList,
@@ -131,6 +131,7 @@ class LocalStore(MultipartUploads, StaleTemporaries, LocalFiles):
         where = (path, upload_id)
         try:
             file = await self._call(self._or_unknown, where, open, temp, "xb")
+            body = await arrived(body)  # a part's budget for a client that has begun sending
             async with self.closing(file), budget.streamed_part(size, self.chunk_size):
                 async for chunk in exact_chunks(body, size, self.chunk_size):
                     digest.update(chunk)

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from gateway.mime import content_disposition, content_type
 from gateway.stores import budget
 from gateway.stores.base import ByteSource
-from gateway.stores.body_reads import exact_chunks
+from gateway.stores.body_reads import arrived, exact_chunks
 from gateway.stores.capabilities import (
     MultipartUploads,
     PartList,
@@ -99,6 +99,7 @@ class S3Uploads(MultipartUploads, StoragePresigning):
     async def upload_part(
         self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
     ) -> str:
+        body = await arrived(body)  # a part's budget for a client that has begun sending
         streamed = StreamedBody(body, size, self.chunk_size)
         try:
             async with budget.streamed_part(size, self.chunk_size):

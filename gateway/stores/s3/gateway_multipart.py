@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.stores import budget
 from gateway.stores.base import ByteSource
+from gateway.stores.body_reads import arrived
 from gateway.stores.budget import Grant
 from gateway.stores.capabilities import MAX_PARTS
 from gateway.stores.errors import InvalidRequest
@@ -86,6 +87,7 @@ class MultipartWriter:
                 task.add_done_callback(_returns(block, grant))
                 pending.add(task)
                 grant = None  # the task's now
+                body = await arrived(body)  # a client that stops sending holds no next part
                 grant = await self.budget.reserve(self.part_size)
                 block = await read_part(body, self.part_size)
             parts.extend(await asyncio.gather(*pending))

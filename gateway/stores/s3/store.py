@@ -24,11 +24,12 @@ from gateway.mime import content_type
 from gateway.paths import parent_dirs
 from gateway.stores import budget
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
-from gateway.stores.body_reads import READ_PIECE
+from gateway.stores.body_reads import READ_PIECE, arrived
 from gateway.stores.capabilities import RangedDownloads, SocketDownload, SocketDownloads
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
+    InvalidRequest,
     NotFound,
     RangeNotSatisfiable,
     StoreError,
@@ -208,6 +209,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             return missing_file(path, **where)
         if code == "InvalidRange":
             return RangeNotSatisfiable(-1, **where)
+        if code == "KeyTooLongError":  # the client's path is at fault: a 400 naming no root
+            return InvalidRequest("Invalid artifact path: the key is too long", **where)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
         message = (
             f"Destination {self.uri} refused the request: {code} {error.get('Message') or status}"
@@ -262,7 +265,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         key, kind = self._key(path), content_type(path)
         part_size = part_size_for(self.transfer.part_size, size_hint)
         wanted = part_size if size_hint is None else min(part_size, size_hint)
-        grant = await budget.current().reserve(wanted)  # before reading: backpressure
+        body = await arrived(body)  # budget for bytes sent, not for a Content-Length announced
+        grant = await budget.current().reserve(wanted)  # before reading the rest: backpressure
         try:
             with self._errors(path):
                 first = await read_part(body, part_size)

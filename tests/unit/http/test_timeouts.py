@@ -12,7 +12,17 @@ from aiohttp import ClientPayloadError, web
 from aiohttp.streams import StreamReader
 from aiohttp.test_utils import make_mocked_request
 
-from gateway.http.timeouts import BodyStalled, HeaderTimeoutHandler, body_idle_timeout
+from gateway.http.shares import SHARE
+from gateway.http.timeouts import (
+    RATE_FLOOR,
+    BodyStalled,
+    HeaderTimeoutHandler,
+    RateFloor,
+    SendStalled,
+    body_idle_timeout,
+    send_within,
+)
+from gateway.stores.budget import Share
 
 IDLE = 0.05  # the body idle limit under test; every wait below is bounded by WAIT
 WAIT = 10.0
@@ -23,14 +33,8 @@ def _request(body: StreamReader | None, protocol: mock.Mock) -> web.Request:
     return make_mocked_request("PUT", "/api/2.0/x", protocol=protocol, **kwargs)
 
 
-async def _through_middleware(chunks: list[bytes], eof: bool, handler=None):
-    protocol = mock.Mock()
-    body = StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
-    for chunk in chunks:
-        body.feed_data(chunk)
-    if eof:
-        body.feed_eof()
-    seen: list[BaseException] = []
+def _reading(seen: list[BaseException]):
+    """A handler that reads the whole body and echoes it, noting what its read raised."""
 
     async def reader(request: web.Request) -> web.StreamResponse:
         try:
@@ -39,6 +43,18 @@ async def _through_middleware(chunks: list[bytes], eof: bool, handler=None):
             seen.append(exc)
             raise
 
+    return reader
+
+
+async def _through_middleware(chunks: list[bytes], eof: bool, handler=None):
+    protocol = mock.Mock()
+    body = StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+    for chunk in chunks:
+        body.feed_data(chunk)
+    if eof:
+        body.feed_eof()
+    seen: list[BaseException] = []
+    reader = _reading(seen)
     middleware = body_idle_timeout(IDLE)
     response = await asyncio.wait_for(middleware(_request(body, protocol), handler or reader), WAIT)
     return response, protocol, seen
@@ -127,3 +143,77 @@ def test_the_clock_starts_again_with_the_first_byte_of_a_later_request():
     first = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
     got = asyncio.run(_exchange(b"GET /again HTTP/1.1\r\nHo", 0.1, first=first))
     assert got.startswith(b"HTTP/1.1 204") and got.count(b"HTTP/1.1") == 1
+
+
+def test_a_partial_head_pipelined_behind_a_whole_request_is_timed_too():
+    """A complete request and the start of the next in one packet: the second head's clock
+    ran nowhere (noticed in review), so the connection stayed open as long as the client liked."""
+    packet = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /again HTTP/1.1\r\nHo"
+    got = asyncio.run(_exchange(packet, 0.1))
+    assert got.startswith(b"HTTP/1.1 204") and got.count(b"HTTP/1.1") == 1
+
+
+def test_a_body_sent_with_its_head_is_not_taken_for_a_next_head():
+    """The clock starts for bytes after a bodiless head only: a PUT's body is not a head."""
+    from gateway.http.timeouts import _next_head_begun
+
+    assert _next_head_begun(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\n")
+    assert not _next_head_begun(b"PUT / HTTP/1.1\r\nContent-Length: 9\r\n\r\nsome body")
+    assert not _next_head_begun(b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab")
+    assert not _next_head_begun(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+
+
+async def _dripped(
+    floor: RateFloor, share: Share | None = None, drips: int = int(WAIT / 0.01)
+) -> tuple[web.Response, list]:
+    """A body of `drips` bytes fed a byte every 10 ms (each wait far under the idle limit)
+    through the middleware with `floor`."""
+    protocol = mock.Mock()
+    body = StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+    request = _request(body, protocol)
+    if share is not None:
+        request[SHARE] = share
+    seen: list[BaseException] = []
+
+    async def drip() -> None:
+        for _ in range(drips):
+            body.feed_data(b"x")
+            await asyncio.sleep(0.01)
+        body.feed_eof()
+
+    feeder = asyncio.create_task(drip())
+    try:
+        middleware = body_idle_timeout(WAIT, floor)
+        return await asyncio.wait_for(middleware(request, _reading(seen)), WAIT * 2), seen
+    finally:
+        feeder.cancel()
+
+
+def test_a_body_that_drips_below_the_rate_floor_is_cut_off_after_the_grace():
+    """Review finding 1: 1 byte every few seconds kept an upload (and its budget) for as long
+    as the idle limit was never reached."""
+    response, seen = asyncio.run(_dripped(RateFloor(rate=10_000, grace=0.2)))
+    assert response.status == 408 and "below 10000 bytes/s" in json.loads(response.body)["message"]
+    assert isinstance(seen[0], BodyStalled)
+
+
+def test_time_the_gateway_made_a_body_wait_for_budget_is_not_held_against_it():
+    share = Share("user:patient", waited=WAIT * 10)  # as if it had waited that long for budget
+    response, seen = asyncio.run(_dripped(RateFloor(rate=10_000, grace=0.05), share, 20))
+    assert response.status == 200 and seen == []
+
+
+def test_a_response_the_client_does_not_read_is_cut_off_at_the_rate_floor():
+    """The send timeout: a write that never completes ends in SendStalled, not a hang."""
+
+    async def run() -> None:
+        app = web.Application()
+        app[RATE_FLOOR] = RateFloor(rate=1000, grace=0.05)
+        request = make_mocked_request("GET", "/x", app=app)
+        never = asyncio.get_running_loop().create_future()
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(SendStalled):
+            await asyncio.wait_for(send_within(request, never, started, 10), WAIT)
+        assert never.cancelled()
+
+    asyncio.run(run())

@@ -105,3 +105,91 @@ def test_the_process_budget_is_configured_once_and_not_while_held():
         assert budget_module.current().total == budget_module.DEFAULT_BUDGET
 
     asyncio.run(run())
+
+
+async def _as(key: str, shared: Budget, size: int) -> asyncio.Task:
+    """A reservation made on behalf of share `key` (as a request's task makes it)."""
+
+    async def reserve() -> budget_module.Grant:
+        token = budget_module.bind_share(budget_module.Share(key))
+        try:
+            return await shared.reserve(size)
+        finally:
+            budget_module.unbind_share(token)
+
+    task = asyncio.create_task(reserve())
+    await _settle()
+    return task
+
+
+def test_one_share_holds_at_most_its_limit_and_the_others_go_first():
+    """Review finding 1: one user's slow transfers held the whole budget; now its waiter is
+    passed over while another user's fits, and it gets its turn as its own bytes return."""
+
+    async def run() -> None:
+        shared = Budget(100, share_limit=40)
+        hog = [await _as("user:hog", shared, 20) for _ in range(2)]
+        assert all(task.done() for task in hog) and shared.held_by("user:hog") == 40
+        third = await _as("user:hog", shared, 20)  # over its share, though 60 are free
+        assert not third.done()
+        honest = await _as("user:honest", shared, 20)  # behind it in the queue, yet served
+        assert honest.done() and shared.held_by("user:honest") == 20
+        hog[0].result().release()
+        grant = await asyncio.wait_for(third, 5)
+        assert shared.held_by("user:hog") == 40
+        for done in (hog[1], honest):
+            done.result().release()
+        grant.release()
+        assert shared.available == 100 and shared.held_by("user:hog") == 0
+
+    asyncio.run(run())
+
+
+def test_a_share_holding_nothing_may_take_one_reservation_beyond_its_limit():
+    """A lone transfer still runs at full speed: a part larger than the share is granted."""
+
+    async def run() -> None:
+        shared = Budget(100, share_limit=25)
+        big = await _as("addr:10.0.0.1", shared, 60)
+        assert big.done() and big.result().size == 60
+        second = await _as("addr:10.0.0.1", shared, 1)
+        assert not second.done()
+        big.result().release()
+        (await asyncio.wait_for(second, 5)).release()
+        assert shared.available == 100
+
+    asyncio.run(run())
+
+
+def test_waiters_of_shares_within_their_limit_stay_first_come_first_served():
+    async def run() -> None:
+        shared = Budget(100, share_limit=60)
+        held = await _as("user:a", shared, 50)
+        first = await _as("user:b", shared, 60)  # lacks free budget only
+        second = await _as("user:c", shared, 10)  # would fit, but queues behind it
+        assert not first.done() and not second.done()
+        held.result().release()
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        for task in (first, second):
+            task.result().release()
+        assert shared.available == 100
+
+    asyncio.run(run())
+
+
+def test_time_spent_waiting_is_recorded_on_the_share():
+    """The rate floors discount it: a client the gateway made wait is not the slow one."""
+
+    async def run() -> None:
+        shared = Budget(10)
+        held = await shared.reserve(10)
+        share = budget_module.Share("user:w")
+        token = budget_module.bind_share(share)
+        waiter = asyncio.create_task(shared.reserve(5))
+        budget_module.unbind_share(token)
+        await asyncio.sleep(0.05)
+        held.release()
+        (await asyncio.wait_for(waiter, 5)).release()
+        assert share.waited > 0
+
+    asyncio.run(run())
