@@ -277,8 +277,8 @@ def test_an_unreachable_auth_app_is_503_and_nothing_is_stored(tmp_path):
 
 
 def test_metrics_and_server_info_work_with_the_auth_apps_users(stack):
-    """`/metrics` under `require_permission`: the auth app's admins; `server-info` (an
-    Identified route) answers a user of the auth app as it answers anyone known."""
+    """`/metrics` under `require_permission`: the auth app's admins; `server-info` and `/ready`
+    (Identified routes) answer a user of the auth app as they answer anyone known."""
     metrics = f"{stack.gateway_url}/metrics"
     statuses = [
         requests.get(metrics, headers=stack.headers(user), timeout=60).status_code
@@ -295,6 +295,10 @@ def test_metrics_and_server_info_work_with_the_auth_apps_users(stack):
         timeout=60,
     )
     assert info.status_code == 200, info.text
+    ready = f"{stack.gateway_url}/ready"  # details for known callers only
+    known = requests.get(ready, headers=stack.headers("reader"), timeout=60).json()
+    wrong = requests.get(ready, headers=basic_header("reader", "wrong"), timeout=60).json()
+    assert "destinations" in known and "destinations" not in wrong, (known, wrong)
 
 
 def test_a_flood_of_bogus_credentials_is_bounded_and_never_allowed(stack, tmp_path):

@@ -79,6 +79,19 @@ async def verified(request: web.Request) -> Caller | None:
     return found
 
 
+async def confirm(request: web.Request) -> None:
+    """For routes anyone may use that answer known callers more (`/ready`, server-info):
+    credentials the auth app has not answered for yet are asked about now; nobody's credentials
+    leave the request anonymous, as a wrong password does with the static users."""
+    found = request.get(_CALLER)
+    if found is None or found.confirmed:
+        return
+    try:
+        await found.verify()
+    except Unauthenticated:
+        del request[_CALLER]
+
+
 async def authorize(request: web.Request, key: TenancyKey, action: Action) -> None:
     """403 PERMISSION_DENIED unless the caller's permission on `key` grants `action`."""
     found = caller(request)

@@ -21,6 +21,7 @@ from gateway.auth.policy import (
     SOURCES,
     authorize,
     caller,
+    confirm,
     enforce_on_passthrough,
     identify,
     known_user,
@@ -62,6 +63,9 @@ class Open(Rule):
 
 class Identified(Rule):
     """Anyone; credentials are checked when sent and the handler answers by them (server-info)."""
+
+    async def check(self, request: web.Request) -> None:
+        await confirm(request)
 
 
 class Signed(Rule):
