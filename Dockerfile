@@ -1,29 +1,39 @@
 # The gateway alone: the only image that needs bucket credentials.
 #
+# The base is a build argument: the official Python slim image by default, or any Debian-like
+# root file system with python3 and python3-venv (tests/deploy/image.py builds one with
+# mmdebstrap, for machines that cannot pull from a registry). Nothing is fetched during the
+# build: the gateway and its dependencies come as wheels from ./wheelhouse, made on the host
+#   python -m pip wheel --wheel-dir wheelhouse .
+# and installed with --no-index into a venv in a build stage; only the venv is copied into
+# the final stage, so no wheel, pip cache, compiler or source lands in the image.
+#
 # Made to run with a read-only root filesystem (`docker run --read-only`, Kubernetes
-# `readOnlyRootFilesystem: true`): the gateway writes no temp files, its bytecode is compiled
-# at install time and PYTHONDONTWRITEBYTECODE stops any later write, and the only writable
-# places are the declared volumes: /tmp (HOME and TMPDIR) and /data (the default local
-# destination, unused when the configuration names an S3 destination). The user is numeric so
-# that Kubernetes' `runAsNonRoot` can verify it.
-FROM python:3.11-slim
+# `readOnlyRootFilesystem: true`): its bytecode is compiled at install time and
+# PYTHONDONTWRITEBYTECODE stops any later write; the only writable places are the declared
+# volumes /tmp (HOME and TMPDIR) and /data (the default local destination, unused when the
+# configuration names an S3 destination). The user is numeric, without a passwd entry, so that
+# Kubernetes' `runAsNonRoot` can verify it.
+ARG BASE=python:3.11-slim
 
-WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY gateway ./gateway
-RUN pip install --no-cache-dir --compile . \
-    && rm -rf /src \
-    && groupadd --system --gid 10001 gateway \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
-        --shell /usr/sbin/nologin gateway \
+FROM ${BASE} AS build
+COPY wheelhouse /wheels
+RUN python3 -m venv /opt/gateway \
+    && /opt/gateway/bin/python -m pip install --no-index --no-cache-dir --compile \
+        --find-links /wheels mlflow-artifact-gateway \
+    && /opt/gateway/bin/python -m pip uninstall --yes --no-cache-dir pip \
     && mkdir -p /data \
     && chown 10001:10001 /data
 
+FROM ${BASE}
+COPY --from=build /opt/gateway /opt/gateway
+COPY --from=build --chown=10001:10001 /data /data
 WORKDIR /data
 USER 10001:10001
 VOLUME ["/tmp", "/data"]
 # Inside a container the gateway must listen beyond loopback; the default destination is a volume.
-ENV PYTHONDONTWRITEBYTECODE=1 \
+ENV PATH=/opt/gateway/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     TMPDIR=/tmp \
@@ -32,5 +42,5 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # 5500 serves the MLflow artifact API, /health, /ready and the Prometheus /metrics.
 EXPOSE 5500
 HEALTHCHECK --interval=10s --timeout=3s \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5500/health', timeout=3)"]
+    CMD ["/opt/gateway/bin/python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5500/health', timeout=3)"]
 ENTRYPOINT ["artifact-gateway"]
