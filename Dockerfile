@@ -22,12 +22,15 @@ RUN python3 -m venv /opt/gateway \
     && /opt/gateway/bin/python -m pip install --no-index --no-cache-dir --compile \
         --find-links /wheels mlflow-artifact-gateway \
     && /opt/gateway/bin/python -m pip uninstall --yes --no-cache-dir pip \
+    && find /opt/gateway -depth \( -name tests -type d -o -name conftest.py \) -exec rm -rf {} + \
     && mkdir -p /data \
     && chown 10001:10001 /data
 
 FROM ${BASE}
 COPY --from=build /opt/gateway /opt/gateway
 COPY --from=build --chown=10001:10001 /data /data
+# The base's bundled pip and setuptools wheels (Debian's python3-venv): nothing installs here.
+RUN rm -rf /usr/share/python-wheels
 WORKDIR /data
 USER 10001:10001
 VOLUME ["/tmp", "/data"]

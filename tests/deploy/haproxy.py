@@ -37,7 +37,9 @@ frontend gateway
 
 backend replicas
     balance roundrobin
-    option httpchk GET /ready
+    # The gateway refuses requests without an allowed Host (DNS rebinding), checks included.
+    option httpchk
+    http-check send meth GET uri /ready ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
     default-server inter 500ms fall 2 rise 2
 {servers}

@@ -140,6 +140,12 @@ def kill_nine(lb: Balancer, name: str, process: ManagedProcess, pause: float) ->
     return {"marked_down_s": round(down, 2), "recovered_s": round(recovered, 2)}
 
 
+def lb_counters(lb: Balancer) -> dict:
+    """What the balancer saw go wrong per replica (its retries and 5xx), over the whole run."""
+    keys = ("econ", "eresp", "wretr", "wredis", "hrsp_5xx")
+    return {name: {k: row.get(k) for k in keys} for name, row in lb.servers().items()}
+
+
 def tally(workload: Workload) -> dict:
     t = workload.tally
     return {"ok": dict(t.ok), "failed": dict(t.failed), "errors": t.errors[:10]}
@@ -189,6 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
         objects, bad = partial_objects(s3, BUCKET, f"{PREFIX}/")
         report["objects"], report["partial_objects"] = objects, bad
         report["lb_ok"] = requests.get(f"{lb.url}/lb-health", timeout=5).ok
+        report["lb_counters"] = lb_counters(lb)
     finally:
         for process in reversed(running):
             process.stop()
