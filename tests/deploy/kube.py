@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +55,15 @@ def service_objects(home: Path, endpoint: str, port: int) -> tuple[list[dict], l
             obj["spec"]["replicas"] = 1
             pod = obj["spec"]["template"]["spec"]
             pod["hostNetwork"] = True  # SeaweedFS and the client are on the host's 127.0.0.1
+            for volume in pod["volumes"]:  # Podman 4.3 dereferences `optional` unchecked
+                if "secret" in volume:
+                    volume["secret"].setdefault("optional", False)
             for container in pod["containers"]:
+                # Host networking takes no port mappings in Podman; probes name the port.
+                container.pop("ports", None)
+                for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                    if probe in container:
+                        container[probe]["httpGet"]["port"] = port
                 container["image"] = pm.IMAGE
                 container["args"] = [*container["args"], "--host", "127.0.0.1", "--port", str(port)]
     objects.append(
@@ -65,6 +74,11 @@ def service_objects(home: Path, endpoint: str, port: int) -> tuple[list[dict], l
     )
     objects.append(secret("gateway-signing", {"signing_secret": SECRET}))
     return objects, left_out
+
+
+def remove_secret(env: dict[str, str], name: str) -> None:
+    command = ["podman", "secret", "rm", name]
+    subprocess.run(command, env=env, timeout=60, check=False, capture_output=True)
 
 
 def main() -> dict:
@@ -80,7 +94,16 @@ def main() -> dict:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         objects, report["not_run_by_kube_play"] = service_objects(workdir, seaweed.endpoint, port)
-        manifest.write_text(yaml.safe_dump_all(objects))
+        # Podman 4.3 resolves Secrets from its own store and reads a Secret volume's as YAML,
+        # a secretKeyRef's as JSON: each Secret is stored as JSON (which is YAML too). Podman
+        # 4.3.1 still refuses the secretKeyRef (docs/deployment.md, "kube play").
+        for obj in (o for o in objects if o["kind"] == "Secret"):
+            stored = workdir / f"{obj['metadata']['name']}.json"
+            stored.write_text(json.dumps(obj))
+            remove_secret(env, obj["metadata"]["name"])  # one left by an interrupted run
+            pm.podman(env, "secret", "create", obj["metadata"]["name"], str(stored))
+            stored.unlink()
+        manifest.write_text(yaml.safe_dump_all([o for o in objects if o["kind"] != "Secret"]))
         started = time.monotonic()
         pm.podman(env, "kube", "play", "--replace", str(manifest), timeout=300)
         if not wait_until(lambda: healthy(f"{url}/health"), timeout=90, step=0.1):
@@ -93,7 +116,16 @@ def main() -> dict:
         report["client_flow"] = "small PUT, listing, download, 3-part multipart, ranged download"
         report["passed"] = True
     finally:
-        pm.podman(env, "kube", "down", str(manifest), timeout=180)
+        if manifest.exists():
+            pm.podman(env, "kube", "down", str(manifest), timeout=180)
+        for name in ("gateway-bucket-credentials", "gateway-signing"):
+            subprocess.run(
+                ["podman", "secret", "rm", name],
+                env=env,
+                timeout=60,
+                check=False,
+                capture_output=True,
+            )
         seaweed.stop()
     print(json.dumps(report, indent=2))
     return report

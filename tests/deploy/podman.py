@@ -21,7 +21,12 @@ CACHE = Path.home() / ".cache" / "mlflow-artifact-gateway-tests" / "deploy"
 SUITE = "bookworm"
 BASE = f"localhost/gateway-base:{SUITE}"
 IMAGE = "localhost/mlflow-artifact-gateway:dev"
-TOOLS = {"podman": "/usr/bin/podman", "runc": "/usr/sbin/runc", "mmdebstrap": "/usr/bin/mmdebstrap"}
+TOOLS = {
+    "podman": "/usr/bin/podman",
+    "runc": "/usr/sbin/runc",
+    "mmdebstrap": "/usr/bin/mmdebstrap",
+    "catatonit": "/usr/bin/catatonit",  # kube play's pause container
+}
 CONTAINERS_CONF = """[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 [engine]
