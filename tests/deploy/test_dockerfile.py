@@ -1,6 +1,6 @@
 """The Dockerfile, linted (hadolint) and read with BuildKit's parser: a numeric non-root user and
-a layout for a read-only root. The image itself is not built here (its base image would have to
-come from a registry this machine cannot reach), so this is all that is checked of it."""
+a layout for a read-only root. Building and running the image takes minutes, so it is the
+documented command `python -m tests.deploy.image` (docs/deployment.md), not part of the suite."""
 
 from __future__ import annotations
 
