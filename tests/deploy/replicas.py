@@ -128,7 +128,13 @@ def rolling_restart(
 
 
 def kill_nine(lb: Balancer, name: str, process: ManagedProcess, pause: float) -> dict:
+    """SIGKILL while the replica holds sessions (up to 10 s of waiting for some), so that the
+    kill meets requests in flight rather than an idle moment."""
     time.sleep(pause)
+    deadline = time.monotonic() + 10
+    while int(lb.servers()[name]["scur"] or 0) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    in_flight = int(lb.servers()[name]["scur"] or 0)
     started = time.monotonic()
     os.killpg(os.getpgid(process.pid), signal.SIGKILL)
     process.proc.wait(timeout=15)
@@ -137,7 +143,11 @@ def kill_nine(lb: Balancer, name: str, process: ManagedProcess, pause: float) ->
     lb.wait_status(name, "UP", timeout=30)
     recovered = time.monotonic() - started
     time.sleep(pause)
-    return {"marked_down_s": round(down, 2), "recovered_s": round(recovered, 2)}
+    return {
+        "sessions_at_kill": in_flight,
+        "marked_down_s": round(down, 2),
+        "recovered_s": round(recovered, 2),
+    }
 
 
 def lb_counters(lb: Balancer) -> dict:
