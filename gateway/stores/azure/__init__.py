@@ -75,7 +75,8 @@ def _create(options: AzureOptions, settings: Settings) -> AzureStore:
             max_chunk_get_size=settings.chunk_size,
             connection_timeout=10,
             read_timeout=60,
-            retry_total=2,
+            retry_total=options.retries,
+            retry_backoff_factor=0.4,
         )
 
     key = credential_key(options)
