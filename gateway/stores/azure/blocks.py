@@ -17,7 +17,6 @@ configured with an account key (directly or in its connection string).
 from __future__ import annotations
 
 import base64
-import binascii
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -141,14 +140,12 @@ class AzurePresigningStore(AzureStore, StoragePresigning):
         """A Put Block URL for the block id this part gets (`comp=block&blockid=`)."""
         await self._staged(path, upload_id)
         url = self._sas_url(path, expires_in, write=True)
-        ident = urllib.parse.quote(block_id(upload_id, part_number), safe="")
+        wire = base64.b64encode(block_id(upload_id, part_number).encode()).decode()
+        ident = urllib.parse.quote(wire, safe="")
         return f"{url}&comp=block&blockid={ident}"
 
 
 def _decoded(ident: str) -> tuple[str, int]:
     """(upload id, part number) of a block id the gateway chose; ("", -1) for any other."""
-    try:
-        owner, _, number = base64.b64decode(ident).decode().rpartition("-")
-        return owner, int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return "", -1
+    owner, _, number = ident.rpartition("-")
+    return (owner, int(number)) if number.isdigit() else ("", -1)

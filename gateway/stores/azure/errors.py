@@ -36,7 +36,7 @@ def translate(exc: BaseException, uri: str, name: str, path: str) -> StoreError:
         return missing_file(path, code=code or "BlobNotFound", **where)
     if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
         return CredentialsRefused(
-            f"Azure refused the gateway's credentials for {uri} ({code or status})",
+            f"Destination {uri} refused the request: {code or status}",
             code=code or str(status),
             **where,
         )
@@ -45,7 +45,11 @@ def translate(exc: BaseException, uri: str, name: str, path: str) -> StoreError:
     if isinstance(exc, HttpResponseError) and 400 <= status < 500 and code != "ContainerNotFound":
         return InvalidRequest(f"Azure refused the request on '{path}': {code or status}", **where)
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, aiohttp.ClientError, OSError)):
-        return DestinationUnavailable(f"{uri} is unreachable: {type(exc).__name__}", **where)
-    return DestinationUnavailable(
-        f"{uri} failed: {code or status or type(exc).__name__}", code=code, **where
-    )
+        return DestinationUnavailable(
+            f"Destination {uri} is unreachable: {type(exc).__name__}", **where
+        )
+    if status:
+        return DestinationUnavailable(
+            f"Destination {uri} refused the request: {code or status}", code=code, **where
+        )
+    return DestinationUnavailable(f"Destination {uri} failed: {type(exc).__name__}", **where)

@@ -12,7 +12,6 @@ garbage-collected after 7 days). The same blocks carry MLflow's proxied multipar
 from __future__ import annotations
 
 import asyncio
-import base64
 import posixpath
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,8 +32,9 @@ SINGLE_PUT = 4 * 1024 * 1024  # bodies up to this go in one Put Blob
 
 
 def block_id(upload: str, number: int) -> str:
-    """Every id of one blob must have the same length (Azure docs, "Put Block")."""
-    return base64.b64encode(f"{upload}-{number:05d}".encode()).decode()
+    """Every id of one blob must have the same length (Azure docs, "Put Block"); the SDK
+    base64-encodes it on the wire and decodes it in block lists."""
+    return f"{upload}-{number:05d}"
 
 
 class AzureDownload(Download):
