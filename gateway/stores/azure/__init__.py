@@ -67,12 +67,14 @@ def _create(options: AzureOptions, settings: Settings) -> AzureStore:
     def connect() -> Any:
         from azure.storage.blob.aio import ContainerClient
 
+        from gateway.stores.azure.store import READ_CHUNK
+
         return ContainerClient(
             url,
             container,
             credential=credential(options, account),
-            max_single_get_size=settings.chunk_size,
-            max_chunk_get_size=settings.chunk_size,
+            max_single_get_size=READ_CHUNK,
+            max_chunk_get_size=READ_CHUNK,
             connection_timeout=10,
             read_timeout=60,
             retry_total=options.retries,

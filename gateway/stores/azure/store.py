@@ -29,6 +29,9 @@ T = TypeVar("T")
 BLOCK = 8 * 1024 * 1024  # one Put Block: Azure allows up to 4000 MiB, 8 MiB keeps memory flat
 STAGED_AHEAD = 4  # blocks staged at once per upload: one round trip each hides the others'
 SINGLE_PUT = 4 * 1024 * 1024  # bodies up to this go in one Put Blob
+# One ranged GET per READ_CHUNK, each held whole by the SDK before it is yielded: larger
+# chunks mean fewer round trips per download (docs/performance.md), at this much memory each.
+READ_CHUNK = 4 * 1024 * 1024
 
 
 def block_id(upload: str, number: int) -> str:
@@ -38,6 +41,8 @@ def block_id(upload: str, number: int) -> str:
 
 
 class AzureDownload(Download):
+    chunk_size = READ_CHUNK
+
     def __init__(self, stream: Any, stat: FileStat, start: int, stop: int) -> None:
         super().__init__(stat, start, stop)
         self._stream = stream
