@@ -94,7 +94,7 @@ def test_multipart_is_invisible_until_complete_and_abort_forgets_it(store, azuri
     run(store, scenario)
 
 
-def test_sas_urls_upload_download_and_stage_parts(store):
+def test_sas_urls_upload_and_download_but_parts_stay_proxied(store):
     data = os.urandom(2 * MIB + 3)
 
     async def scenario() -> None:
@@ -107,13 +107,9 @@ def test_sas_urls_upload_download_and_stage_parts(store):
         blocked = requests.put(get, data=b"x", headers={"x-ms-blob-type": "BlockBlob"}, timeout=60)
         assert blocked.status_code == 403  # a read-only SAS
 
-        upload = await store.create_upload("p/two.bin")
-        part = await store.presign_part("p/two.bin", upload, 1, 60)
-        staged = requests.put(part, data=data, timeout=60)
-        assert staged.status_code == 201, staged.text
-        parts = await store.list_parts("p/two.bin", upload)
-        await store.complete_upload("p/two.bin", upload, parts)
-        assert await read_all(store, "p/two.bin") == data
+        upload = await store.create_upload("p/two.bin")  # parts: the gateway's links (why: blocks)
+        assert await store.presign_part("p/two.bin", upload, 1, 60) == ""
+        await store.abort_upload("p/two.bin", upload)
         assert "AccountKey" not in put and "sig=" in put
         await store.delete("p")
 

@@ -10,14 +10,13 @@ Azure has no call that deletes uncommitted blocks: an aborted upload's blocks st
 after 7 days (Azure docs, "Put Block"). So `list_uploads` reports nothing: the cleanup pass has
 nothing it could remove.
 
-Presigned URLs are account-key SAS tokens (`generate_blob_sas`), only when the destination is
-configured with an account key (directly or in its connection string).
+Presigned download and upload URLs are account-key SAS tokens (`generate_blob_sas`), only when
+the destination is configured with an account key (directly or in its connection string);
+parts are never presigned (`AzurePresigningStore.presign_part` says why).
 """
 
 from __future__ import annotations
 
-import base64
-import urllib.parse
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -137,12 +136,12 @@ class AzurePresigningStore(AzureStore, StoragePresigning):
     async def presign_part(
         self, path: str, upload_id: str, part_number: int, expires_in: int
     ) -> str:
-        """A Put Block URL for the block id this part gets (`comp=block&blockid=`)."""
-        await self._staged(path, upload_id)
-        url = self._sas_url(path, expires_in, write=True)
-        wire = base64.b64encode(block_id(upload_id, part_number).encode()).decode()
-        ident = urllib.parse.quote(wire, safe="")
-        return f"{url}&comp=block&blockid={ident}"
+        """No URL (""): the route hands out the gateway's own part link instead. A SAS Put
+        Block URL would take the bytes, but Put Block answers without an ETag, and MLflow's
+        client completes an upload with the ETags its part PUTs returned
+        (`HttpArtifactRepository`, `response.headers.get("ETag", "")`), which the complete
+        route requires; so parts go through the gateway, Put Block from there."""
+        return ""
 
 
 def _decoded(ident: str) -> tuple[str, int]:
