@@ -26,7 +26,7 @@ from gateway.stores.errors import DestinationUnavailable, StoreError
 from gateway.stores.ranges import ByteRange
 
 T = TypeVar("T")
-BLOCK = 8 * 1024 * 1024  # one Put Block: Azure allows up to 4000 MiB, 8 MiB keeps memory flat
+BLOCK = 4 * 1024 * 1024  # one Put Block: Azure allows up to 4000 MiB, 4 MiB keeps memory flat
 STAGED_AHEAD = 4  # blocks staged at once per upload: one round trip each hides the others'
 SINGLE_PUT = 4 * 1024 * 1024  # bodies up to this go in one Put Blob
 # One ranged GET per READ_CHUNK, each held whole by the SDK before it is yielded: larger
