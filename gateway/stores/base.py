@@ -22,6 +22,7 @@ class FileStat:
     size: int
     etag: str  # quoted, as sent in the ETag header
     last_modified: datetime
+    sha256: bytes | None = None  # the whole file's digest, where the store keeps one
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from gateway.http.request_stats import uploading
 from gateway.http.routes.refusals import refuse_proxied, refuse_skill_mutation
 from gateway.http.routes.shared import ARTIFACT_PREFIXES, file_infos
 from gateway.stores import Entry
+from gateway.stores.digests import checked
 from gateway.stores.errors import StoreError
 
 
@@ -25,7 +26,8 @@ async def upload(request: web.Request) -> web.Response:
     store = refuse_proxied(await store_for(request, path, Action.WRITE), "upload")
     refuse_skill_mutation(path)
     with uploading(request, store.name):
-        await store.write(path, request.content, request.content_length)
+        body = checked(request.content, request.headers)  # the client's digests, if any
+        await store.write(path, body, request.content_length)
     return web.json_response({})
 
 

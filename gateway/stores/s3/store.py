@@ -26,6 +26,7 @@ from gateway.stores import budget
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.body_reads import READ_PIECE, arrived
 from gateway.stores.capabilities import RangedDownloads, SocketDownload, SocketDownloads
+from gateway.stores.digests import hashing, parse_hex
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
@@ -43,6 +44,7 @@ from gateway.stores.s3.gateway_multipart import MultipartWriter, part_size_for
 from gateway.stores.s3.listing import ordered_entries
 from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
+from gateway.stores.s3.policy import SHA256_META, part_args, read_args, upload_args, with_digest
 from gateway.stores.s3.presign import presigned_get, signed_put
 from gateway.stores.s3.socket_http import open_get, plain_http, put_small
 
@@ -57,6 +59,7 @@ _REFUSED_CREDENTIALS = {
 }
 _DELETE_BATCH = 1000
 RAW_PUT_LIMIT = 1024 * 1024  # small files only: the body is joined into one buffer to sign it
+COPY_LIMIT = 5 * 1024**3  # CopyObject's largest source
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -71,7 +74,8 @@ def _stat(response: dict) -> FileStat:
     if content_range := response.get("ContentRange"):
         size = int(content_range.rsplit("/", 1)[1])
     modified = response["LastModified"].astimezone(timezone.utc)
-    return FileStat(size=size, etag=response["ETag"], last_modified=modified)
+    sha256 = parse_hex(response.get("Metadata", {}).get(SHA256_META))
+    return FileStat(size=size, etag=response["ETag"], last_modified=modified, sha256=sha256)
 
 
 class S3Download(Download):
@@ -107,6 +111,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         self._config: AioConfig | None = None
         self._raw_endpoint: str | None = None  # set by start() when raw sockets may be used
         self._style = "auto"
+        self._upload = upload_args(dest)  # every write carries the destination's policy
+        self._read = read_args(dest)  # SSE-C: every read carries the key
 
     async def start(self) -> None:
         dest, transfer = self.dest, self.transfer
@@ -221,7 +227,9 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
     async def stat(self, path: str) -> FileStat:
         try:
             with self._errors(path):
-                response = await self._client.head_object(Bucket=self.bucket, Key=self._key(path))
+                response = await self._client.head_object(
+                    Bucket=self.bucket, Key=self._key(path), **self._read
+                )
         except NotFound:
             await self.check()  # HEAD cannot tell a missing key from a missing bucket
             raise
@@ -229,6 +237,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
         extra = {"Range": byte_range.header()} if byte_range else {}
+        extra |= self._read
         try:
             with self._errors(path):
                 response = await self._client.get_object(
@@ -248,8 +257,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
 
         The URL is signed locally (no round trip); a failure here is not reported but left to
         `open`, which the caller uses next and which translates it."""
-        if self._raw_endpoint is None:
-            return None
+        if self._raw_endpoint is None or self._read:
+            return None  # SSE-C: the key goes in headers only botocore's call sends
         headers = {"Range": byte_range.header()} if byte_range else {}
         try:
             url = await presigned_get(
@@ -263,6 +272,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
 
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         key, kind = self._key(path), content_type(path)
+        body = hashed = hashing(body)  # checked at its end, before anything is stored
         part_size = part_size_for(self.transfer.part_size, size_hint)
         wanted = part_size if size_hint is None else min(part_size, size_hint)
         body = await arrived(body)  # budget for bytes sent, not for a Content-Length announced
@@ -271,30 +281,61 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             with self._errors(path):
                 first = await read_part(body, part_size)
                 if len(first) < part_size:
-                    if await self._put_raw(key, first, kind):
+                    assert hashed.sha256 is not None  # the end was read: the digest is known
+                    if await self._put_raw(key, first, kind, hashed.sha256):
                         return
                     await self._client.put_object(
-                        Bucket=self.bucket, Key=key, Body=first, ContentType=kind
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=first,
+                        ContentType=kind,
+                        **with_digest(self._upload, hashed.sha256),
                     )
                     return
                 writer = MultipartWriter(
                     self._client, self.bucket, key, part_size, self.transfer.max_concurrency
                 )
+                writer.policy = (self._upload, part_args(self.dest))
                 await writer.upload(first, grant, body, kind)
+                assert hashed.sha256 is not None
+                await self._keep_digest(key, kind, writer.size, hashed.sha256)
         finally:
             grant.release()  # idempotent: the writer returns it as soon as part 1 is stored
 
-    async def _put_raw(self, key: str, first: PiecesBody, kind: str) -> bool:
+    async def _keep_digest(self, key: str, kind: str, size: int, sha256: bytes) -> None:
+        """A multipart object's metadata is fixed at CreateMultipartUpload, before its digest
+        is known: a copy onto itself sets it (S3 copies up to 5 GiB in one call; larger objects
+        keep no digest, docs/integrity.md)."""
+        if size > COPY_LIMIT:
+            return
+        await self._client.copy_object(
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            MetadataDirective="REPLACE",
+            ContentType=kind,
+            **with_digest(self._upload, sha256, checksum=False),
+            **{f"CopySource{name}": value for name, value in self._read.items()},
+        )
+
+    async def _put_raw(self, key: str, first: PiecesBody, kind: str, sha256: bytes) -> bool:
         """A small PutObject on a socket of our own, as the raw GETs, skipping botocore's
         request pipeline (docs/performance.md, "Small files"). False (botocore's call does it
         again, and reports) on anything but a 200."""
-        if self._raw_endpoint is None or len(first) > RAW_PUT_LIMIT:
-            return False
+        if self._raw_endpoint is None or len(first) > RAW_PUT_LIMIT or self._upload:
+            return False  # an upload policy goes the long way, botocore knows its headers
         data = first.read()
         first.seek(0)  # for botocore's call, if it has to do this again
         try:
             signed = await signed_put(
-                self._client, self._raw_endpoint, self.bucket, key, data, kind, self._style
+                self._client,
+                self._raw_endpoint,
+                self.bucket,
+                key,
+                data,
+                kind,
+                self._style,
+                {f"x-amz-meta-{SHA256_META}": sha256.hex()},
             )
             if signed is None:
                 return False
