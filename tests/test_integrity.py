@@ -11,7 +11,8 @@ import subprocess
 import pytest
 import requests
 
-from tests.helpers.stack import BUCKET, Gateway
+from tests.helpers.cli import run_cli
+from tests.helpers.stack import BUCKET, Gateway, s3_env
 
 pytestmark = pytest.mark.slow  # the session's SeaweedFS and gateway processes
 
@@ -111,3 +112,20 @@ def test_local_digest_lives_in_an_xattr_and_is_never_listed(
     assert stored.decode() == hashlib.sha256(b"abc").hexdigest()
     listing = requests.get(f"{local_gateway.api}", params={"path": exp}, timeout=60).json()
     assert [f["path"] for f in listing["files"]] == ["a.txt"]
+
+
+def test_verify_finds_an_object_changed_behind_the_gateway(
+    s3_gateway: Gateway, seaweed, exp: str, s3
+) -> None:
+    for name in ("kept.bin", "changed.bin"):
+        url = _url(s3_gateway, exp, name)
+        assert requests.put(url, data=os.urandom(2000), timeout=60).status_code == 200
+    key = s3_gateway.key(f"{exp}/changed.bin")
+    stored = s3.head_object(Bucket=BUCKET, Key=key)["Metadata"]
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"tampered", Metadata=stored)
+    env = s3_env(seaweed.endpoint)
+    args = ["--artifacts-destination", f"s3://{BUCKET}/{s3_gateway.prefix}"]
+    result = run_cli("verify", exp, *args, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"MISMATCH   {exp}/changed.bin" in result.stdout
+    assert "2 files" in result.stdout and "1 matched, 1 mismatched" in result.stdout
