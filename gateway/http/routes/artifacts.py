@@ -17,6 +17,7 @@ from gateway.http.routes.shared import ARTIFACT_PREFIXES, file_infos
 from gateway.stores import Entry
 from gateway.stores.digests import checked
 from gateway.stores.errors import StoreError
+from gateway.stores.write_once import refuse_delete
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -84,7 +85,9 @@ async def delete(request: web.Request) -> web.Response:
     if not path:
         raise InvalidParameter("Refusing to delete the root of a destination: name a path")
     refuse_skill_mutation(path)
-    await (await store_for(request, path, Action.DELETE)).delete(path)
+    store = await store_for(request, path, Action.DELETE)
+    await refuse_delete(store, path)  # 409 for a write-once file
+    await store.delete(path)
     return web.json_response({})
 
 

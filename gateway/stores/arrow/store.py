@@ -33,6 +33,7 @@ from gateway.stores.capabilities import RangedDownloads, StaleTemporaries
 from gateway.stores.digests import hashing
 from gateway.stores.errors import DestinationUnavailable, InvalidRequest, StoreError, missing_file
 from gateway.stores.ranges import ByteRange
+from gateway.stores.write_once import refuse_existing
 
 T = TypeVar("T")
 STAGING_PREFIX = ".gateway-upload"
@@ -242,6 +243,8 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
                     await staged.step(self._call, path, stream.flush)
                     unflushed = 0
             await staged.step(self._call, path, stream.close)
+            if self.write_once.covers(path):  # no conditional move in pyarrow: a short window
+                await refuse_existing(self, path)
             await self._run(path, self._commit, temp, target)
         except BaseException:
             await asyncio.shield(self._abandon(staged, temp, path))

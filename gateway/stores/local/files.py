@@ -40,6 +40,7 @@ from gateway.stores.errors import (
 from gateway.stores.local.sweep import TEMP_NAME
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
+from gateway.stores.write_once import exists_error
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -325,7 +326,14 @@ class LocalFiles(RangedDownloads, ArtifactStore):
     def _replace(self, temp: str, full: str, path: str) -> None:
         if os.path.isdir(full):
             raise self._invalid(f"Cannot write '{path}': a directory exists there")
-        os.replace(temp, full)
+        if self.write_once.covers(path):
+            try:  # link(2) fails with EEXIST if anything is there: one writer wins, race-free
+                os.link(temp, full)
+            except FileExistsError as exc:
+                raise exists_error(path, self.name) from exc
+            os.unlink(temp)
+        else:
+            os.replace(temp, full)
         fsync_dir(os.path.dirname(full))
 
     @staticmethod

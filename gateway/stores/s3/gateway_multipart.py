@@ -45,6 +45,7 @@ class MultipartWriter:
         # The destination's upload policy: CreateMultipartUpload's, and what each part repeats.
         self.policy: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
         self.size = 0  # bytes stored, once `upload` returns
+        self.write_once = False  # complete only if nothing is there (If-None-Match: *)
 
     async def upload(
         self, first: PiecesBody, grant: Grant, body: ByteSource, content_type: str
@@ -61,6 +62,7 @@ class MultipartWriter:
                 Key=self.key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
+                **({"IfNoneMatch": "*"} if self.write_once else {}),
             )
         except BaseException:
             await _shielded(self._abort(upload_id))

@@ -47,6 +47,7 @@ from gateway.stores.s3.options import S3Options
 from gateway.stores.s3.policy import SHA256_META, part_args, read_args, upload_args, with_digest
 from gateway.stores.s3.presign import presigned_get, signed_put
 from gateway.stores.s3.socket_http import open_get, plain_http, put_small
+from gateway.stores.write_once import exists_error
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _REFUSED_CREDENTIALS = {
@@ -215,6 +216,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             return missing_file(path, **where)
         if code == "InvalidRange":
             return RangeNotSatisfiable(-1, **where)
+        if code in ("PreconditionFailed", "412"):  # only write-once writes are conditional
+            return exists_error(path, self.name)
         if code == "KeyTooLongError":  # the client's path is at fault: a 400 naming no root
             return InvalidRequest("Invalid artifact path: the key is too long", **where)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
@@ -282,7 +285,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
                 first = await read_part(body, part_size)
                 if len(first) < part_size:
                     assert hashed.sha256 is not None  # the end was read: the digest is known
-                    if await self._put_raw(key, first, kind, hashed.sha256):
+                    once = {"IfNoneMatch": "*"} if self.write_once.covers(path) else {}
+                    if not once and await self._put_raw(key, first, kind, hashed.sha256):
                         return
                     await self._client.put_object(
                         Bucket=self.bucket,
@@ -290,12 +294,14 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
                         Body=first,
                         ContentType=kind,
                         **with_digest(self._upload, hashed.sha256),
+                        **once,
                     )
                     return
                 writer = MultipartWriter(
                     self._client, self.bucket, key, part_size, self.transfer.max_concurrency
                 )
                 writer.policy = (self._upload, part_args(self.dest))
+                writer.write_once = self.write_once.covers(path)
                 await writer.upload(first, grant, body, kind)
                 assert hashed.sha256 is not None
                 await self._keep_digest(key, kind, writer.size, hashed.sha256)
