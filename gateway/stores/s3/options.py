@@ -36,6 +36,14 @@ class S3Options(DestinationOptions):
     profile: str | None = None
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
     verify_tls: bool = True
+    # A role (credentials.py): assumed with the keys above or the default chain, or with a
+    # web identity token file (IRSA); refreshed by botocore before it expires.
+    role_arn: str | None = None
+    role_session_name: str | None = None
+    external_id: str | None = None
+    duration_seconds: int | None = Field(None, ge=900, le=43200)
+    web_identity_token_file: Path | None = None
+    sts_endpoint_url: str | None = None  # a regional or private STS endpoint
     # Upload policy (policy.py): PutObject, CreateMultipartUpload and copies carry it.
     server_side_encryption: Literal["AES256", "aws:kms", "aws:kms:dsse"] | None = None
     sse_kms_key_id: str | None = None
@@ -52,6 +60,10 @@ class S3Options(DestinationOptions):
     def _key_pair(self) -> S3Options:
         if self.given("access_key_id") != self.given("secret_access_key"):
             raise ValueError("give both access_key_id and secret_access_key, or neither")
+        if (self.web_identity_token_file or self.external_id) and not self.role_arn:
+            raise ValueError("web_identity_token_file and external_id need a role_arn")
+        if self.web_identity_token_file and self.external_id:
+            raise ValueError("external_id applies to assume-role, not to a web identity")
         if self.sse_kms_key_id and not (self.server_side_encryption or "").startswith("aws:kms"):
             raise ValueError("sse_kms_key_id needs server_side_encryption aws:kms or aws:kms:dsse")
         if self.sse_customer_key is not None:

@@ -40,6 +40,7 @@ from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
 from gateway.stores.s3.body import PiecesBody, read_part
 from gateway.stores.s3.client_multipart import S3Uploads, streaming_config
+from gateway.stores.s3.credentials import install_role
 from gateway.stores.s3.gateway_multipart import MultipartWriter, part_size_for
 from gateway.stores.s3.listing import ordered_entries
 from gateway.stores.s3.models import session as _session
@@ -112,6 +113,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         self._config: AioConfig | None = None
         self._raw_endpoint: str | None = None  # set by start() when raw sockets may be used
         self._style = "auto"
+        self._role = False  # credentials from `role_arn` (credentials.py)
         self._upload = upload_args(dest)  # every write carries the destination's policy
         self._read = read_args(dest)  # SSE-C: every read carries the key
 
@@ -141,6 +143,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             self._raw_endpoint = dest.endpoint_url
         self._style = style
         self._session, self._config = _session(dest.profile), config
+        self._role = await install_role(self._session, dest)  # then clients get no static keys
         self._client = await self._stack.enter_async_context(self._create(self._session, config))
 
     async def _stream_client(self) -> Any:
@@ -172,9 +175,9 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             "s3",
             endpoint_url=dest.endpoint_url,
             region_name=dest.region,
-            aws_access_key_id=_reveal(dest.access_key_id),
-            aws_secret_access_key=_reveal(dest.secret_access_key),
-            aws_session_token=_reveal(dest.session_token),
+            aws_access_key_id=None if self._role else _reveal(dest.access_key_id),
+            aws_secret_access_key=None if self._role else _reveal(dest.secret_access_key),
+            aws_session_token=None if self._role else _reveal(dest.session_token),
             verify=dest.verify_tls,
             config=config,
         )
