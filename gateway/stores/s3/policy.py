@@ -116,11 +116,10 @@ def part_args(dest: S3Options) -> dict[str, Any]:
     return args
 
 
-def with_digest(args: dict[str, Any], sha256: bytes, *, checksum: bool = True) -> dict[str, Any]:
+def with_digest(args: dict[str, Any], sha256: bytes) -> dict[str, Any]:
     """The upload policy plus the object's digest: in its metadata, which every S3 keeps and
     returns on HEAD/GET, and as `ChecksumSHA256`, which S3 verifies on receipt."""
     out = dict(args)
     out["Metadata"] = {**args.get("Metadata", {}), SHA256_META: sha256.hex()}
-    if checksum:
-        out["ChecksumSHA256"] = base64.b64encode(sha256).decode()
+    out["ChecksumSHA256"] = base64.b64encode(sha256).decode()
     return out

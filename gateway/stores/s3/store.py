@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from datetime import timezone
@@ -38,6 +39,7 @@ from gateway.stores.errors import (
 )
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
+from gateway.stores.s3 import digest_tags
 from gateway.stores.s3.body import PiecesBody, read_part
 from gateway.stores.s3.client_multipart import S3Uploads, streaming_config
 from gateway.stores.s3.credentials import install_role
@@ -61,7 +63,6 @@ _REFUSED_CREDENTIALS = {
 }
 _DELETE_BATCH = 1000
 RAW_PUT_LIMIT = 1024 * 1024  # small files only: the body is joined into one buffer to sign it
-COPY_LIMIT = 5 * 1024**3  # CopyObject's largest source
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -239,7 +240,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         except NotFound:
             await self.check()  # HEAD cannot tell a missing key from a missing bucket
             raise
-        return _stat(response)
+        return await self._with_tag(path, _stat(response))
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
         extra = {"Range": byte_range.header()} if byte_range else {}
@@ -252,7 +253,11 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         except RangeNotSatisfiable as exc:
             size = (await self.stat(path)).size  # 416 names the size
             raise RangeNotSatisfiable(size, destination=self.name, code=exc.code) from exc
-        stat = _stat(response)
+        try:
+            stat = await self._with_tag(path, _stat(response))
+        except BaseException:
+            response["Body"].close()
+            raise
         start = 0
         if content_range := response.get("ContentRange"):
             start = int(content_range.split()[1].split("-")[0])
@@ -270,11 +275,18 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             url = await presigned_get(
                 self._client, self._raw_endpoint, self.bucket, self._key(path), self._style
             )
-            return await open_get(
+            download = await open_get(
                 url, headers, self.transfer.connect_timeout, self.transfer.read_timeout
             )
         except (BotoCoreError, OSError, TimeoutError, ValueError):
             return None
+        if download is not None:
+            try:
+                download.stat = await self._with_tag(path, download.stat)
+            except BaseException:
+                await download.close()
+                raise
+        return download
 
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         key, kind = self._key(path), content_type(path)
@@ -307,25 +319,21 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
                 writer.write_once = self.write_once.covers(path)
                 await writer.upload(first, grant, body, kind)
                 assert hashed.sha256 is not None
-                await self._keep_digest(key, kind, writer.size, hashed.sha256)
+                await digest_tags.keep(self._client, self.bucket, key, self._upload, hashed.sha256)
         finally:
             grant.release()  # idempotent: the writer returns it as soon as part 1 is stored
 
-    async def _keep_digest(self, key: str, kind: str, size: int, sha256: bytes) -> None:
-        """A multipart object's metadata is fixed at CreateMultipartUpload, before its digest
-        is known: a copy onto itself sets it (S3 copies up to 5 GiB in one call; larger objects
-        keep no digest, docs/integrity.md)."""
-        if size > COPY_LIMIT:
-            return
-        await self._client.copy_object(
-            Bucket=self.bucket,
-            Key=key,
-            CopySource={"Bucket": self.bucket, "Key": key},
-            MetadataDirective="REPLACE",
-            ContentType=kind,
-            **with_digest(self._upload, sha256, checksum=False),
-            **{f"CopySource{name}": value for name, value in self._read.items()},
-        )
+    async def _with_tag(self, path: str, stat: FileStat) -> FileStat:
+        """A multipart object's digest from its tag (`digest_tags`). Optional: a failure to
+        read the tags leaves the file without a digest, and the read itself goes on."""
+        if stat.sha256 is not None or not digest_tags.may_be_tagged(stat.etag):
+            return stat
+        try:
+            with self._errors(path):
+                sha256 = await digest_tags.tagged(self._client, self.bucket, self._key(path))
+        except StoreError:
+            return stat
+        return dataclasses.replace(stat, sha256=sha256) if sha256 else stat
 
     async def _put_raw(self, key: str, first: PiecesBody, kind: str, sha256: bytes) -> bool:
         """A small PutObject on a socket of our own, as the raw GETs, skipping botocore's
