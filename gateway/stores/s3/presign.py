@@ -45,7 +45,14 @@ async def presigned_get(client: Any, endpoint: str, bucket: str, key: str, style
 
 
 async def signed_put(
-    client: Any, endpoint: str, bucket: str, key: str, body: bytes, content_type: str, style: str
+    client: Any,
+    endpoint: str,
+    bucket: str,
+    key: str,
+    body: bytes,
+    content_type: str,
+    style: str,
+    extra: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, str]] | None:
     """The URL and headers of a PutObject of `body`, its payload signed (plain HTTP); None
     where only botocore's own call can sign."""
@@ -55,6 +62,7 @@ async def signed_put(
     headers = {
         "Content-Type": content_type,
         "X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest(),
+        **(extra or {}),
     }
     request = AWSRequest(method="PUT", url=_url(endpoint, bucket, key), headers=headers)
     credentials, region = signing

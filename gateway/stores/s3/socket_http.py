@@ -20,6 +20,7 @@ from datetime import timezone
 from gateway.stores.base import FileStat
 from gateway.stores.body_reads import READ_PIECE
 from gateway.stores.capabilities import SocketDownload
+from gateway.stores.digests import parse_hex
 
 # A bound on the response head, so a misbehaving backend cannot grow it without end; aiohttp's
 # own client bounds each line at 8190 bytes (`max_line_size`, `max_field_size`).
@@ -138,7 +139,8 @@ def _parse(
             span, _, total = headers["content-range"].removeprefix("bytes ").partition("/")
             size, start = int(total), int(span.split("-")[0])
         modified = email.utils.parsedate_to_datetime(headers["last-modified"])
-        stat = FileStat(size, headers["etag"], modified.astimezone(timezone.utc))
+        sha256 = parse_hex(headers.get("x-amz-meta-sha256"))  # the object's digest, store.py
+        stat = FileStat(size, headers["etag"], modified.astimezone(timezone.utc), sha256)
     except (KeyError, ValueError, TypeError):
         return None
     if len(rest) > length:
