@@ -93,6 +93,7 @@ class Options:
     listing_entries: int = 100_000
     rate_seconds: float = 10.0
     proxy_sizes: tuple[int, ...] = (256 * MiB, 1024 * MiB)
+    profile: bool = False
 
 
 QUICK = {
@@ -179,6 +180,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
         type=_size_list,
         default=(256 * MiB, 1024 * MiB),
         help="comma list of `proxies` download sizes (default 256MiB,1GiB)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the gateway during `rate`'s first GET and PUT at c=16 (profile-*.txt)",
     )
     parser.add_argument(
         "--presigned-size",

@@ -15,13 +15,14 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import boto3
 import psutil
 from botocore.config import Config
 
-from tests.benchmarks import proxies
+from tests.benchmarks import profile, proxies
 from tests.benchmarks.options import format_size
 from tests.benchmarks.progress import say
 from tests.benchmarks.scale import ScaleBench
@@ -79,6 +80,41 @@ def _curl_seconds(url: str, host: str | None, expected: int) -> float:
     if int(size) != expected:
         raise RuntimeError(f"curl got {size} bytes, expected {expected}")
     return float(seconds)
+
+
+@contextlib.contextmanager
+def profiling(pid: int | None, seconds: float, out: Path, metric: str):
+    """py-spy on `pid` (and its `--workers`) for the block, summarised by `profile.summary`
+    into `out/profile-<metric>.txt`; nothing when `pid` is None."""
+    if pid is None:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    raw = out / f"profile-{metric}.raw"
+    argv = [
+        str(Path(sys.executable).with_name("py-spy")),
+        "record",
+        "-p",
+        str(pid),
+        "--subprocesses",
+        "-r",
+        "200",
+        "-f",
+        "raw",
+    ]
+    argv += ["-d", f"{max(1, int(seconds))}", "-o", str(raw), "--nonblocking"]
+    spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        try:
+            spy.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait(timeout=10)
+        if raw.exists():
+            (out / f"profile-{metric}.txt").write_text(profile.summary(raw.read_text()))
+            raw.unlink()
 
 
 class RateBench(ScaleBench):
@@ -163,9 +199,11 @@ class RateBench(ScaleBench):
             url, host = self._urls(metric, target, client)
             server = self.servers.get(target)
             before = _cpu_seconds(server.pid) if server else 0.0
-            summary = await asyncio.to_thread(
-                _wrk, url, method, body, params["concurrency"], seconds, host
-            )
+            profiled = self.opts.profile and server and rep == 0 and params["concurrency"] == 16
+            with profiling(server.pid if profiled else None, seconds, self.opts.out, metric):
+                summary = await asyncio.to_thread(
+                    _wrk, url, method, body, params["concurrency"], seconds, host
+                )
             cpu = _cpu_seconds(server.pid) - before if server else None
         except (Exception, asyncio.TimeoutError) as exc:
             self.add(metric, target, rep, None, "req/s", params, str(exc)[:500])
