@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.helpers import debian
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 APT_PACKAGES = ("chromium", "chromium-driver")
-APT_TIMEOUT = 600.0
 
 CHROMIUM_ARGS = (
     "--headless=new",
@@ -52,37 +52,7 @@ CHROMIUM_ARGS = (
 
 def ensure_installed() -> list[str]:
     """Installs Debian's chromium and chromium-driver when either is missing; returns the log."""
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return []
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES]
-    done: list[str] = []
-    result = subprocess.run(
-        install, capture_output=True, text=True, timeout=APT_TIMEOUT, env=env, check=False
-    )
-    done.append(" ".join(install) + f" -> {result.returncode}")
-    if result.returncode != 0:  # a fresh machine may have no package lists yet
-        update = subprocess.run(
-            ["apt-get", "update"],
-            capture_output=True,
-            text=True,
-            timeout=APT_TIMEOUT,
-            env=env,
-            check=False,
-        )
-        done.append(f"apt-get update -> {update.returncode}")
-        result = subprocess.run(
-            install, capture_output=True, text=True, timeout=APT_TIMEOUT, env=env, check=False
-        )
-        done.append(" ".join(install) + f" -> {result.returncode}")
-    if result.returncode != 0 or not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        raise RuntimeError(
-            "could not install chromium and chromium-driver:\n"
-            + "\n".join(done)
-            + "\n"
-            + (result.stdout + result.stderr)[-3000:]
-        )
-    return done
+    return debian.ensure_installed(APT_PACKAGES, (CHROMIUM, CHROMEDRIVER))
 
 
 @contextmanager
