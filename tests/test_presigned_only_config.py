@@ -38,3 +38,25 @@ def test_the_flag_makes_every_destination_presigned_only(tmp_path):
 def test_destinations_are_proxied_by_default(tmp_path):
     settings = load_settings(["--artifacts-destination", "s3://bucket/p"])
     assert [s.presigned_only for s in build_destinations(settings).all()] == [False]
+
+
+def test_azure_is_presigned_only_with_an_account_key_and_refused_with_a_sas_token(tmp_path):
+    """Azure presigns with account-key SAS tokens; a SAS-token destination has no key to sign
+    with, so it is refused like a local one."""
+    uri = "wasbs://box@acct.blob.core.windows.net/p"
+    config = {
+        "destinations": {
+            "keyed": {"uri": uri, "account_key": "a2V5", "artifacts_presigned_only": True},
+            "sas": {"uri": uri, "sas_token": "sv=1&sig=x", "artifacts_presigned_only": True},
+        },
+        "routes": [{"experiments": ["1"], "destination": "keyed"}],
+        "default_destination": "sas",
+    }
+    settings = load_settings(["--config", str(write_config(tmp_path, config))])
+    with pytest.raises(ConfigProblems) as refused:
+        build_destinations(settings)
+    assert [p.split(":")[0] for p in refused.value.problems] == ["destinations.sas"]
+    del config["destinations"]["sas"]
+    config["default_destination"] = "keyed"
+    settings = load_settings(["--config", str(write_config(tmp_path, config))])
+    assert [s.presigned_only for s in build_destinations(settings).all()] == [True]

@@ -236,3 +236,51 @@ class _Reader:
 
     async def read(self, n: int = -1) -> bytes:
         return self._data.read(n)
+
+
+def test_a_read_to_its_end_leaves_its_connection_for_the_next_and_a_dead_one_is_replaced(
+    seaweed, s3
+):
+    """Keep-alive on the raw path: a GET read to its end and a small PUT give their socket
+    back and the next request uses it; one read only partly is closed; a pooled socket that
+    died meanwhile costs nothing but a fresh connection (the answer still arrives)."""
+    s3.put_object(Bucket=BUCKET, Key="root/pool/a.bin", Body=b"a" * 4096)
+    s3.put_object(Bucket=BUCKET, Key="root/pool/big.bin", Body=b"b" * (4 * MIB))
+
+    async def run() -> tuple:
+        store = _store(seaweed)
+        await store.start()
+        try:
+
+            async def local_port(path: str, read: bool = True) -> tuple[int, bytes]:
+                download = await store.open_socket(path, None)
+                assert download is not None
+                port = download.sock.getsockname()[1]
+                data = b""
+                async with download:
+                    if read:
+                        data = b"".join([c async for c in download.chunks()])
+                return port, data
+
+            first, _ = await local_port("pool/a.bin")
+            second, _ = await local_port("pool/a.bin")
+            partly, _ = await local_port("pool/big.bin", read=False)  # closed, not pooled
+            after_partly, _ = await local_port("pool/a.bin")
+            await store.write("pool/put.json", _Reader(b"{}"), 2)
+            after_put, _ = await local_port("pool/a.bin")
+            # a pooled socket the backend has closed: shut it down behind the pool's back
+            from gateway.stores.s3 import socket_http
+
+            for idle in socket_http._pool._idle.values():
+                for _, sock in idle:
+                    sock.shutdown(socket.SHUT_RDWR)
+            replaced, data = await local_port("pool/a.bin")
+            return first, second, partly, after_partly, after_put, replaced, data
+        finally:
+            await store.close()
+
+    first, second, partly, after_partly, after_put, replaced, data = asyncio.run(run())
+    assert second == first == partly  # given back, taken again
+    assert after_partly != partly  # the partly read one was closed, not given back
+    assert after_put == after_partly  # the PUT took it and gave it back
+    assert replaced != after_put and data == b"a" * 4096

@@ -1,4 +1,4 @@
-"""Operator subcommands: `routes`, `check-config`, `hash-password`."""
+"""Operator subcommands: `routes`, `check-config`, `hash-password`, `verify`."""
 
 from __future__ import annotations
 
@@ -121,4 +121,16 @@ def hash_password(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"routes": routes, "check-config": check_config, "hash-password": hash_password}
+def verify(argv: Sequence[str]) -> int:
+    """`verify`: in its own module (gateway/cli/verify.py)."""
+    from gateway.cli.verify import verify as run
+
+    return run(argv)
+
+
+COMMANDS = {
+    "routes": routes,
+    "check-config": check_config,
+    "hash-password": hash_password,
+    "verify": verify,
+}

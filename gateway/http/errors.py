@@ -34,6 +34,7 @@ STORE_ANSWERS: tuple[tuple[type[store.StoreError], int, str], ...] = (
     (store.RangeNotSatisfiable, 416, "INVALID_PARAMETER_VALUE"),
     (store.InvalidRequest, 400, "INVALID_PARAMETER_VALUE"),
     (store.IncompleteBody, 400, "BAD_REQUEST"),
+    (store.AlreadyExists, 409, "RESOURCE_ALREADY_EXISTS"),
     (store.StorageFull, 507, "RESOURCE_EXHAUSTED"),
     (store.DestinationUnavailable, 503, "TEMPORARILY_UNAVAILABLE"),  # CredentialsRefused too
     (store.StoreError, 503, "TEMPORARILY_UNAVAILABLE"),

@@ -17,6 +17,7 @@ from gateway.http.request_stats import Sent, downloading
 from gateway.http.timeouts import SendStalled, send_within
 from gateway.stores import ArtifactStore, Download, FileStat, budget
 from gateway.stores.capabilities import SocketDownload, SocketDownloads
+from gateway.stores.digests import repr_digest
 from gateway.stores.errors import RangeNotSatisfiable
 from gateway.stores.ranges import ByteRange
 
@@ -74,7 +75,7 @@ def _requested_range(request: web.Request) -> ByteRange | None:
 
 
 def _headers(path: str, stat: FileStat) -> dict[str, str]:
-    return {
+    headers = {
         "Content-Type": mime.content_type(path),
         "Content-Disposition": mime.content_disposition(path),
         "X-Content-Type-Options": "nosniff",
@@ -83,6 +84,9 @@ def _headers(path: str, stat: FileStat) -> dict[str, str]:
         "Accept-Ranges": "bytes",
         "Cache-Control": "no-cache",
     }
+    if stat.sha256 is not None:  # RFC 9530 3: the whole representation's, on 206 too
+        headers["Repr-Digest"] = repr_digest(stat.sha256)
+    return headers
 
 
 def _not_modified(status: int, path: str, stat: FileStat) -> web.Response:

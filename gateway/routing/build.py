@@ -27,6 +27,7 @@ from gateway.stores import (
 )
 from gateway.stores.capabilities import StoragePresigning
 from gateway.stores.registry import store_type_for
+from gateway.stores.write_once import WriteOnce
 
 
 def validation_problems(exc: ValidationError, where: str = "") -> list[str]:
@@ -81,12 +82,13 @@ def build_destinations(settings: Settings) -> Destinations:
             problems.append(f"{label}: {exc}" if raw is not None else str(exc))
             continue
         store.name = name
+        store.write_once = WriteOnce(options.write_once)
         if options.artifacts_presigned_only or settings.artifacts_presigned_only:
             if not isinstance(store, StoragePresigning):
                 where = label if raw is not None else "--artifacts-destination"
                 problems.append(
                     f"{where}: artifacts_presigned_only needs a destination that can presign "
-                    f"storage URLs (s3://), not {store.uri!r}"
+                    f"storage URLs (s3://, or wasbs:// with an account key), not {store.uri!r}"
                 )
                 continue
             store.presigned_only = True

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.stores.ranges import ByteRange
+from gateway.stores.write_once import WriteOnce
 
 
 class ByteSource(Protocol):
@@ -22,6 +23,7 @@ class FileStat:
     size: int
     etag: str  # quoted, as sent in the ETag header
     last_modified: datetime
+    sha256: bytes | None = None  # the whole file's digest, where the store keeps one
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class ArtifactStore(abc.ABC):
         self.name = name  # the configured destination name, for errors and logs
         # Clients move the bytes on presigned storage URLs only (`artifacts_presigned_only`).
         self.presigned_only = False
+        # Paths that are never overwritten or deleted (`stores.write_once`); set at start-up.
+        self.write_once: WriteOnce = WriteOnce()
 
     @property
     def endpoint(self) -> str | None:

@@ -49,6 +49,10 @@ class InvalidRequest(StoreError):
     a file, parts the backend refuses, a body too large for the backend's limits."""
 
 
+class AlreadyExists(StoreError):
+    """A write-once path already holds a file: no overwrite, no delete (409)."""
+
+
 class IncompleteBody(StoreError):
     """The upload body ended before its declared length: nothing was stored."""
 

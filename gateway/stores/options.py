@@ -49,6 +49,12 @@ class DestinationOptions(BaseModel):
         False, description="no bytes through the gateway: clients use presigned storage URLs"
     )
 
+    write_once: list[str] = Field(
+        default_factory=list,
+        description="paths never overwritten or deleted: fnmatch patterns ('*/models/*') or "
+        "prefixes ending in '/'",
+    )
+
     @field_validator("uri")
     @classmethod
     def _not_blank(cls, value: str) -> str:

@@ -67,8 +67,8 @@ _BUILTIN: Mapping[str, str] = {
     "file": "gateway.stores.local:STORE_TYPE",
     "s3": "gateway.stores.s3:STORE_TYPE",
     "gs": "gateway.stores.arrow.gcs:STORE_TYPE",
-    "wasbs": "gateway.stores.arrow.azure:STORE_TYPE",
-    "abfss": "gateway.stores.arrow.azure:STORE_TYPE",
+    "wasbs": "gateway.stores.azure:STORE_TYPE",
+    "abfss": "gateway.stores.azure:STORE_TYPE",
     "hdfs": "gateway.stores.arrow.hdfs:STORE_TYPE",
 }
 # scheme -> its StoreType once loaded, before that the entry point that loads it

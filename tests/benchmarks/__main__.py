@@ -17,13 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.benchmarks import rate_report
 from tests.benchmarks import servers as servers_mod
 from tests.benchmarks.machine import machine_info
 from tests.benchmarks.options import Options, parse_args
 from tests.benchmarks.plot import plot_concurrency, plot_throughput
 from tests.benchmarks.progress import say
+from tests.benchmarks.rate import RateBench
 from tests.benchmarks.report import write
-from tests.benchmarks.scale import ScaleBench
 from tests.benchmarks.workloads import Bench
 
 
@@ -60,8 +61,11 @@ def run(opts: Options, workdir: Path) -> int:
     base_env = dict(os.environ)
     try:
         with servers_mod.running(opts.servers, workdir, base_env, opts.gateway_args) as (s3, srv):
-            bench = ScaleBench(opts, s3, srv, workdir)
-            asyncio.run(_run_all(bench))
+            bench = RateBench(opts, s3, srv, workdir)
+            try:
+                asyncio.run(_run_all(bench))
+            finally:
+                bench.close_proxies()
     except KeyboardInterrupt:
         say("interrupted: servers stopped, no results written")
         return 130
@@ -71,6 +75,10 @@ def run(opts: Options, workdir: Path) -> int:
     summaries = write(opts.out, bench.samples, opts, machine, started, time.monotonic() - clock)
     png = plot_throughput(summaries, opts.servers, opts.out / "throughput.png")
     plot_concurrency(summaries, opts.servers, opts.out / "concurrency.png")
+    units = {s.metric: s.unit for s in bench.samples}
+    with open(opts.out / "results.md", "a") as md:
+        md.write(rate_report.markdown(summaries, units))
+    rate_report.plot_rate(summaries, opts.out / "rate.png")
     print((opts.out / "results.md").read_text())
     errors = sum(1 for s in bench.samples if s.error)
     say(

@@ -17,6 +17,8 @@ WORKLOADS = (
     "manyfiles",
     "listing",
     "presigned",
+    "rate",
+    "proxies",
 )
 MiB = 1024**2
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": 1024**3, "gib": 1024**3}
@@ -89,6 +91,9 @@ class Options:
     concurrent_reps: int = 1
     files: int = 10_000
     listing_entries: int = 100_000
+    rate_seconds: float = 10.0
+    proxy_sizes: tuple[int, ...] = (256 * MiB, 1024 * MiB)
+    profile: bool = False
 
 
 QUICK = {
@@ -102,6 +107,8 @@ QUICK = {
     "presigned_size": 64 * MiB,
     "files": 300,
     "listing_entries": 2000,
+    "rate_seconds": 2.0,
+    "proxy_sizes": (16 * MiB,),
 }
 
 
@@ -166,6 +173,20 @@ def parse_args(argv: list[str] | None = None) -> Options:
     ):
         parser.add_argument(flag, type=int, default=default, help=f"{meaning} (default {default})")
     parser.add_argument(
+        "--rate-seconds", type=float, default=10.0, help="wrk run per `rate` sample (10)"
+    )
+    parser.add_argument(
+        "--proxy-sizes",
+        type=_size_list,
+        default=(256 * MiB, 1024 * MiB),
+        help="comma list of `proxies` download sizes (default 256MiB,1GiB)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the gateway during `rate`'s first GET and PUT at c=16 (profile-*.txt)",
+    )
+    parser.add_argument(
         "--presigned-size",
         type=parse_size,
         default=1024 * MiB,
@@ -202,6 +223,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         values.update(QUICK)
     if values["reps"] < 1 or values["small_ops"] < 1 or values["transfers"] < 1:
         parser.error("--reps, --small-ops and --transfers must be at least 1")
+    if values["rate_seconds"] <= 0:
+        parser.error("--rate-seconds must be positive")
     if min(values["concurrent_reps"], values["files"], values["listing_entries"]) < 1:
         parser.error("--concurrent-reps, --files and --listing-entries must be at least 1")
     values["gateway_args"] = tuple(values["gateway_args"])

@@ -140,7 +140,8 @@ def markdown(
     machine: dict,
 ) -> str:
     order = list(METRICS)
-    keys = sorted(summaries, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1]))
+    shown = [key for key in summaries if not key[0].startswith(("rate_", "proxy_"))]
+    keys = sorted(shown, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1]))
     header = ["Metric", "Unit", *targets]
     ratios = [
         ("gateway", other)

@@ -325,7 +325,7 @@ def unreachable_gcs(request: pytest.FixtureRequest, workdir: Path) -> Iterator[U
         process.stop()
 
 
-def azure_destination(authority: str, prefix: str, key: str | None = None) -> dict:
+def azure_destination(authority: str, prefix: str, key: str | None = None, **extra: object) -> dict:
     """`wasbs://` on Azurite's account, path-style through `endpoint_url`."""
     from tests.backends.azurite import ACCOUNT, ACCOUNT_KEY
     from tests.backends.fixtures import AZURE_CONTAINER
@@ -334,6 +334,7 @@ def azure_destination(authority: str, prefix: str, key: str | None = None) -> di
         "uri": f"wasbs://{AZURE_CONTAINER}@{ACCOUNT}.blob.core.windows.net/{prefix}",
         "account_key": key or ACCOUNT_KEY,
         "endpoint_url": f"http://{authority}/{ACCOUNT}",
+        **extra,
     }
 
 
@@ -355,7 +356,7 @@ def start_azure(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Desti
 def unreachable_azure(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Unreachable]:
     from tests.backends.azurite import ACCOUNT_KEY
 
-    destination = azure_destination(f"127.0.0.1:{free_port()}", "conformance")
+    destination = azure_destination(f"127.0.0.1:{free_port()}", "conformance", retries=0)
     process, url = start_configured(workdir, destination, name="unreachable")
     try:
         yield Unreachable(process, url, destination["uri"], (ACCOUNT_KEY,))

@@ -50,7 +50,7 @@ class Balancer(ManagedProcess):
     """haproxy -db on 127.0.0.1:`port` over `backends` (name -> port)."""
 
     def __init__(self, workdir: Path, backends: dict[str, int]) -> None:
-        debian.ensure_installed(["haproxy"], [HAPROXY])
+        debian.ensure_installed(("haproxy",), (Path(HAPROXY),))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.socket_path = workdir / "haproxy.sock"

@@ -37,7 +37,7 @@ cgroup_manager = "cgroupfs"
 
 def environment() -> dict[str, str]:
     """Installs podman, runc and mmdebstrap when missing; returns the env podman needs here."""
-    debian.ensure_installed(list(TOOLS), list(TOOLS.values()))
+    debian.ensure_installed(tuple(TOOLS), tuple(Path(p) for p in TOOLS.values()))
     CACHE.mkdir(parents=True, exist_ok=True)
     conf = CACHE / "containers.conf"
     conf.write_text(CONTAINERS_CONF)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import struct
 import threading
@@ -78,6 +79,14 @@ class _Conn:
     tasks: list[asyncio.Task] = field(default_factory=list)
     closed: bool = False
     draining: bool = False  # cut with FIN: both sides half-closed, late bytes thrown away
+    seen: bytearray = field(default_factory=bytearray)  # the tail of what went up (`capture`)
+    seen_end: int = 0  # bytes that went up before `seen`
+    heads_end: int = 0  # where the last captured request head ended
+
+
+# A request head as S3 clients send it (RFC 9112 3, 5): method, target, header lines.
+_HEAD = re.compile(rb"(GET|HEAD|PUT|POST|DELETE) (\S+) HTTP/1\.1\r\n((?:[^\r\n]+\r\n){0,100})\r\n")
+_HEAD_TAIL = 16 * 1024  # longer than any head, so one split across reads is still whole
 
 
 def _linger_zero(writer: asyncio.StreamWriter | None) -> None:
@@ -101,6 +110,7 @@ class FaultProxy:
         self._conns: set[_Conn] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
+        self.heads: list[tuple[str, str, dict[str, str]]] | None = None  # see `capture`
         self._thread: threading.Thread | None = None
 
     # --- life cycle -------------------------------------------------------------------------
@@ -285,6 +295,8 @@ class FaultProxy:
                         await asyncio.sleep(fault.latency)
                     if fault.bandwidth:
                         await asyncio.sleep(len(data) / fault.bandwidth)
+                if self.heads is not None and direction == "up":
+                    self._capture(conn, data)
                 data, cut = self._budget(data, direction)
                 if data:
                     writer.write(data)
@@ -299,6 +311,31 @@ class FaultProxy:
                     self._half_close(conn)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
             self._close(conn, reset=True)
+
+    def capture(self) -> list[tuple[str, str, dict[str, str]]]:
+        """From now on, every request head sent to the backend: (method, target, headers with
+        lower-case names). The headers as the backend received them, whatever the client."""
+        self.heads = []
+        return self.heads
+
+    def _capture(self, conn: _Conn, data: bytes) -> None:
+        conn.seen += data
+        for match in _HEAD.finditer(conn.seen):
+            end = conn.seen_end + match.end()
+            if end <= conn.heads_end:
+                continue
+            conn.heads_end = end
+            lines = match.group(3).decode("latin-1").split("\r\n")
+            headers = {
+                name.strip().lower(): value.strip()
+                for name, _, value in (line.partition(":") for line in lines if line)
+            }
+            if self.heads is not None and len(self.heads) < 10_000:
+                self.heads.append((match.group(1).decode(), match.group(2).decode(), headers))
+        if len(conn.seen) > _HEAD_TAIL:
+            drop = len(conn.seen) - _HEAD_TAIL
+            del conn.seen[:drop]
+            conn.seen_end += drop
 
     def _count(self, n: int, direction: str) -> None:
         if direction == "up":

@@ -1,41 +1,41 @@
-"""Debian tools a test or harness needs, installed on first use (CI is a fresh machine).
+"""Debian packages a test or the benchmark harness needs, installed when missing.
 
-One place for the apt-get dance: install, and when that fails because a fresh machine has no
-package lists yet, `apt-get update` and install again. Every call has a timeout.
+CI is a fresh machine: the tool is installed by the code that needs it, with apt-get under a
+timeout, and `apt-get update` once if the first install fails (a fresh machine may have no
+package lists yet). One place for every caller (chromium, wrk, haproxy, nginx).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 APT_TIMEOUT = 600.0
 
 
-def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=APT_TIMEOUT, env=env, check=False
+        argv, capture_output=True, text=True, timeout=APT_TIMEOUT, env=env, check=False
     )
 
 
-def ensure_installed(packages: Sequence[str], paths: Sequence[Path | str]) -> list[str]:
-    """Installs `packages` unless every one of `paths` exists already; returns the log."""
-    wanted = [Path(path) for path in paths]
-    if all(path.exists() for path in wanted):
+def ensure_installed(packages: tuple[str, ...], programs: tuple[Path, ...]) -> list[str]:
+    """Installs `packages` unless every one of `programs` exists; returns what was run.
+
+    Raises RuntimeError with apt's output when the programs are still missing."""
+    if all(program.exists() for program in programs):
         return []
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
-    done: list[str] = []
-    result = _run(install, env)
-    done.append(" ".join(install) + f" -> {result.returncode}")
-    if result.returncode != 0:  # a fresh machine may have no package lists yet
-        update = _run(["apt-get", "update"], env)
+    result = _run(install)
+    done = [" ".join(install) + f" -> {result.returncode}"]
+    if result.returncode != 0:
+        update = _run(["apt-get", "update"])
         done.append(f"apt-get update -> {update.returncode}")
-        result = _run(install, env)
+        result = _run(install)
         done.append(" ".join(install) + f" -> {result.returncode}")
-    if result.returncode != 0 or not all(path.exists() for path in wanted):
+    if result.returncode != 0 or not all(program.exists() for program in programs):
         raise RuntimeError(
             f"could not install {' '.join(packages)}:\n"
             + "\n".join(done)

@@ -15,7 +15,9 @@ from gateway.http.request_stats import uploading
 from gateway.http.routes.refusals import refuse_proxied, refuse_skill_mutation
 from gateway.http.routes.shared import ARTIFACT_PREFIXES, file_infos
 from gateway.stores import Entry
+from gateway.stores.digests import checked
 from gateway.stores.errors import StoreError
+from gateway.stores.write_once import refuse_delete
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -25,7 +27,8 @@ async def upload(request: web.Request) -> web.Response:
     store = refuse_proxied(await store_for(request, path, Action.WRITE), "upload")
     refuse_skill_mutation(path)
     with uploading(request, store.name):
-        await store.write(path, request.content, request.content_length)
+        body = checked(request.content, request.headers)  # the client's digests, if any
+        await store.write(path, body, request.content_length)
     return web.json_response({})
 
 
@@ -82,7 +85,9 @@ async def delete(request: web.Request) -> web.Response:
     if not path:
         raise InvalidParameter("Refusing to delete the root of a destination: name a path")
     refuse_skill_mutation(path)
-    await (await store_for(request, path, Action.DELETE)).delete(path)
+    store = await store_for(request, path, Action.DELETE)
+    await refuse_delete(store, path)  # 409 for a write-once file
+    await store.delete(path)
     return web.json_response({})
 
 

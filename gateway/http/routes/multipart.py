@@ -34,6 +34,7 @@ from gateway.links.urls import LINKS, PART_ROUTE
 from gateway.metrics import collectors
 from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import MAX_PARTS, MultipartUploads, StoragePresigning
+from gateway.stores.digests import checked
 from gateway.stores.errors import StoreError
 from gateway.tenancy import key_of
 
@@ -159,7 +160,8 @@ async def put_part(request: web.Request) -> web.Response:
     store = _uploads(refuse_proxied(request.app[DESTINATIONS].for_path(path), "upload"))
     note_target(request, store.name, key_of(path).experiment)
     with uploading(request, store.name):
-        etag = await store.upload_part(path, upload_id, number, request.content, size)
+        body = checked(request.content, request.headers, size=size)  # a part's own digests
+        etag = await store.upload_part(path, upload_id, number, body, size)
     return web.Response(headers={"ETag": etag})
 
 

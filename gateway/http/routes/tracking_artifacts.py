@@ -31,6 +31,7 @@ from gateway.http.routes.tracking_locations import (
     run_location,
 )
 from gateway.stores.body_reads import READ_PIECE, Prefetched
+from gateway.stores.digests import checked
 from gateway.upstream.client import UPSTREAM
 
 Lookup = Callable[[web.Request], Awaitable[str]]
@@ -123,7 +124,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if not (first := await capped.read(READ_PIECE)):
         raise InvalidParameter("Request must specify data.")
     with uploading(request, store.name):
-        await store.write(path, Prefetched(capped, first), request.content_length)
+        body = checked(Prefetched(capped, first), request.headers)
+        await store.write(path, body, request.content_length)
     return web.Response(content_type="application/json")
 
 

@@ -16,7 +16,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gateway.stores.options import DestinationOptions, InvalidDestination, http_endpoint
 from gateway.stores.registry import StoreType
@@ -38,6 +38,7 @@ class AzureOptions(DestinationOptions):
     connection_string: SecretStr | None = None
     connection_string_file: Path | None = None
     endpoint_url: str | None = None  # Azurite, private endpoints: http(s)://host:port[/account]
+    retries: int = Field(2, ge=0, le=10)  # the aio store's retries of a failed request
 
     _endpoint = field_validator("endpoint_url")(http_endpoint)
 

@@ -20,22 +20,38 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
-
-from pyarrow import fs as pafs
-from pyarrow.lib import ArrowException
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.stores.arrow.errors import translate
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.blocking import in_thread, mtime_etag
 from gateway.stores.body_reads import read_block
 from gateway.stores.capabilities import RangedDownloads, StaleTemporaries
+from gateway.stores.digests import hashing
 from gateway.stores.errors import DestinationUnavailable, InvalidRequest, StoreError, missing_file
 from gateway.stores.ranges import ByteRange
+from gateway.stores.write_once import refuse_existing
+
+if TYPE_CHECKING:
+    from pyarrow import fs as pafs
 
 T = TypeVar("T")
 STAGING_PREFIX = ".gateway-upload"
 _TEMP_NAME = re.compile(r"^\.gateway-upload\.[0-9a-f]{32}$")
+
+
+def _fs() -> Any:
+    """pyarrow.fs, imported on first use: `routes` and `check-config` build stores without
+    opening them, and pay for pyarrow (~0.3 s, hundreds of MB mapped) only when one starts."""
+    from pyarrow import fs
+
+    return fs
+
+
+def _arrow_failures() -> tuple[type[BaseException], ...]:
+    from pyarrow.lib import ArrowException
+
+    return (OSError, ArrowException)
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,7 @@ class ArrowDownload(Download):
             await self._verify()
 
     async def close(self) -> None:
-        with contextlib.suppress(OSError, ArrowException):
+        with contextlib.suppress(*_arrow_failures()):
             await asyncio.to_thread(self._source.close)
 
 
@@ -135,7 +151,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
     async def _call(self, path: str, fn: Callable[..., T], *args: Any) -> T:
         """Runs `fn` in a thread; pyarrow's failures become the store's, the cause chained."""
         failed = lambda exc: translate(exc, self.uri, self.name, path)  # noqa: E731
-        return await in_thread(failed, (OSError, ArrowException), fn, *args)
+        return await in_thread(failed, _arrow_failures(), fn, *args)
 
     async def _run(self, path: str, fn: Callable[..., T], *args: Any) -> T:
         """`fn(filesystem, *args)` through the funnel."""
@@ -163,7 +179,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         """A missing bucket or container looks like a missing object: look for it by name."""
         if self.traits.makes_dirs:
             fs.create_dir(self.base, recursive=True)
-        if fs.get_file_info(self.root).type != pafs.FileType.Directory:
+        if fs.get_file_info(self.root).type != _fs().FileType.Directory:
             raise DestinationUnavailable(
                 f"Destination {self.uri} refused the request: no {self.traits.root_kind} "
                 f"{self.root!r}",
@@ -175,9 +191,9 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
 
     async def _file_info(self, path: str, full: str) -> pafs.FileInfo:
         info = await self._run(path, lambda fs: fs.get_file_info(full))
-        if info.type == pafs.FileType.File:
+        if info.type == _fs().FileType.File:
             return info
-        if info.type == pafs.FileType.Directory:
+        if info.type == _fs().FileType.Directory:
             raise InvalidRequest(
                 f"Artifact path refers to a directory, not a file: '{path}'", destination=self.name
             )
@@ -229,6 +245,9 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         temp = posixpath.join(self.base, f"{STAGING_PREFIX}.{uuid.uuid4().hex}")
         stream = await self._run(path, _open_output, temp, self.traits.makes_dirs)
         staged = _Staged(stream)
+        # The client's digests are checked at the body's end, before the commit; pyarrow sets
+        # metadata only when a stream opens, before the digest is known, so none is kept here.
+        body = hashing(body)
         try:
             unflushed = 0
             while block := await read_block(body, self.chunk_size):
@@ -238,13 +257,15 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
                     await staged.step(self._call, path, stream.flush)
                     unflushed = 0
             await staged.step(self._call, path, stream.close)
+            if self.write_once.covers(path):  # no conditional move in pyarrow: a short window
+                await refuse_existing(self, path)
             await self._run(path, self._commit, temp, target)
         except BaseException:
             await asyncio.shield(self._abandon(staged, temp, path))
             raise
 
     def _commit(self, fs: pafs.FileSystem, temp: str, target: str) -> None:
-        if fs.get_file_info(target).type == pafs.FileType.Directory:
+        if fs.get_file_info(target).type == _fs().FileType.Directory:
             raise IsADirectoryError(f"a directory exists at '{target}'")
         if self.traits.makes_dirs:
             fs.create_dir(posixpath.dirname(target), recursive=True)
@@ -261,7 +282,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         """Closing commits the partial staging object; deleting it leaves nothing behind. Best
         effort: the failure the client hears is the first one, and the cleanup pass remains."""
         await staged.settle()
-        with contextlib.suppress(OSError, ArrowException):
+        with contextlib.suppress(*_arrow_failures()):
             await asyncio.to_thread(staged.stream.close)
         with contextlib.suppress(StoreError):
             await self._run(path, _delete_quietly, temp)
@@ -272,7 +293,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
     # -- listing and deleting ----------------------------------------------------------------
 
     def _children(self, fs: pafs.FileSystem, full: str) -> list[pafs.FileInfo]:
-        selector = pafs.FileSelector(
+        selector = _fs().FileSelector(
             full, recursive=self.traits.recursive_listing, allow_not_found=True
         )
         try:
@@ -290,7 +311,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
             name, _, rest = relative.partition("/")
             if not name or (not path and _TEMP_NAME.match(name)):
                 continue
-            if rest or info.type == pafs.FileType.Directory:
+            if rest or info.type == _fs().FileType.Directory:
                 entries[name] = Entry(name, True)
             else:
                 entries.setdefault(name, Entry(name, False, info.size))
@@ -304,7 +325,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
 
     def _delete(self, fs: pafs.FileSystem, full: str, path: str) -> None:
         kind = fs.get_file_info(full).type
-        if kind == pafs.FileType.File:
+        if kind == _fs().FileType.File:
             fs.delete_file(full)
         else:  # on GCS an implied directory may look missing: its contents go all the same
             fs.delete_dir_contents(full, missing_dir_ok=True)
@@ -325,7 +346,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
     def _remove_marker(self, fs: pafs.FileSystem, full: str) -> None:
         """An emptied directory that still exists is a marker (Azure, GCS) or a local directory.
         GCS's implied directories vanish with their contents; deleting one raises."""
-        if full != self.base and fs.get_file_info(full).type == pafs.FileType.Directory:
+        if full != self.base and fs.get_file_info(full).type == _fs().FileType.Directory:
             with contextlib.suppress(FileNotFoundError):
                 fs.delete_dir(full)
 
@@ -335,7 +356,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         return await self._run("", self._remove_stale, older_than)
 
     def _remove_stale(self, fs: pafs.FileSystem, older_than: datetime) -> int:
-        selector = pafs.FileSelector(self.base, recursive=False, allow_not_found=True)
+        selector = _fs().FileSelector(self.base, recursive=False, allow_not_found=True)
         removed = 0
         for info in fs.get_file_info(selector):
             if _TEMP_NAME.match(info.base_name) and info.mtime and info.mtime < older_than:

@@ -28,6 +28,7 @@ from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, File
 from gateway.stores.blocking import in_thread, mtime_etag
 from gateway.stores.body_reads import READ_PIECE
 from gateway.stores.capabilities import RangedDownloads
+from gateway.stores.digests import hashing, parse_hex
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
@@ -39,10 +40,12 @@ from gateway.stores.errors import (
 from gateway.stores.local.sweep import TEMP_NAME
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
+from gateway.stores.write_once import exists_error
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 STAGING = ".gateway-uploads"  # client-driven multipart uploads (`LocalStore`, store.py)
+SHA256_XATTR = "user.mlflow_gateway.sha256"  # hex; copied with the file by `cp -a`, rsync -X
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -90,12 +93,32 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def _stat_of(st: os.stat_result) -> FileStat:
+def _stat_of(st: os.stat_result, sha256: bytes | None = None) -> FileStat:
     return FileStat(
         size=st.st_size,
         etag=mtime_etag(st.st_mtime_ns, st.st_size),
         last_modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+        sha256=sha256,
     )
+
+
+def stored_digest(file: int | str) -> bytes | None:
+    """The SHA-256 kept in the file's extended attribute; None where it has none (written
+    before digests, or on a filesystem without user xattrs)."""
+    try:
+        return parse_hex(os.getxattr(file, SHA256_XATTR).decode("ascii", "replace"))
+    except (OSError, AttributeError):  # ENODATA, ENOTSUP; no os.getxattr off Linux
+        return None
+
+
+def keep_digest(fd: int, sha256: bytes) -> None:
+    """Set on the temp file before its rename, so the digest and the bytes appear together."""
+    try:
+        os.setxattr(fd, SHA256_XATTR, sha256.hex().encode())
+    except (OSError, AttributeError) as exc:
+        if getattr(exc, "errno", None) in _FULL:
+            raise
+        log.debug("no xattr for the digest here: %s", exc)
 
 
 Call = Callable[..., Awaitable[Any]]
@@ -201,10 +224,12 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         return real == self.root or real.startswith(self.root + os.sep)
 
     async def stat(self, path: str) -> FileStat:
-        return _stat_of(await self._call(self._path_stat, path))
+        st, full = await self._call(self._path_stat, path)
+        return _stat_of(st, await self._call(stored_digest, full))
 
-    def _path_stat(self, path: str) -> os.stat_result:
-        return self._file_stat(self.local_path(path), path)
+    def _path_stat(self, path: str) -> tuple[os.stat_result, str]:
+        full = self.local_path(path)
+        return self._file_stat(full, path), full
 
     def _file_stat(self, full: str, path: str) -> os.stat_result:
         try:
@@ -218,7 +243,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
         file, st = await self._call(self._open_file, path)
         try:
-            stat = _stat_of(st)
+            stat = _stat_of(st, await self._call(stored_digest, file.fileno()))
             start, stop = byte_range.resolve(stat.size) if byte_range else (0, stat.size)
         except BaseException:
             file.close()
@@ -241,12 +266,15 @@ class LocalFiles(RangedDownloads, ArtifactStore):
 
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         full, created = await self._call(self._prepare, path)
+        body = hashed = hashing(body)  # checked at its end, before the rename shows the file
         directory, name = os.path.split(full)
         temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.gateway-part")
         try:
             async with self.closing(await self._call(self._create, temp, directory, path)) as file:
                 await self._copy(body, file)
                 await self._call(file.flush)  # what Python still buffers, or fsync misses it
+                assert hashed.sha256 is not None  # `_copy` read to the end
+                await self._call(keep_digest, file.fileno(), hashed.sha256)
                 await self._call(os.fsync, file.fileno())
             await self._call(self._replace, temp, full, path)
         except BaseException:
@@ -298,7 +326,14 @@ class LocalFiles(RangedDownloads, ArtifactStore):
     def _replace(self, temp: str, full: str, path: str) -> None:
         if os.path.isdir(full):
             raise self._invalid(f"Cannot write '{path}': a directory exists there")
-        os.replace(temp, full)
+        if self.write_once.covers(path):
+            try:  # link(2) fails with EEXIST if anything is there: one writer wins, race-free
+                os.link(temp, full)
+            except FileExistsError as exc:
+                raise exists_error(path, self.name) from exc
+            os.unlink(temp)
+        else:
+            os.replace(temp, full)
         fsync_dir(os.path.dirname(full))
 
     @staticmethod

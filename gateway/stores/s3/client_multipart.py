@@ -22,6 +22,7 @@ from gateway.stores.capabilities import (
     StoragePresigning,
 )
 from gateway.stores.errors import InvalidRequest, StoreError, UnknownUpload
+from gateway.stores.write_once import WriteOnce
 
 _REFUSED_COMPLETION = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
 
@@ -68,6 +69,7 @@ class S3Uploads(MultipartUploads, StoragePresigning):
     _stream_client: Callable[[], Awaitable[Any]]
     _key: Callable[[str], str]
     _errors: Callable[[str], contextlib.AbstractContextManager[None]]
+    write_once: WriteOnce
 
     @contextlib.contextmanager
     def _upload_call(self, path: str, upload_id: str) -> Iterator[None]:
@@ -134,6 +136,7 @@ class S3Uploads(MultipartUploads, StoragePresigning):
                 Key=self._key(path),
                 UploadId=upload_id,
                 MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]},
+                **({"IfNoneMatch": "*"} if self.write_once.covers(path) else {}),
             )
 
     async def abort_upload(self, path: str, upload_id: str) -> None:

@@ -42,13 +42,17 @@ class MultipartWriter:
         self.part_size = part_size
         self.concurrency = concurrency
         self.budget = budget.current()
+        # The destination's upload policy: CreateMultipartUpload's, and what each part repeats.
+        self.policy: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        self.size = 0  # bytes stored, once `upload` returns
+        self.write_once = False  # complete only if nothing is there (If-None-Match: *)
 
     async def upload(
         self, first: PiecesBody, grant: Grant, body: ByteSource, content_type: str
     ) -> None:
         """Stores `first` and the rest of `body`; `grant` (the budget `first` holds) is ours."""
         created = await self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self.key, ContentType=content_type
+            Bucket=self.bucket, Key=self.key, ContentType=content_type, **self.policy[0]
         )
         upload_id = created["UploadId"]
         try:
@@ -58,6 +62,7 @@ class MultipartWriter:
                 Key=self.key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
+                **({"IfNoneMatch": "*"} if self.write_once else {}),
             )
         except BaseException:
             await _shielded(self._abort(upload_id))
@@ -103,8 +108,14 @@ class MultipartWriter:
 
     async def _part(self, upload_id: str, number: int, data: PiecesBody) -> dict:
         response = await self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            **self.policy[1],
         )
+        self.size += len(data)
         return {"PartNumber": number, "ETag": response["ETag"]}
 
     async def _abort(self, upload_id: str) -> None:

@@ -2,6 +2,12 @@
 socket left as a `SocketDownload` for the HTTP layer to splice to the client in the kernel; and
 one small PUT the same way.
 
+Connections are kept alive (RFC 9112 section 9.3) and reused: a socket goes back to a small
+per-address pool once its answer has been read to the end, and only then. A pooled socket the
+backend has closed meanwhile is found on reuse (readable before a request, or no answer at
+all) and the request is sent once more on a fresh connection: a GET, or a PUT of the same bytes
+to the same key, may be repeated (RFC 9110 section 9.2.2).
+
 Only for plain-HTTP backends (MinIO, SeaweedFS in the same cluster). Anything unusual in the
 answer (an error status, chunked or encoded bodies, no length) returns None before a byte is
 sent to the client, and the caller takes the normal path, which also reports the error.
@@ -10,9 +16,12 @@ sent to the client, and the caller takes the normal path, which also reports the
 from __future__ import annotations
 
 import asyncio
+import collections
 import email.utils
 import ipaddress
+import select
 import socket
+import time
 import urllib.parse
 import urllib.request
 from datetime import timezone
@@ -20,10 +29,54 @@ from datetime import timezone
 from gateway.stores.base import FileStat
 from gateway.stores.body_reads import READ_PIECE
 from gateway.stores.capabilities import SocketDownload
+from gateway.stores.digests import parse_hex
 
 # A bound on the response head, so a misbehaving backend cannot grow it without end; aiohttp's
 # own client bounds each line at 8190 bytes (`max_line_size`, `max_field_size`).
 MAX_HEADER = 64 * 1024
+POOL_SIZE = 32  # idle connections kept per backend address; more are closed
+POOL_IDLE = 4.0  # seconds an idle connection is kept: below MinIO's and SeaweedFS's idle limits
+
+
+class _Pool:
+    """Idle keep-alive sockets per address, newest first; bounded in count and idle time."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple, collections.deque[tuple[float, socket.socket]]] = {}
+
+    def take(self, address: tuple) -> socket.socket | None:
+        idle = self._idle.get(address)
+        now = time.monotonic()
+        while idle:
+            since, sock = idle.pop()
+            # readable while idle: the backend closed it (EOF) or sent something unasked
+            if now - since < POOL_IDLE and not select.select([sock], [], [], 0)[0]:
+                return sock
+            sock.close()
+        return None
+
+    def give(self, address: tuple, sock: socket.socket) -> None:
+        idle = self._idle.setdefault(address, collections.deque())
+        idle.append((time.monotonic(), sock))
+        while len(idle) > POOL_SIZE:
+            idle.popleft()[1].close()
+
+
+_pool = _Pool()
+
+
+class _PooledDownload(SocketDownload):
+    """Back to the pool when closed after its last byte was read; closed otherwise."""
+
+    address: tuple = ()
+    reusable = False
+
+    async def close(self) -> None:
+        if self.reusable and self.remaining <= 0 and self.sock.fileno() >= 0:
+            self.reusable = False
+            _pool.give(self.address, self.sock)
+        else:
+            self.sock.close()
 
 
 def plain_http(url: str | None) -> bool:
@@ -37,8 +90,9 @@ def plain_http(url: str | None) -> bool:
 async def open_get(
     url: str, headers: dict[str, str], connect_timeout: float, read_timeout: float
 ) -> SocketDownload | None:
-    """GET `url` (already signed) on a fresh connection; None unless it is a plain 200/206."""
-    sock, head, rest = await _exchange("GET", url, headers, b"", connect_timeout, read_timeout)
+    """GET `url` (already signed); None unless it is a plain 200/206."""
+    exchange = await _exchange("GET", url, headers, b"", connect_timeout, read_timeout)
+    sock, head, rest, address = exchange
     try:
         download = _parse(sock, head, rest, read_timeout)
     except BaseException:
@@ -46,6 +100,8 @@ async def open_get(
         raise
     if download is None:
         sock.close()
+        return None
+    download.address, download.reusable = address, _keeps_alive(head)
     return download
 
 
@@ -57,9 +113,28 @@ async def put_small(
     Anything else is for the caller's normal path to do again and to report: the body is in
     memory, and a PUT of the same bytes to the same key may be repeated."""
     headers = {**headers, "Content-Length": str(len(body))}
-    sock, head, _ = await _exchange("PUT", url, headers, body, connect_timeout, read_timeout)
-    sock.close()
-    return head.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 "))
+    exchange = await _exchange("PUT", url, headers, body, connect_timeout, read_timeout)
+    sock, head, rest, address = exchange
+    ok = head.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 "))
+    if ok and _keeps_alive(head) and _content_length(head) == len(rest):
+        _pool.give(address, sock)  # the answer read to its end: the socket is clean
+    else:
+        sock.close()
+    return ok
+
+
+def _keeps_alive(head: bytes) -> bool:
+    """HTTP/1.1 without `Connection: close` (RFC 9112 section 9.3)."""
+    lowered = head.lower()
+    return lowered.startswith(b"http/1.1 ") and b"\r\nconnection: close" not in lowered
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip()) if value.strip().isdigit() else None
+    return None
 
 
 async def _exchange(
@@ -69,20 +144,38 @@ async def _exchange(
     body: bytes,
     connect_timeout: float,
     read_timeout: float,
-) -> tuple[socket.socket, bytes, bytes]:
-    """Sends one request on a fresh connection; the socket, the response head, and what came
-    after it. The socket is the caller's to close."""
+) -> tuple[socket.socket, bytes, bytes, tuple]:
+    """Sends one request on a pooled connection, or a fresh one; the socket, the response
+    head, what came after it, and the pool's key. The socket is the caller's to close or give
+    back."""
     parts = urllib.parse.urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
     loop = asyncio.get_running_loop()
     family, address = await _address(loop, parts.hostname or "", parts.port or 80)
+    key = (family, address)
+    if (sock := _pool.take(key)) is not None:
+        try:
+            return (*await _send(loop, sock, request, read_timeout), key)
+        except (OSError, ConnectionError):
+            pass  # closed by the backend while idle: once more, on a fresh connection
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
         await asyncio.wait_for(loop.sock_connect(sock, address), connect_timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return (*await _send(loop, sock, request, read_timeout), key)
+
+
+async def _send(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, request: bytes, read_timeout: float
+) -> tuple[socket.socket, bytes, bytes]:
+    """The request on `sock`, and the answer's head; `sock` closed on any failure."""
+    try:
         await asyncio.wait_for(loop.sock_sendall(sock, request), read_timeout)
         head, rest = await asyncio.wait_for(_read_head(loop, sock), read_timeout)
     except BaseException:
@@ -138,9 +231,10 @@ def _parse(
             span, _, total = headers["content-range"].removeprefix("bytes ").partition("/")
             size, start = int(total), int(span.split("-")[0])
         modified = email.utils.parsedate_to_datetime(headers["last-modified"])
-        stat = FileStat(size, headers["etag"], modified.astimezone(timezone.utc))
+        sha256 = parse_hex(headers.get("x-amz-meta-sha256"))  # the object's digest, store.py
+        stat = FileStat(size, headers["etag"], modified.astimezone(timezone.utc), sha256)
     except (KeyError, ValueError, TypeError):
         return None
     if len(rest) > length:
         return None
-    return SocketDownload(sock, rest, stat, (start, start + length), read_timeout)
+    return _PooledDownload(sock, rest, stat, (start, start + length), read_timeout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from datetime import timezone
@@ -26,6 +27,7 @@ from gateway.stores import budget
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.body_reads import READ_PIECE, arrived
 from gateway.stores.capabilities import RangedDownloads, SocketDownload, SocketDownloads
+from gateway.stores.digests import hashing, parse_hex
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
@@ -37,14 +39,18 @@ from gateway.stores.errors import (
 )
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
+from gateway.stores.s3 import digest_tags
 from gateway.stores.s3.body import PiecesBody, read_part
 from gateway.stores.s3.client_multipart import S3Uploads, streaming_config
+from gateway.stores.s3.credentials import install_role
 from gateway.stores.s3.gateway_multipart import MultipartWriter, part_size_for
 from gateway.stores.s3.listing import ordered_entries
 from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
+from gateway.stores.s3.policy import SHA256_META, part_args, read_args, upload_args, with_digest
 from gateway.stores.s3.presign import presigned_get, signed_put
 from gateway.stores.s3.socket_http import open_get, plain_http, put_small
+from gateway.stores.write_once import exists_error
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _REFUSED_CREDENTIALS = {
@@ -71,7 +77,8 @@ def _stat(response: dict) -> FileStat:
     if content_range := response.get("ContentRange"):
         size = int(content_range.rsplit("/", 1)[1])
     modified = response["LastModified"].astimezone(timezone.utc)
-    return FileStat(size=size, etag=response["ETag"], last_modified=modified)
+    sha256 = parse_hex(response.get("Metadata", {}).get(SHA256_META))
+    return FileStat(size=size, etag=response["ETag"], last_modified=modified, sha256=sha256)
 
 
 class S3Download(Download):
@@ -107,6 +114,9 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         self._config: AioConfig | None = None
         self._raw_endpoint: str | None = None  # set by start() when raw sockets may be used
         self._style = "auto"
+        self._role = False  # credentials from `role_arn` (credentials.py)
+        self._upload = upload_args(dest)  # every write carries the destination's policy
+        self._read = read_args(dest)  # SSE-C: every read carries the key
 
     async def start(self) -> None:
         dest, transfer = self.dest, self.transfer
@@ -134,6 +144,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             self._raw_endpoint = dest.endpoint_url
         self._style = style
         self._session, self._config = _session(dest.profile), config
+        self._role = await install_role(self._session, dest)  # then clients get no static keys
         self._client = await self._stack.enter_async_context(self._create(self._session, config))
 
     async def _stream_client(self) -> Any:
@@ -165,9 +176,9 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             "s3",
             endpoint_url=dest.endpoint_url,
             region_name=dest.region,
-            aws_access_key_id=_reveal(dest.access_key_id),
-            aws_secret_access_key=_reveal(dest.secret_access_key),
-            aws_session_token=_reveal(dest.session_token),
+            aws_access_key_id=None if self._role else _reveal(dest.access_key_id),
+            aws_secret_access_key=None if self._role else _reveal(dest.secret_access_key),
+            aws_session_token=None if self._role else _reveal(dest.session_token),
             verify=dest.verify_tls,
             config=config,
         )
@@ -209,6 +220,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             return missing_file(path, **where)
         if code == "InvalidRange":
             return RangeNotSatisfiable(-1, **where)
+        if code in ("PreconditionFailed", "412"):  # only write-once writes are conditional
+            return exists_error(path, self.name)
         if code == "KeyTooLongError":  # the client's path is at fault: a 400 naming no root
             return InvalidRequest("Invalid artifact path: the key is too long", **where)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
@@ -221,14 +234,17 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
     async def stat(self, path: str) -> FileStat:
         try:
             with self._errors(path):
-                response = await self._client.head_object(Bucket=self.bucket, Key=self._key(path))
+                response = await self._client.head_object(
+                    Bucket=self.bucket, Key=self._key(path), **self._read
+                )
         except NotFound:
             await self.check()  # HEAD cannot tell a missing key from a missing bucket
             raise
-        return _stat(response)
+        return await self._with_tag(path, _stat(response))
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
         extra = {"Range": byte_range.header()} if byte_range else {}
+        extra |= self._read
         try:
             with self._errors(path):
                 response = await self._client.get_object(
@@ -237,7 +253,11 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         except RangeNotSatisfiable as exc:
             size = (await self.stat(path)).size  # 416 names the size
             raise RangeNotSatisfiable(size, destination=self.name, code=exc.code) from exc
-        stat = _stat(response)
+        try:
+            stat = await self._with_tag(path, _stat(response))
+        except BaseException:
+            response["Body"].close()
+            raise
         start = 0
         if content_range := response.get("ContentRange"):
             start = int(content_range.split()[1].split("-")[0])
@@ -248,21 +268,29 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
 
         The URL is signed locally (no round trip); a failure here is not reported but left to
         `open`, which the caller uses next and which translates it."""
-        if self._raw_endpoint is None:
-            return None
+        if self._raw_endpoint is None or self._read:
+            return None  # SSE-C: the key goes in headers only botocore's call sends
         headers = {"Range": byte_range.header()} if byte_range else {}
         try:
             url = await presigned_get(
                 self._client, self._raw_endpoint, self.bucket, self._key(path), self._style
             )
-            return await open_get(
+            download = await open_get(
                 url, headers, self.transfer.connect_timeout, self.transfer.read_timeout
             )
         except (BotoCoreError, OSError, TimeoutError, ValueError):
             return None
+        if download is not None:
+            try:
+                download.stat = await self._with_tag(path, download.stat)
+            except BaseException:
+                await download.close()
+                raise
+        return download
 
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         key, kind = self._key(path), content_type(path)
+        body = hashed = hashing(body)  # checked at its end, before anything is stored
         part_size = part_size_for(self.transfer.part_size, size_hint)
         wanted = part_size if size_hint is None else min(part_size, size_hint)
         body = await arrived(body)  # budget for bytes sent, not for a Content-Length announced
@@ -271,30 +299,60 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
             with self._errors(path):
                 first = await read_part(body, part_size)
                 if len(first) < part_size:
-                    if await self._put_raw(key, first, kind):
+                    assert hashed.sha256 is not None  # the end was read: the digest is known
+                    once = {"IfNoneMatch": "*"} if self.write_once.covers(path) else {}
+                    if not once and await self._put_raw(key, first, kind, hashed.sha256):
                         return
                     await self._client.put_object(
-                        Bucket=self.bucket, Key=key, Body=first, ContentType=kind
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=first,
+                        ContentType=kind,
+                        **with_digest(self._upload, hashed.sha256),
+                        **once,
                     )
                     return
                 writer = MultipartWriter(
                     self._client, self.bucket, key, part_size, self.transfer.max_concurrency
                 )
+                writer.policy = (self._upload, part_args(self.dest))
+                writer.write_once = self.write_once.covers(path)
                 await writer.upload(first, grant, body, kind)
+                assert hashed.sha256 is not None
+                await digest_tags.keep(self._client, self.bucket, key, self._upload, hashed.sha256)
         finally:
             grant.release()  # idempotent: the writer returns it as soon as part 1 is stored
 
-    async def _put_raw(self, key: str, first: PiecesBody, kind: str) -> bool:
+    async def _with_tag(self, path: str, stat: FileStat) -> FileStat:
+        """A multipart object's digest from its tag (`digest_tags`). Optional: a failure to
+        read the tags leaves the file without a digest, and the read itself goes on."""
+        if stat.sha256 is not None or not digest_tags.may_be_tagged(stat.etag):
+            return stat
+        try:
+            with self._errors(path):
+                sha256 = await digest_tags.tagged(self._client, self.bucket, self._key(path))
+        except StoreError:
+            return stat
+        return dataclasses.replace(stat, sha256=sha256) if sha256 else stat
+
+    async def _put_raw(self, key: str, first: PiecesBody, kind: str, sha256: bytes) -> bool:
         """A small PutObject on a socket of our own, as the raw GETs, skipping botocore's
         request pipeline (docs/performance.md, "Small files"). False (botocore's call does it
         again, and reports) on anything but a 200."""
-        if self._raw_endpoint is None or len(first) > RAW_PUT_LIMIT:
-            return False
+        if self._raw_endpoint is None or len(first) > RAW_PUT_LIMIT or self._upload:
+            return False  # an upload policy goes the long way, botocore knows its headers
         data = first.read()
         first.seek(0)  # for botocore's call, if it has to do this again
         try:
             signed = await signed_put(
-                self._client, self._raw_endpoint, self.bucket, key, data, kind, self._style
+                self._client,
+                self._raw_endpoint,
+                self.bucket,
+                key,
+                data,
+                kind,
+                self._style,
+                {f"x-amz-meta-{SHA256_META}": sha256.hex()},
             )
             if signed is None:
                 return False

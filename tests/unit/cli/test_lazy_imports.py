@@ -76,3 +76,24 @@ def test_the_server_path_does_load_aiohttp_web():
     """The check above can see it: the module `main` defers to imports the server."""
     _, modules = run(code=f"import gateway.cli.serve\n{_REPORT}")
     assert "aiohttp.web" in modules
+
+
+def test_routes_over_pyarrow_destinations_does_not_load_pyarrow(tmp_path):
+    """gs:// and wasbs:// stores are built without opening them: pyarrow loads only when one
+    starts (check-config, the server). (hdfs:// refuses to build on a machine without a JVM.)"""
+    path = tmp_path / "gateway.yaml"
+    settings = {
+        "destinations": {
+            "gcs": {"uri": "gs://bucket/prefix", "anonymous": True},
+            "azure": {"uri": "wasbs://box@acct.blob.core.windows.net/p", "account_key": "k"},
+        },
+        "routes": [
+            {"experiments": ["1"], "destination": "gcs"},
+            {"experiments": ["2"], "destination": "azure"},
+        ],
+    }
+    path.write_text(yaml.safe_dump(settings))
+    status, modules = run("routes", "--config", str(path))
+    assert status == 0
+    assert "gateway.stores.arrow.store" in modules  # the stores were built
+    assert sorted(m for m in modules if m.startswith("pyarrow")) == []

@@ -1,0 +1,253 @@
+"""Azure Blob Storage on azure-storage-blob's `aio` client (it runs on aiohttp), so reads and
+writes never leave the event loop.
+
+Blobs are immutable until a block list is committed (Put Block, Put Block List): an upload
+stages blocks under ids the gateway chooses and commits them in one request, so nothing
+partial is ever visible, and a failed upload leaves only uncommitted blocks, which no listing
+shows and Azure discards after a week (Azure docs, "Put Block": uncommitted blocks are
+garbage-collected after 7 days). The same blocks carry MLflow's proxied multipart uploads
+(`gateway.stores.azure.blocks`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+
+from gateway.stores.azure.errors import FAILURES, translate
+from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
+from gateway.stores.body_reads import read_block
+from gateway.stores.errors import DestinationUnavailable, StoreError
+from gateway.stores.ranges import ByteRange
+
+T = TypeVar("T")
+BLOCK = 4 * 1024 * 1024  # one Put Block: Azure allows up to 4000 MiB, 4 MiB keeps memory flat
+STAGED_AHEAD = 4  # blocks staged at once per upload: one round trip each hides the others'
+SINGLE_PUT = 4 * 1024 * 1024  # bodies up to this go in one Put Blob
+# One ranged GET per READ_CHUNK, each held whole by the SDK before it is yielded: larger
+# chunks mean fewer round trips per download (docs/performance.md), at this much memory each.
+READ_CHUNK = 4 * 1024 * 1024
+
+
+def block_id(upload: str, number: int) -> str:
+    """Every id of one blob must have the same length (Azure docs, "Put Block"); the SDK
+    base64-encodes it on the wire and decodes it in block lists."""
+    return f"{upload}-{number:05d}"
+
+
+class AzureDownload(Download):
+    chunk_size = READ_CHUNK
+
+    def __init__(self, stream: Any, stat: FileStat, start: int, stop: int) -> None:
+        super().__init__(stat, start, stop)
+        self._stream = stream
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for piece in self._stream.chunks():
+            yield piece
+
+    async def close(self) -> None:
+        """The SDK's downloader has no close; its response is released when read or dropped."""
+        self._stream = None
+
+
+class AzureBlobStore(ArtifactStore):
+    """`connect()` returns a `ContainerClient` (aio); it is called once, in `start`."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        connect: Callable[[], Any],
+        prefix: str,
+        endpoint: str,
+        name: str = "default",
+    ) -> None:
+        super().__init__(uri, name)
+        self._connect = connect
+        self.prefix = prefix
+        self._endpoint = endpoint
+        self._container: Any = None
+
+    @property
+    def endpoint(self) -> str | None:
+        return self._endpoint
+
+    async def start(self) -> None:
+        if self._container is None:
+            self._container = self._connect()
+
+    async def close(self) -> None:
+        if self._container is not None:
+            container, self._container = self._container, None
+            await container.close()
+
+    # -- the funnel --------------------------------------------------------------------------
+
+    async def _call(self, path: str, call: Awaitable[T]) -> T:
+        """Awaits one SDK call; its failures become the store's, the cause chained."""
+        try:
+            return await call
+        except FAILURES as exc:
+            raise translate(exc, self.uri, self.name, path) from exc
+
+    def full(self, path: str) -> str:
+        return posixpath.join(self.prefix, path) if self.prefix else path
+
+    def blob(self, path: str) -> Any:
+        if self._container is None:
+            raise DestinationUnavailable(f"{self.uri} is not started", destination=self.name)
+        return self._container.get_blob_client(self.full(path))
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def stat(self, path: str) -> FileStat:
+        props = await self._call(path, self.blob(path).get_blob_properties())
+        return FileStat(
+            size=props.size, etag=_quoted(props.etag), last_modified=props.last_modified
+        )
+
+    async def open(self, path: str, byte_range: ByteRange | None) -> Download:
+        stat = await self.stat(path)
+        start, stop = (0, stat.size) if byte_range is None else byte_range.resolve(stat.size)
+        if stop == start:  # an empty file: Azure answers 416 to any range of it
+            return AzureDownload(_Empty(), stat, 0, 0)
+        stream = await self._call(
+            path,
+            self.blob(path).download_blob(
+                offset=start,
+                length=stop - start,
+                etag=stat.etag.strip('"'),
+                match_condition=MatchConditions.IfNotModified,
+                max_concurrency=1,
+            ),
+        )
+        return AzureDownload(_Guarded(stream, self, path), stat, start, stop)
+
+    async def list(self, path: str) -> list[Entry]:
+        entries: list[Entry] = []
+        async for batch in self.list_batches(path):
+            entries += batch
+        return sorted(entries, key=lambda e: e.name)
+
+    async def list_batches(self, path: str) -> AsyncIterator[list[Entry]]:
+        """Azure lists in name order with a delimiter, a page at a time (List Blobs)."""
+        if self._container is None:
+            raise DestinationUnavailable(f"{self.uri} is not started", destination=self.name)
+        where = self.full(path).rstrip("/")
+        start = f"{where}/" if where else ""
+        pages = self._container.walk_blobs(name_starts_with=start or None, delimiter="/").by_page()
+        while True:
+            try:
+                page = await anext(pages)
+                items = [item async for item in page]
+            except StopAsyncIteration:
+                return
+            except FAILURES as exc:
+                raise translate(exc, self.uri, self.name, path) from exc
+            batch = []
+            for item in items:
+                name = item.name[len(start) :]
+                if name.endswith("/"):
+                    batch.append(Entry(name=name.rstrip("/"), is_dir=True))
+                elif name:
+                    batch.append(Entry(name=name, is_dir=False, size=item.size))
+            if batch:  # a page holds prefixes apart from blobs: name order, as MLflow's listing
+                yield sorted(batch, key=lambda e: e.name)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
+        """Small bodies in one Put Blob; larger ones as blocks staged a few at a time, then one
+        Put Block List. Until that commit nothing is visible at `path`."""
+        blob = self.blob(path)
+        first = await read_block(body, SINGLE_PUT)
+        if len(first) < SINGLE_PUT:
+            await self._call(path, blob.upload_blob(first, overwrite=True))
+            return
+        upload = uuid.uuid4().hex
+        ids: list[str] = []
+        pending: set[asyncio.Task[Any]] = set()
+        block = first
+        try:
+            while block:
+                ids.append(block_id(upload, len(ids) + 1))
+                call = self._call(path, blob.stage_block(ids[-1], block, length=len(block)))
+                pending.add(asyncio.ensure_future(call))
+                if len(pending) >= STAGED_AHEAD:
+                    done, pending = await asyncio.wait(pending, return_when="FIRST_COMPLETED")
+                    for task in done:
+                        task.result()
+                block = await read_block(body, BLOCK)
+            if pending:
+                await asyncio.gather(*pending)
+                pending = set()
+            await self._call(path, blob.commit_block_list(ids))
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def delete(self, path: str) -> None:
+        """A file, or every blob under the directory `path`; missing is not an error."""
+        names = [self.full(path)] if path else []
+        if self._container is None:
+            raise DestinationUnavailable(f"{self.uri} is not started", destination=self.name)
+        start = f"{self.full(path).rstrip('/')}/" if self.full(path) else ""
+        try:
+            names += [b.name async for b in self._container.list_blobs(name_starts_with=start)]
+        except FAILURES as exc:
+            raise translate(exc, self.uri, self.name, path) from exc
+        for group in (names[i : i + 16] for i in range(0, len(names), 16)):
+            await asyncio.gather(*(self._delete_one(path, name) for name in group))
+
+    async def _delete_one(self, path: str, name: str) -> None:
+        try:
+            await self._call(path, self._container.delete_blob(name))
+        except StoreError as exc:
+            if exc.code not in ("BlobNotFound",):
+                raise
+
+    async def check(self) -> None:
+        if self._container is None:
+            await self.start()
+        try:
+            await self._call("", self._container.get_container_properties())
+        except StoreError as exc:
+            raise DestinationUnavailable(
+                f"{self.uri}: container unavailable ({exc.code or exc.message})",
+                destination=self.name,
+                code=exc.code,
+            ) from exc
+
+
+class _Guarded:
+    """The downloader's chunks with the SDK's failures translated, as every store's are."""
+
+    def __init__(self, stream: Any, store: AzureBlobStore, path: str) -> None:
+        self._stream = stream
+        self._store = store
+        self._path = path
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for piece in self._stream.chunks():
+                yield piece
+        except FAILURES as exc:
+            raise translate(exc, self._store.uri, self._store.name, self._path) from exc
+
+
+class _Empty:
+    async def chunks(self) -> AsyncIterator[bytes]:
+        return
+        yield b""
+
+
+def _quoted(etag: str) -> str:
+    return etag if etag.startswith('"') else f'"{etag}"'
