@@ -116,17 +116,14 @@ def main() -> dict:
         report["client_flow"] = "small PUT, listing, download, 3-part multipart, ranged download"
         report["passed"] = True
     finally:
-        if manifest.exists():
-            pm.podman(env, "kube", "down", str(manifest), timeout=180)
-        for name in ("gateway-bucket-credentials", "gateway-signing"):
-            subprocess.run(
-                ["podman", "secret", "rm", name],
-                env=env,
-                timeout=60,
-                check=False,
-                capture_output=True,
-            )
-        seaweed.stop()
+        try:
+            if manifest.exists():  # no pod if kube play failed: its error is the one raised
+                down = ["podman", "kube", "down", str(manifest)]
+                subprocess.run(down, env=env, timeout=180, check=False, capture_output=True)
+            for name in ("gateway-bucket-credentials", "gateway-signing"):
+                remove_secret(env, name)
+        finally:
+            seaweed.stop()
     print(json.dumps(report, indent=2))
     return report
 
