@@ -11,8 +11,10 @@ gateway's is its answer on its own artifact routes. The table: 6 users x 4 exper
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ import requests
 import yaml
 
 from tests.compat.clients import ensure
+from tests.faults.proxy import FaultProxy
 from tests.helpers.cli import run_cli, write_config
 from tests.helpers.client_flow import NOTES
 from tests.helpers.mlflow_auth import (
@@ -368,3 +371,37 @@ def shown_by(stack: Stack, user: str) -> set[str]:
         f"{stack.gateway_url}{ARTIFACTS}", headers=stack.headers(user), timeout=60
     )
     return {f["path"] for f in listed.json().get("files", [])}
+
+
+@pytest.mark.parametrize("stack", ["3.17.2"], indirect=True)
+def test_first_requests_of_64_distinct_users_cost_one_upstream_check_each(stack, tmp_path):
+    """The tracking server is reached through a proxy that records every request head: 64
+    users' first requests, all at once, make one auth-app question each (the answer proves the
+    password too), and the crowd shares one `/server-info` lookup."""
+    crowd = {f"crowd-{i:02d}-{uuid.uuid4().hex[:6]}": uuid.uuid4().hex for i in range(64)}
+    in_parallel(lambda user: stack.admin.create_user(user, crowd[user]), crowd)
+    with FaultProxy("127.0.0.1", int(stack.server.url.rsplit(":", 1)[1])) as proxy:
+        # A wait long enough for a tracking server checking 64 passwords on a busy machine:
+        # this test counts questions; the bounded wait has its own test.
+        config = gateway_config(proxy.endpoint, tmp_path, timeout_seconds=60)
+        process, url = start_mlflow_gateway(tmp_path, config)
+        try:
+            heads = proxy.capture()
+            target = f"{url}{ARTIFACTS}/{stack.experiments[0]}/{RUN}/artifacts/crowd.txt"
+
+            def first(user: str) -> int:
+                headers = basic_header(user, crowd[user])
+                return requests.get(target, headers=headers, timeout=60).status_code
+
+            statuses = in_parallel(first, crowd, threads=64)
+        finally:
+            process.stop()
+    assert set(statuses) == {404}, statuses  # default_permission READ: allowed, nothing there
+    # Whether workspaces are on is one shared lookup, made as whichever caller came first.
+    assert [target for _, target, _ in heads].count("/api/3.0/mlflow/server-info") <= 1
+    asked = Counter(
+        base64.b64decode(head["authorization"].split()[1]).decode().partition(":")[0]
+        for _, target, head in heads
+        if "authorization" in head and target != "/api/3.0/mlflow/server-info"
+    )
+    assert asked == dict.fromkeys(crowd, 1), asked

@@ -44,6 +44,7 @@ class _Cached:
     payload: dict[str, Any] | None = None
     expires: float = 0.0
     failed: float = -CACHE_SECONDS  # when a lookup last failed (monotonic)
+    lookup: asyncio.Future[dict[str, Any] | None] | None = None  # the one in flight
 
 
 WORKSPACES = web.AppKey("workspaces", WorkspacesConfig)
@@ -57,19 +58,31 @@ def install(app: web.Application, config: WorkspacesConfig) -> None:
 
 
 async def tracking_server_info(request: web.Request) -> dict[str, Any] | None:
-    """The tracking server's `/server-info`, cached; None when it fails or is slow."""
-    cached, now = request.app[_CACHE], time.monotonic()
-    if cached.payload is not None and now < cached.expires:
+    """The tracking server's `/server-info`, cached; None when it fails or is slow.
+
+    One lookup at a time, shared by every caller waiting for it (owned by no request, so none
+    can cancel it): the answer is the same for everyone, so a crowd of first requests costs
+    the tracking server one call, not one each.
+    """
+    cached = request.app[_CACHE]
+    if cached.payload is not None and time.monotonic() < cached.expires:
         return cached.payload
+    if cached.lookup is None:
+        cached.lookup = asyncio.ensure_future(_look_up(request, cached))
+        cached.lookup.add_done_callback(lambda _: setattr(cached, "lookup", None))
+    return await asyncio.shield(cached.lookup)
+
+
+async def _look_up(request: web.Request, cached: _Cached) -> dict[str, Any] | None:
     try:
         lookup = request.app[UPSTREAM].get_json(request, SERVER_INFO, {})
         payload = await asyncio.wait_for(lookup, LOOKUP_TIMEOUT)
     except (ApiError, TimeoutError) as exc:
         why = exc.message if isinstance(exc, ApiError) else f"no answer in {LOOKUP_TIMEOUT} s"
         log.warning("server-info from the tracking server failed: %s", why)
-        cached.failed = now
+        cached.failed = time.monotonic()
         return cached.payload  # a stale answer describes the tracking server better than none
-    cached.payload, cached.expires = payload, now + CACHE_SECONDS
+    cached.payload, cached.expires = payload, time.monotonic() + CACHE_SECONDS
     return payload
 
 
