@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.helpers.processes import wait_until
 from tests.helpers.stack import Gateway, clean_env, start_gateway
 from tests.helpers.upstreams import Server, start_echo, stopping
 
@@ -41,7 +42,10 @@ def test_a_stalled_tracking_server_gets_the_gateways_payload_then_its_last_answe
     requests.post(f"{echo.url}/_stall-server-info", timeout=30).raise_for_status()
     assert info(gateway)["store_type"] is None  # nothing cached yet: the gateway's own
     requests.delete(f"{echo.url}/_stall-server-info", timeout=30).raise_for_status()
-    answered = info(gateway)  # a failure is not cached: the tracking server is asked again
+    # A failure is not cached: once the stalled lookup gives up (5 s), the next caller's
+    # lookup reaches the tracking server again.
+    assert wait_until(lambda: info(gateway)["store_type"] == "EchoStore", timeout=15)
+    answered = info(gateway)
     assert answered["store_type"] == "EchoStore" and answered["echo_only_field"] == 7
     requests.post(f"{echo.url}/_stall-server-info", timeout=30).raise_for_status()
     assert info(gateway)["store_type"] == "EchoStore"  # its answer, fresh or the last one

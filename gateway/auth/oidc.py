@@ -175,6 +175,11 @@ class Verifier:
         log.info("bearer token refused: %s", why)
         return InvalidToken(why, self.realm)
 
+    @staticmethod
+    def accepts(token: str) -> bool:
+        """Whether a Bearer token is this source's: a JWT, not a static token."""
+        return looks_like_jwt(token)
+
     async def identify(self, token: str) -> Identity:
         try:
             header = jwt.get_unverified_header(token)

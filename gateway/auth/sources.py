@@ -16,6 +16,7 @@ proxy users and groups: `GrantTable`) or from the auth app (`tracking_auth.Mlflo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aiohttp import BasicAuth
 
@@ -23,13 +24,15 @@ from gateway.auth.actions import Action
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.config import AuthConfig, Permission
 from gateway.auth.identity import STATIC, Caller, Decision, Identity
-from gateway.auth.oidc import Verifier, looks_like_jwt
 from gateway.auth.proxy_identity import identity as proxy_identity
 from gateway.auth.source_config import Grants
 from gateway.auth.tracking_auth import AuthApp
 from gateway.auth.users import User
 from gateway.experiments import ANY_EXPERIMENT
 from gateway.tenancy import Selector, SelectorMap, TenancyKey
+
+if TYPE_CHECKING:
+    from gateway.auth.oidc import Verifier
 
 _NEEDS = {Action.READ: "READ", Action.WRITE: "EDIT", Action.DELETE: "MANAGE"}
 _RANK = {
@@ -128,7 +131,11 @@ class Sources:
             if not url:
                 raise ValueError("auth.provider: mlflow needs auth.mlflow.url or --tracking-uri")
             self.auth_app = AuthApp(config.mlflow, url, config.realm)
-        self.oidc = Verifier(config.oidc, config.realm) if config.oidc else None
+        self.oidc: Verifier | None = None
+        if config.oidc:  # PyJWT and cryptography are loaded only by gateways that verify JWTs
+            from gateway.auth.oidc import Verifier
+
+            self.oidc = Verifier(config.oidc, config.realm)
         self._oidc_grants = GrantTable.of(config.oidc.permissions) if config.oidc else None
         proxy = config.proxy_headers
         self._proxy_grants = GrantTable.of(proxy.permissions) if proxy else None
@@ -155,8 +162,9 @@ class Sources:
         `oidc.InvalidToken` (401 with the reason) for a JWT the issuer did not sign."""
         scheme, _, value = authorization.strip().partition(" ")
         token = value.strip()
-        if scheme.lower() == "bearer" and self.oidc and self._oidc_grants and looks_like_jwt(token):
-            return GrantedCaller(await self.oidc.identify(token), self._oidc_grants)
+        oidc, grants = self.oidc, self._oidc_grants
+        if scheme.lower() == "bearer" and oidc and grants and oidc.accepts(token):
+            return GrantedCaller(await oidc.identify(token), grants)
         if scheme.lower() == "basic" and self.auth_app is not None:
             login = _basic_login(authorization)
             if login is not None and login not in self.static.users:

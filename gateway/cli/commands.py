@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 
 from gateway.auth.passwords import hash_secret, hash_token
-from gateway.auth.reach import reach
 from gateway.cli.startup import PROG, configured, report
 from gateway.config import Settings
 from gateway.redact import redact
@@ -76,6 +75,8 @@ def _reach_identity_sources(settings: Settings) -> list[str]:
     """The auth app and the OIDC issuer, once each: their problems (ok lines are printed)."""
     if settings.auth is None:
         return []
+    from gateway.auth.reach import reach  # PyJWT and cryptography: only when asked
+
     found = asyncio.run(reach(settings.auth, settings.tracking_uri))
     for line in (line for ok, line in found if ok):
         print(f"ok  {redact(line)}")

@@ -28,7 +28,8 @@ from gateway.upstream.client import UPSTREAM
 log = logging.getLogger(__name__)
 
 SERVER_INFO = "/api/3.0/mlflow/server-info"
-LOOKUP_TIMEOUT = 1.0  # well inside the 3.18 client's 3 s, so a slow upstream costs no probe
+LOOKUP_TIMEOUT = 5.0  # the shared lookup: a busy tracking server still answers in time
+PROBE_WAIT = 1.0  # what `/server-info` waits: inside the 3.18 client's 3 s probe timeout
 CACHE_SECONDS = 30.0  # the same for every caller (MLflow serves it without login)
 
 
@@ -57,8 +58,11 @@ def install(app: web.Application, config: WorkspacesConfig) -> None:
     app[_CACHE] = _Cached()
 
 
-async def tracking_server_info(request: web.Request) -> dict[str, Any] | None:
-    """The tracking server's `/server-info`, cached; None when it fails or is slow.
+async def tracking_server_info(
+    request: web.Request, wait: float = LOOKUP_TIMEOUT
+) -> dict[str, Any] | None:
+    """The tracking server's `/server-info`, cached; None when it fails, or when it has not
+    answered within `wait` (then the last answer, if any; the lookup goes on for the next).
 
     One lookup at a time, shared by every caller waiting for it (owned by no request, so none
     can cancel it): the answer is the same for everyone, so a crowd of first requests costs
@@ -70,7 +74,10 @@ async def tracking_server_info(request: web.Request) -> dict[str, Any] | None:
     if cached.lookup is None:
         cached.lookup = asyncio.ensure_future(_look_up(request, cached))
         cached.lookup.add_done_callback(lambda _: setattr(cached, "lookup", None))
-    return await asyncio.shield(cached.lookup)
+    try:
+        return await asyncio.wait_for(asyncio.shield(cached.lookup), wait)
+    except TimeoutError:
+        return cached.payload
 
 
 async def _look_up(request: web.Request, cached: _Cached) -> dict[str, Any] | None:

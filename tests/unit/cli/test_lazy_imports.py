@@ -97,3 +97,11 @@ def test_routes_over_pyarrow_destinations_does_not_load_pyarrow(tmp_path):
     assert status == 0
     assert "gateway.stores.arrow.store" in modules  # the stores were built
     assert sorted(m for m in modules if m.startswith("pyarrow")) == []
+
+
+def test_jwt_and_cryptography_load_only_for_oidc():
+    """PyJWT with cryptography is several MiB of idle RSS: a gateway without `auth.oidc`
+    (the CLI, the server, the app) never loads them."""
+    code = f"import gateway.cli.serve, gateway.http.app\n{_REPORT}"
+    _, modules = run(code=code)
+    assert sorted(m for m in modules if m.split(".")[0] in ("jwt", "cryptography")) == []
