@@ -102,12 +102,11 @@ async def workspaces_enabled(request: web.Request) -> bool | None:
         return config.enabled
     if request.app.get(UPSTREAM) is None:
         return False
-    cached, now = request.app[_CACHE], time.monotonic()
-    fresh = cached.payload is not None and now < cached.expires
-    if fresh or now - cached.failed < CACHE_SECONDS:
-        payload = cached.payload
+    cached = request.app[_CACHE]
+    if time.monotonic() - cached.failed < CACHE_SECONDS:
+        payload = cached.payload  # the last answer, if any: no new wait so soon after a failure
     else:
-        payload = await tracking_server_info(request)
+        payload = await tracking_server_info(request)  # fresh from the cache, or one lookup
     return None if payload is None else bool(payload.get("workspaces_enabled"))
 
 
