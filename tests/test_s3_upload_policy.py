@@ -62,10 +62,12 @@ def policy(seaweed: SeaweedS3, tmp_path_factory: pytest.TempPathFactory) -> Iter
                     "sse_kms_key_id": "alias/models",
                     "bucket_key_enabled": True,
                 },
+                "plain": {"uri": f"s3://{BUCKET}/policy-plain", **s3},  # the raw small PUT
             },
             "routes": [
                 {"experiments": ["1"], "destination": "ssec"},
                 {"experiments": ["2"], "destination": "kms"},
+                {"experiments": ["4"], "destination": "plain"},
             ],
         }
         path = workdir / "gateway.yaml"
@@ -163,3 +165,23 @@ def test_sse_kms_headers_reach_the_backend(policy: Policy) -> None:
     assert headers["x-amz-server-side-encryption"] == "aws:kms"
     assert headers["x-amz-server-side-encryption-aws-kms-key-id"] == "alias/models"
     assert headers["x-amz-server-side-encryption-bucket-key-enabled"] == "true"
+
+
+def test_the_raw_small_put_sends_the_checksum_too(policy: Policy, s3) -> None:
+    """No policy: a small PutObject goes on the gateway's own socket (not botocore), and still
+    carries `x-amz-checksum-sha256`, which SeaweedFS verifies and keeps."""
+    heads = policy.proxy.capture()
+    data = os.urandom(1000)
+    url = f"{policy.url}{API}/4/raw.bin"
+    assert requests.put(url, data=data, timeout=60).status_code == 200
+    writes = _writes(heads, "raw.bin")
+    assert len(writes) == 1, heads
+    headers = writes[0][2]
+    assert "botocore" not in headers.get("user-agent", "").lower()  # the raw path, not boto
+    sent = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert headers["x-amz-checksum-sha256"] == sent
+    assert headers["x-amz-content-sha256"] == hashlib.sha256(data).hexdigest()
+    stored = s3.head_object(Bucket=BUCKET, Key="policy-plain/4/raw.bin", ChecksumMode="ENABLED")
+    assert stored["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert stored.get("ChecksumSHA256") == sent
+    assert requests.get(url, timeout=60).headers["Repr-Digest"] == f"sha-256=:{sent}:"

@@ -57,14 +57,17 @@ async def signed_put(
     content_type: str,
     style: str,
     extra: dict[str, str] | None = None,
+    sha256: bytes | None = None,
 ) -> tuple[str, dict[str, str]] | None:
     """The URL and headers of a PutObject of `body`, its payload signed (plain HTTP); None
-    where only botocore's own call can sign."""
+    where only botocore's own call can sign. `sha256`, the body's digest when the caller
+    already has it, is the payload hash (SigV4's `X-Amz-Content-SHA256`) without a second pass."""
     signing = await _signing(client, style)
     if signing is None:
         return None
     credentials, signer = signing
-    url, digest = _url(endpoint, bucket, key), hashlib.sha256(body).hexdigest()
+    url = _url(endpoint, bucket, key)
+    digest = sha256.hex() if sha256 is not None else hashlib.sha256(body).hexdigest()
     now = datetime.now(timezone.utc)
     headers = {"Content-Type": content_type, **(extra or {})}
     return url, signer.sign_headers("PUT", url, headers, digest, credentials, now)

@@ -7,6 +7,7 @@ failures into the store vocabulary, keeps the cause, and never puts a key in a m
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import urllib.parse
@@ -352,7 +353,11 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
                 data,
                 kind,
                 self._style,
-                {f"x-amz-meta-{SHA256_META}": sha256.hex()},
+                {  # as botocore sends `with_digest`'s ChecksumSHA256: S3 checks it on receipt
+                    f"x-amz-meta-{SHA256_META}": sha256.hex(),
+                    "x-amz-checksum-sha256": base64.b64encode(sha256).decode(),
+                },
+                sha256,
             )
             if signed is None:
                 return False
