@@ -197,6 +197,11 @@ class RouteConfig(BaseModel):
     experiments: list[str] | None = Field(None, min_length=1)
     prefix: str | None = None
     destination: str
+    write_once: list[str] = Field(
+        default_factory=list,
+        description="paths of this route never overwritten or deleted (as a destination's "
+        "write_once)",
+    )
 
     @field_validator("workspace")
     @classmethod

@@ -28,6 +28,7 @@ from gateway.stores import (
 from gateway.stores.capabilities import StoragePresigning
 from gateway.stores.registry import store_type_for
 from gateway.stores.write_once import WriteOnce
+from gateway.tenancy import SelectorMap
 
 
 def validation_problems(exc: ValidationError, where: str = "") -> list[str]:
@@ -44,6 +45,17 @@ def _options(raw: dict[str, Any] | None, settings: Settings) -> DestinationOptio
     if raw is None:
         return default_options(settings.artifacts_destination)
     return parse_options(raw)
+
+
+def route_patterns(settings: Settings, name: str) -> SelectorMap[tuple[str, ...]]:
+    """The write-once patterns of the routes to destination `name`, each by its selectors."""
+    items = [
+        (selector, tuple(route.write_once))
+        for route in settings.routes
+        if route.destination == name
+        for selector in route.selectors()
+    ]
+    return SelectorMap(items, ())
 
 
 def _register_secrets(options: DestinationOptions) -> None:
@@ -82,7 +94,7 @@ def build_destinations(settings: Settings) -> Destinations:
             problems.append(f"{label}: {exc}" if raw is not None else str(exc))
             continue
         store.name = name
-        store.write_once = WriteOnce(options.write_once)
+        store.write_once = WriteOnce(options.write_once, route_patterns(settings, name))
         if options.artifacts_presigned_only or settings.artifacts_presigned_only:
             if not isinstance(store, StoragePresigning):
                 where = label if raw is not None else "--artifacts-destination"

@@ -1,7 +1,9 @@
 """Write-once paths (MLflow #3175): inside them a stored file is never overwritten or deleted.
 
 Patterns are matched against the path inside the destination with `fnmatch` (`*` crosses `/`,
-so `*/models/*` is every logged model's files); a pattern ending in `/` is a prefix. Each store
+so `*/models/*` is every logged model's files); a pattern ending in `/` is a prefix. They are
+set per destination, and per route: a route's patterns hold for the paths that route sends to
+the destination (the route that wins for the path, as routing picks it). Each store
 makes the write itself conditional where its backend can (S3 `If-None-Match: *`, an exclusive
 `link` on local disk) and checks just before committing elsewhere (docs/integrity.md).
 """
@@ -12,6 +14,7 @@ import fnmatch
 from typing import TYPE_CHECKING
 
 from gateway.stores.errors import AlreadyExists, NotFound
+from gateway.tenancy import SelectorMap, key_of
 
 if TYPE_CHECKING:  # base.py holds a WriteOnce: this module is imported by it
     from gateway.stores.base import ArtifactStore
@@ -19,17 +22,34 @@ if TYPE_CHECKING:  # base.py holds a WriteOnce: this module is imported by it
 _MAX_WALK = 100_000  # files looked at before a directory delete: a bound, not a limit in use
 
 
+def _normalised(patterns: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p.lstrip("/") + "*" if p.endswith("/") else p.lstrip("/") for p in patterns)
+
+
 class WriteOnce:
-    def __init__(self, patterns: list[str] | tuple[str, ...] = ()) -> None:
-        self.patterns = tuple(
-            p.lstrip("/") + "*" if p.endswith("/") else p.lstrip("/") for p in patterns
-        )
+    """The destination's patterns, and (`routes`) each route's, found by the routing key of
+    the path; routes without patterns map to `()` so they win over less specific ones."""
+
+    def __init__(
+        self,
+        patterns: list[str] | tuple[str, ...] = (),
+        routes: SelectorMap[tuple[str, ...]] | None = None,
+    ) -> None:
+        self.patterns = _normalised(patterns)
+        self.routes = routes if routes and any(v for _, v in routes.items) else None
+        if self.routes is not None:
+            items = [(selector, _normalised(v)) for selector, v in self.routes.items]
+            self.routes = SelectorMap(items, ())
 
     def __bool__(self) -> bool:
-        return bool(self.patterns)
+        return bool(self.patterns) or self.routes is not None
 
     def covers(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.patterns)
+        if any(fnmatch.fnmatchcase(path, pattern) for pattern in self.patterns):
+            return True
+        if self.routes is None:
+            return False
+        return any(fnmatch.fnmatchcase(path, p) for p in self.routes.get(key_of(path)))
 
 
 def exists_error(path: str, destination: str) -> AlreadyExists:
