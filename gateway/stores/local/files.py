@@ -28,7 +28,7 @@ from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, File
 from gateway.stores.blocking import in_thread, mtime_etag
 from gateway.stores.body_reads import READ_PIECE
 from gateway.stores.capabilities import RangedDownloads
-from gateway.stores.digests import hashing, parse_hex
+from gateway.stores.digests import hashing
 from gateway.stores.errors import (
     CredentialsRefused,
     DestinationUnavailable,
@@ -37,6 +37,7 @@ from gateway.stores.errors import (
     StoreError,
     missing_file,
 )
+from gateway.stores.local.kept_digests import SIDECAR, KeptDigests
 from gateway.stores.local.sweep import TEMP_NAME
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
@@ -45,7 +46,6 @@ from gateway.stores.write_once import exists_error
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 STAGING = ".gateway-uploads"  # client-driven multipart uploads (`LocalStore`, store.py)
-SHA256_XATTR = "user.mlflow_gateway.sha256"  # hex; copied with the file by `cp -a`, rsync -X
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -102,25 +102,6 @@ def _stat_of(st: os.stat_result, sha256: bytes | None = None) -> FileStat:
     )
 
 
-def stored_digest(file: int | str) -> bytes | None:
-    """The SHA-256 kept in the file's extended attribute; None where it has none (written
-    before digests, or on a filesystem without user xattrs)."""
-    try:
-        return parse_hex(os.getxattr(file, SHA256_XATTR).decode("ascii", "replace"))
-    except (OSError, AttributeError):  # ENODATA, ENOTSUP; no os.getxattr off Linux
-        return None
-
-
-def keep_digest(fd: int, sha256: bytes) -> None:
-    """Set on the temp file before its rename, so the digest and the bytes appear together."""
-    try:
-        os.setxattr(fd, SHA256_XATTR, sha256.hex().encode())
-    except (OSError, AttributeError) as exc:
-        if getattr(exc, "errno", None) in _FULL:
-            raise
-        log.debug("no xattr for the digest here: %s", exc)
-
-
 Call = Callable[..., Awaitable[Any]]
 
 
@@ -154,6 +135,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         super().__init__(uri, name)
         self.root = os.path.realpath(local_root(uri))
         self.chunk_size = chunk_size
+        self.digests = KeptDigests(self.root)  # xattrs, or sidecars where the root has none
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Runs `fn` in a thread; an OSError becomes the destination's failure, cause kept."""
@@ -210,9 +192,9 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         segments = path.split("/") if path else []
         if segments[:1] == [STAGING]:
             raise self._invalid(f"Invalid artifact path {path!r}: {STAGING} is reserved")
-        if any(TEMP_NAME.match(segment) for segment in segments):
+        if any(TEMP_NAME.match(segment) or SIDECAR.match(segment) for segment in segments):
             raise self._invalid(
-                f"Invalid artifact path {path!r}: names of the gateway's temp files are reserved"
+                f"Invalid artifact path {path!r}: names of the gateway's own files are reserved"
             )
         full = os.path.join(self.root, *segments)
         if not self._inside(full):
@@ -225,7 +207,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
 
     async def stat(self, path: str) -> FileStat:
         st, full = await self._call(self._path_stat, path)
-        return _stat_of(st, await self._call(stored_digest, full))
+        return _stat_of(st, await self._call(self.digests.read, full, full, st))
 
     def _path_stat(self, path: str) -> tuple[os.stat_result, str]:
         full = self.local_path(path)
@@ -241,16 +223,16 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         return st
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
-        file, st = await self._call(self._open_file, path)
+        file, st, full = await self._call(self._open_file, path)
         try:
-            stat = _stat_of(st, await self._call(stored_digest, file.fileno()))
+            stat = _stat_of(st, await self._call(self.digests.read, file.fileno(), full, st))
             start, stop = byte_range.resolve(stat.size) if byte_range else (0, stat.size)
         except BaseException:
             file.close()
             raise
         return LocalDownload(file, stat, start, stop, self.chunk_size, self._call)
 
-    def _open_file(self, path: str) -> tuple[BinaryIO, os.stat_result]:
+    def _open_file(self, path: str) -> tuple[BinaryIO, os.stat_result, str]:
         """The open file and its own stat (the file read, even if renamed over meanwhile)."""
         full = self.local_path(path)
         self._file_stat(full, path)
@@ -259,7 +241,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise missing_file(path, destination=self.name) from exc
         try:
-            return file, os.fstat(file.fileno())
+            return file, os.fstat(file.fileno()), full
         except BaseException:
             file.close()
             raise
@@ -274,9 +256,11 @@ class LocalFiles(RangedDownloads, ArtifactStore):
                 await self._copy(body, file)
                 await self._call(file.flush)  # what Python still buffers, or fsync misses it
                 assert hashed.sha256 is not None  # `_copy` read to the end
-                await self._call(keep_digest, file.fileno(), hashed.sha256)
+                await self._call(self.digests.before_commit, file.fileno(), hashed.sha256)
                 await self._call(os.fsync, file.fileno())
+                st = await self._call(os.fstat, file.fileno())
             await self._call(self._replace, temp, full, path)
+            await self._call(self.digests.after_commit, full, st, hashed.sha256)
         except BaseException:
             await asyncio.to_thread(self._undo, temp, created)
             raise
@@ -360,7 +344,9 @@ class LocalFiles(RangedDownloads, ArtifactStore):
             return []
         entries = []
         for item in items:
-            if TEMP_NAME.match(item.name) or (item.is_symlink() and not self._inside(item.path)):
+            if TEMP_NAME.match(item.name) or SIDECAR.match(item.name):
+                continue
+            if item.is_symlink() and not self._inside(item.path):
                 continue
             try:
                 is_dir = item.is_dir()
@@ -380,6 +366,7 @@ class LocalFiles(RangedDownloads, ArtifactStore):
                 shutil.rmtree(full)
             else:
                 os.unlink(full)
+                self.digests.forget(full)
         except FileNotFoundError:
             pass
         # A directory exists while it holds something, as on S3: emptied parents go too.
