@@ -5,6 +5,7 @@ through a gateway (SHA-256 equal on both ends)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 import uuid
@@ -18,7 +19,9 @@ from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepositor
 from gateway.config import load_settings
 from gateway.stores import create_store, parse_options
 from gateway.stores.capabilities import MultipartUploads, StoragePresigning
-from gateway.stores.errors import InvalidRequest, NotFound, UnknownUpload
+from gateway.stores.digests import DigestMismatch, checked
+from gateway.stores.errors import AlreadyExists, InvalidRequest, NotFound, UnknownUpload
+from gateway.stores.write_once import WriteOnce
 from tests.backends.fixtures import AZURE_CONTAINER
 from tests.conformance.destinations import PyarrowRaw, azure_destination, start_configured
 
@@ -94,6 +97,48 @@ def test_multipart_is_invisible_until_complete_and_abort_forgets_it(store, azuri
     run(store, scenario)
 
 
+def test_digests_in_blob_metadata_and_write_once_commits_conditionally(store):
+    """Put Blob and Put Block List keep the SHA-256 as `x-ms-meta-sha256`, read back by
+    Azurite's own Get Blob Properties; a wrong client digest stores nothing; write-once paths
+    commit with If-None-Match: *, so of concurrent writers one wins."""
+    small, large = os.urandom(1000), os.urandom(4 * MIB + 5)  # one Put Blob; two blocks
+    store.write_once = WriteOnce(["frozen/"])
+
+    async def scenario() -> None:
+        for name, data in (("d/small.bin", small), ("d/large.bin", large)):
+            await store.write(name, Bytes(data))
+            props = await store.blob(name).get_blob_properties()
+            assert props.metadata["sha256"] == hashlib.sha256(data).hexdigest()
+            assert (await store.stat(name)).sha256 == hashlib.sha256(data).digest()
+        wrong = checked(Bytes(small), {"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="})
+        with pytest.raises(DigestMismatch, match="Content-MD5"):
+            await store.write("d/corrupt.bin", wrong)
+        with pytest.raises(NotFound):
+            await store.stat("d/corrupt.bin")
+
+        for size in (1000, 4 * MIB + 5):
+            bodies = [os.urandom(size) for _ in range(4)]
+            path = f"frozen/{size}.bin"
+            results = await asyncio.gather(
+                *(store.write(path, Bytes(b)) for b in bodies), return_exceptions=True
+            )
+            assert sorted(type(r).__name__ for r in results) == ["AlreadyExists"] * 3 + [
+                "NoneType"
+            ], results
+            winner = bodies[results.index(None)]
+            assert await read_all(store, path) == winner
+        upload = await store.create_upload("frozen/1000.bin")  # a client multipart, too
+        part = await store.upload_part("frozen/1000.bin", upload, 1, Bytes(b"x"), 1)
+        with pytest.raises(AlreadyExists):
+            await store.complete_upload("frozen/1000.bin", upload, [(1, part)])
+        await store.write("d/small.bin", Bytes(b"outside: overwritten as before"))
+        await store.delete("d")
+        store.write_once = WriteOnce()
+        await store.delete("frozen")
+
+    run(store, scenario)
+
+
 def test_sas_urls_upload_and_download_but_parts_stay_proxied(store):
     data = os.urandom(2 * MIB + 3)
 
@@ -148,3 +193,17 @@ def test_stock_client_multipart_upload_through_the_gateway(azure_gateway, monkey
     (tmp_path / "out").mkdir()
     got = repo.download_artifacts("model/big.bin", str(tmp_path / "out"))
     assert hashlib.sha256(Path(got).read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    # Client multipart: parts in any order, the whole body never seen in order: no digest.
+    head = requests.head(f"{url}/api/2.0/mlflow-artifacts/artifacts/7/r/model/big.bin", timeout=60)
+    assert head.status_code == 200 and "Repr-Digest" not in head.headers
+
+
+def test_repr_digest_on_get_head_and_ranges(azure_gateway):
+    url, _ = azure_gateway
+    data = os.urandom(5 * MIB + 1)  # Put Block List
+    target = f"{url}/api/2.0/mlflow-artifacts/artifacts/8/r/weights.bin"
+    assert requests.put(target, data=data, timeout=60).status_code == 200
+    wanted = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
+    assert requests.head(target, timeout=60).headers.get("Repr-Digest") == wanted
+    ranged = requests.get(target, headers={"Range": "bytes=0-9"}, timeout=60)
+    assert ranged.status_code == 206 and ranged.headers.get("Repr-Digest") == wanted

@@ -7,6 +7,10 @@ partial is ever visible, and a failed upload leaves only uncommitted blocks, whi
 shows and Azure discards after a week (Azure docs, "Put Block": uncommitted blocks are
 garbage-collected after 7 days). The same blocks carry MLflow's proxied multipart uploads
 (`gateway.stores.azure.blocks`).
+
+Every write keeps its SHA-256 in the blob's metadata (`sha256`, hex), set by the very request
+that makes the blob visible (Put Blob, Put Block List), so bytes and digest appear together.
+Write-once paths commit with `If-None-Match: *` (`MatchConditions.IfMissing`): race-free.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 
 from gateway.stores.azure.errors import FAILURES, translate
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.body_reads import read_block
+from gateway.stores.digests import hashing, parse_hex
 from gateway.stores.errors import DestinationUnavailable, StoreError
 from gateway.stores.ranges import ByteRange
+from gateway.stores.write_once import exists_error
 
 T = TypeVar("T")
 BLOCK = 4 * 1024 * 1024  # one Put Block: Azure allows up to 4000 MiB, 4 MiB keeps memory flat
@@ -32,6 +39,7 @@ SINGLE_PUT = 4 * 1024 * 1024  # bodies up to this go in one Put Blob
 # One ranged GET per READ_CHUNK, each held whole by the SDK before it is yielded: larger
 # chunks mean fewer round trips per download (docs/performance.md), at this much memory each.
 READ_CHUNK = 4 * 1024 * 1024
+SHA256_META = "sha256"  # x-ms-meta-sha256: the hex digest
 
 
 def block_id(upload: str, number: int) -> str:
@@ -109,7 +117,10 @@ class AzureBlobStore(ArtifactStore):
     async def stat(self, path: str) -> FileStat:
         props = await self._call(path, self.blob(path).get_blob_properties())
         return FileStat(
-            size=props.size, etag=_quoted(props.etag), last_modified=props.last_modified
+            size=props.size,
+            etag=_quoted(props.etag),
+            last_modified=props.last_modified,
+            sha256=parse_hex((props.metadata or {}).get(SHA256_META)),
         )
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
@@ -166,9 +177,13 @@ class AzureBlobStore(ArtifactStore):
         """Small bodies in one Put Blob; larger ones as blocks staged a few at a time, then one
         Put Block List. Until that commit nothing is visible at `path`."""
         blob = self.blob(path)
+        body = hashed = hashing(body)  # checked at its end, before the commit
         first = await read_block(body, SINGLE_PUT)
         if len(first) < SINGLE_PUT:
-            await self._call(path, blob.upload_blob(first, overwrite=True))
+            assert hashed.sha256 is not None  # the end was read
+            once = self.conditions(path)
+            put = blob.upload_blob(first, overwrite=not once, **self.kept(hashed.sha256), **once)
+            await self.committing(path, put)
             return
         upload = uuid.uuid4().hex
         ids: list[str] = []
@@ -187,12 +202,37 @@ class AzureBlobStore(ArtifactStore):
             if pending:
                 await asyncio.gather(*pending)
                 pending = set()
-            await self._call(path, blob.commit_block_list(ids))
+            assert hashed.sha256 is not None
+            commit = blob.commit_block_list(
+                ids, **self.kept(hashed.sha256), **self.conditions(path)
+            )
+            await self.committing(path, commit)
         finally:
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+
+    @staticmethod
+    def kept(sha256: bytes) -> dict[str, Any]:
+        return {"metadata": {SHA256_META: sha256.hex()}}
+
+    def conditions(self, path: str) -> dict[str, Any]:
+        """A write-once path commits only where no blob is (`If-None-Match: *`)."""
+        if not self.write_once.covers(path):
+            return {}
+        return {"match_condition": MatchConditions.IfMissing}
+
+    async def committing(self, path: str, call: Awaitable[T]) -> T:
+        """The commit; on a write-once path, a blob already there is a 409."""
+        try:
+            return await call
+        except (ResourceExistsError, ResourceModifiedError) as exc:
+            if self.write_once.covers(path):
+                raise exists_error(path, self.name) from exc
+            raise translate(exc, self.uri, self.name, path) from exc
+        except FAILURES as exc:
+            raise translate(exc, self.uri, self.name, path) from exc
 
     async def delete(self, path: str) -> None:
         """A file, or every blob under the directory `path`; missing is not an error."""
