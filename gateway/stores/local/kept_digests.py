@@ -92,7 +92,8 @@ class KeptDigests:
 
     def after_commit(self, full: str, st: os.stat_result, sha256: bytes) -> None:
         """Once the file is in place: the sidecar (where the root keeps no xattrs), written
-        whole under a temp name and renamed (the cleanup pass removes a crash's temp)."""
+        whole under a temp name and renamed (the cleanup pass removes a crash's temp). A
+        failure here is logged, not raised: the upload succeeded, its file has no digest."""
         if self.xattrs:
             return
         sidecar = sidecar_of(full)
@@ -104,6 +105,8 @@ class KeptDigests:
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temp, sidecar)
+        except OSError as exc:  # the file is stored whole: it stays, without a digest
+            log.warning("could not keep the digest of %s in its sidecar: %s", full, exc)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)

@@ -8,16 +8,8 @@ import os
 from pathlib import Path
 
 from gateway.stores.local import LocalStore
+from tests.helpers.bodies import Bytes
 from tests.helpers.cli import run_cli
-
-
-class _Bytes:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    async def read(self, n: int = -1) -> bytes:
-        out, self._data = (self._data, b"") if n < 0 else (self._data[:n], self._data[n:])
-        return out
 
 
 def _store_files(root: Path, files: dict[str, bytes]) -> None:
@@ -25,7 +17,7 @@ def _store_files(root: Path, files: dict[str, bytes]) -> None:
         store = LocalStore(str(root), 1024 * 1024)
         await store.start()
         for path, data in files.items():
-            await store.write(path, _Bytes(data))
+            await store.write(path, Bytes(data))
 
     asyncio.run(write())
 

@@ -17,16 +17,8 @@ import pytest
 from gateway.stores.errors import InvalidRequest
 from gateway.stores.local import LocalStore
 from gateway.stores.local.kept_digests import SHA256_XATTR
+from tests.helpers.bodies import Bytes
 from tests.helpers.cli import run_cli
-
-
-class _Bytes:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    async def read(self, n: int = -1) -> bytes:
-        out, self._data = (self._data, b"") if n < 0 else (self._data[:n], self._data[n:])
-        return out
 
 
 @pytest.fixture
@@ -56,8 +48,8 @@ def test_sidecars_where_the_root_keeps_no_xattrs(tmp_path: Path, no_xattrs: list
     async def scenario() -> None:
         store = LocalStore(str(tmp_path), 1024)
         await store.start()
-        await store.write("1/m/model.pkl", _Bytes(data))
-        await store.write("1/m/conda.yaml", _Bytes(b"x"))
+        await store.write("1/m/model.pkl", Bytes(data))
+        await store.write("1/m/conda.yaml", Bytes(b"x"))
         assert len(no_xattrs) == 1  # the probe, once per root; no further attempts
         assert store.digests.xattrs is False
         sidecar = tmp_path / "1" / "m" / ".model.pkl.gateway-sha256"
@@ -69,8 +61,8 @@ def test_sidecars_where_the_root_keeps_no_xattrs(tmp_path: Path, no_xattrs: list
             with pytest.raises(InvalidRequest, match="reserved"):
                 await store.open(reserved, None)
             with pytest.raises(InvalidRequest, match="reserved"):
-                await store.write(reserved, _Bytes(b"forged"))
-        await store.write("1/m/model.pkl", _Bytes(other))  # an overwrite: a new sidecar
+                await store.write(reserved, Bytes(b"forged"))
+        await store.write("1/m/model.pkl", Bytes(other))  # an overwrite: a new sidecar
         assert (await store.stat("1/m/model.pkl")).sha256 == hashlib.sha256(other).digest()
         (tmp_path / "1/m/model.pkl").unlink()  # replaced behind the gateway's back
         (tmp_path / "1/m/model.pkl").write_bytes(other)
@@ -86,7 +78,7 @@ def test_sidecars_where_the_root_keeps_no_xattrs(tmp_path: Path, no_xattrs: list
 def test_a_root_with_xattrs_writes_no_sidecar(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = LocalStore(str(tmp_path), 1024)
-        await store.write("1/a.txt", _Bytes(b"a"))
+        await store.write("1/a.txt", Bytes(b"a"))
         assert store.digests.xattrs is True
         assert (
             os.getxattr(tmp_path / "1/a.txt", SHA256_XATTR)
@@ -103,8 +95,8 @@ def test_verify_reads_the_sidecars(tmp_path: Path, no_xattrs: list) -> None:
     async def write() -> None:
         store = LocalStore(str(root), 1024)
         await store.start()
-        await store.write("1/good.bin", _Bytes(b"g" * 100))
-        await store.write("1/rot.bin", _Bytes(b"r" * 100))
+        await store.write("1/good.bin", Bytes(b"g" * 100))
+        await store.write("1/rot.bin", Bytes(b"r" * 100))
 
     asyncio.run(write())
     with open(root / "1/rot.bin", "r+b") as file:  # bit rot: same inode and size
