@@ -5,8 +5,9 @@ a hidden sidecar `.<name>.gateway-sha256` beside the file.
 The xattr is set on the temp file before its rename, so bytes and digest appear together. A
 sidecar is written after the file is in place (a write-once `link` that loses must not replace
 the winner's sidecar), and names the file's inode and size: a sidecar that does not match the
-file it sits beside (a crash between the two, a concurrent overwrite, a file changed behind the
-gateway's back) is no digest, never a wrong one. Sidecars are never listed, never served (their
+file it sits beside (a crash between the two, a concurrent overwrite, a file replaced behind the
+gateway's back) is no digest. Like an xattr it stays with the inode, so an edit in place keeps
+it and `verify` finds the edit. Sidecars are never listed, never served (their
 names are reserved, `LocalFiles.local_path`) and go with their file.
 """
 

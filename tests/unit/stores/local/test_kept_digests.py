@@ -64,8 +64,9 @@ def test_sidecars_where_the_root_keeps_no_xattrs(tmp_path: Path, no_xattrs: list
                 await store.write(reserved, Bytes(b"forged"))
         await store.write("1/m/model.pkl", Bytes(other))  # an overwrite: a new sidecar
         assert (await store.stat("1/m/model.pkl")).sha256 == hashlib.sha256(other).digest()
-        (tmp_path / "1/m/model.pkl").unlink()  # replaced behind the gateway's back
-        (tmp_path / "1/m/model.pkl").write_bytes(other)
+        # Replaced behind the gateway's back (a new inode, made while the old one lives):
+        (tmp_path / "1/m/elsewhere").write_bytes(other)
+        os.replace(tmp_path / "1/m/elsewhere", tmp_path / "1/m/model.pkl")
         assert (await store.stat("1/m/model.pkl")).sha256 is None  # not the old file's digest
         await store.delete("1/m/model.pkl")
         assert not sidecar.exists()
