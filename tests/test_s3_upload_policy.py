@@ -185,3 +185,28 @@ def test_the_raw_small_put_sends_the_checksum_too(policy: Policy, s3) -> None:
     assert stored["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert stored.get("ChecksumSHA256") == sent
     assert requests.get(url, timeout=60).headers["Repr-Digest"] == f"sha-256=:{sent}:"
+
+
+def test_a_proxied_part_passes_its_content_md5_to_s3(policy: Policy, s3) -> None:
+    """A part link's part is checked by the gateway as it streams, and its Content-MD5 goes on
+    to UploadPart, so S3 checks the bytes it stores too."""
+    heads = policy.proxy.capture()
+    mpu = f"{policy.url}/api/2.0/mlflow-artifacts/mpu"
+    created = requests.post(
+        f"{mpu}/create/4/run", json={"path": "/home/me/part.bin", "num_parts": 1}, timeout=60
+    ).json()
+    data = os.urandom(100_000)
+    md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    credential = created["credentials"][0]
+    headers = {**credential["headers"], "Content-MD5": md5}
+    put = requests.put(credential["url"], data=data, headers=headers, timeout=60)
+    assert put.status_code == 200, put.text
+    parts = [h for h in heads if h[0] == "PUT" and "partNumber=1" in h[1] and "part.bin" in h[1]]
+    assert [h[2].get("content-md5") for h in parts] == [md5]
+    done = {"path": "part.bin", "upload_id": created["upload_id"]}
+    parts_body = [{"part_number": 1, "etag": put.headers["ETag"]}]
+    complete = requests.post(
+        f"{mpu}/complete/4/run", json={**done, "parts": parts_body}, timeout=60
+    )
+    assert complete.status_code == 200, complete.text
+    assert s3.get_object(Bucket=BUCKET, Key="policy-plain/4/run/part.bin")["Body"].read() == data

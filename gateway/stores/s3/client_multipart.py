@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,6 +22,7 @@ from gateway.stores.capabilities import (
     PendingUpload,
     StoragePresigning,
 )
+from gateway.stores.digests import HashingBody
 from gateway.stores.errors import InvalidRequest, StoreError, UnknownUpload
 from gateway.stores.write_once import WriteOnce
 
@@ -101,6 +103,7 @@ class S3Uploads(MultipartUploads, StoragePresigning):
     async def upload_part(
         self, path: str, upload_id: str, part_number: int, body: ByteSource, size: int
     ) -> str:
+        md5 = _client_md5(body)
         body = await arrived(body)  # a part's budget for a client that has begun sending
         streamed = StreamedBody(body, size, self.chunk_size)
         try:
@@ -113,6 +116,7 @@ class S3Uploads(MultipartUploads, StoragePresigning):
                         PartNumber=part_number,
                         ContentLength=size,
                         Body=streamed if size else b"",
+                        **md5,
                     )
         except StoreError as exc:
             if streamed.failure is not None:  # the client's body failed, not the destination
@@ -186,3 +190,13 @@ class S3Uploads(MultipartUploads, StoragePresigning):
         return await self._client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=expires_in
         )
+
+
+def _client_md5(body: ByteSource) -> dict[str, str]:
+    """The part's own `Content-MD5`, passed on: S3 checks it too, so the bytes are checked where
+    they are stored as well as where they pass (the gateway's check, `digests`). A SHA-256
+    cannot be: S3 takes `x-amz-checksum-sha256` on a part only for uploads created with that
+    algorithm, and MLflow's presigned parts (direct mode) would then need it too."""
+    checks = body.checks if isinstance(body, HashingBody) else []
+    md5 = next((check.expected for check in checks if check.algorithm == "md5"), None)
+    return {"ContentMD5": base64.b64encode(md5).decode()} if md5 is not None else {}
