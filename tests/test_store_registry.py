@@ -50,7 +50,9 @@ def gateway_command(*args: str, site: Path | None, **env: str) -> subprocess.Com
 
 
 def test_a_toy_plugin_serves_artifacts_over_http(site, tmp_path):
-    config = write_config(tmp_path, {"play": {"uri": "toy://box", "colour": "blue"}})
+    """Write-once holds on a plug-in that knows nothing of it: the write routes look first."""
+    play = {"uri": "toy://box", "colour": "blue", "write_once": ["*/models/*"]}
+    config = write_config(tmp_path, {"play": play})
     args = ["--config", str(config), "--artifacts-destination", str(tmp_path / "files")]
     process, url = start_gateway(tmp_path, args, env_with(site))
     try:
@@ -59,11 +61,17 @@ def test_a_toy_plugin_serves_artifacts_over_http(site, tmp_path):
         got = requests.get(f"{base}/1/r/a.txt", timeout=30)
         listed = requests.get(base, params={"path": "1/r"}, timeout=30)
         missing = requests.get(f"{base}/1/r/none", timeout=30)
+        once = [
+            requests.put(f"{base}/1/models/m/MLmodel", data=d, timeout=30) for d in (b"a", b"b")
+        ]
+        kept = requests.get(f"{base}/1/models/m/MLmodel", timeout=30)
     finally:
         process.stop()
     assert put.status_code == 200 and got.content == b"toy bytes"
     assert listed.json() == {"files": [{"path": "a.txt", "is_dir": False, "file_size": None}]}
     assert missing.status_code == 404
+    assert [r.status_code for r in once] == [200, 409] and kept.content == b"a"
+    assert once[1].json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
 
 
 def test_the_plugin_gets_its_options_and_its_secrets_are_redacted(site, tmp_path):

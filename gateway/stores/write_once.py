@@ -69,6 +69,15 @@ async def refuse_existing(store: ArtifactStore, path: str) -> None:
     raise exists_error(path, store.name)
 
 
+async def refuse_overwrite(store: ArtifactStore, path: str) -> None:
+    """Every write route, before it reads the body or completes an upload: a write-once file
+    already stored is 409 at once (no bytes sent for nothing), and a store with no conditional
+    write of its own (a plug-in's, say) still gets this look, with the window until its commit
+    that docs/integrity.md states. Stores that can make the commit conditional still do."""
+    if store.write_once.covers(path):
+        await refuse_existing(store, path)
+
+
 async def refuse_delete(store: ArtifactStore, path: str) -> None:
     """409 when the delete would remove a write-once file: `path` itself or one inside it. A
     file stored under a directory while it is deleted is the documented window."""

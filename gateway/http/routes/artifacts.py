@@ -17,7 +17,7 @@ from gateway.http.routes.shared import ARTIFACT_PREFIXES, file_infos
 from gateway.stores import Entry
 from gateway.stores.digests import checked
 from gateway.stores.errors import StoreError
-from gateway.stores.write_once import refuse_delete
+from gateway.stores.write_once import refuse_delete, refuse_overwrite
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -26,6 +26,7 @@ async def upload(request: web.Request) -> web.Response:
         raise InvalidParameter(f"Cannot upload to a directory path '{path}/': name a file")
     store = refuse_proxied(await store_for(request, path, Action.WRITE), "upload")
     refuse_skill_mutation(path)
+    await refuse_overwrite(store, path)  # 409 before the body, for a write-once file
     with uploading(request, store.name):
         body = checked(request.content, request.headers)  # the client's digests, if any
         await store.write(path, body, request.content_length)

@@ -36,6 +36,7 @@ from gateway.stores import ArtifactStore
 from gateway.stores.capabilities import MAX_PARTS, MultipartUploads, StoragePresigning
 from gateway.stores.digests import checked
 from gateway.stores.errors import StoreError
+from gateway.stores.write_once import refuse_overwrite
 from gateway.tenancy import key_of
 
 _ROUTES = {name: f"/mlflow-artifacts/mpu/{name}" for name in ("create", "complete", "abort")}
@@ -110,6 +111,7 @@ async def complete(request: web.Request) -> web.Response:
     body, path = await _target(request, CompleteRequest)
     store = _uploads(await store_for(request, path, Action.WRITE))
     stored = await store.list_parts(path, body.upload_id)
+    await refuse_overwrite(store, path)  # a store without a conditional completion: a look
     await store.complete_upload(path, body.upload_id, ordered_parts(body.parts, stored))
     collectors().multipart.labels("completed").inc()
     return web.json_response({})

@@ -32,6 +32,7 @@ from gateway.http.routes.tracking_locations import (
 )
 from gateway.stores.body_reads import READ_PIECE, Prefetched
 from gateway.stores.digests import checked
+from gateway.stores.write_once import refuse_overwrite
 from gateway.upstream.client import UPSTREAM
 
 Lookup = Callable[[web.Request], Awaitable[str]]
@@ -118,6 +119,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         return await forward(request, request.app[UPSTREAM])
     _, path = resolved
     store = refuse_proxied(await store_for(request, path, Action.WRITE), "upload")
+    await refuse_overwrite(store, path)  # 409 before the body, for a write-once file
     # Streamed to the store under the memory budget, as every upload: buffering 10 MB per
     # request outside it let a few dozen requests exceed the container's memory (issue 23).
     capped = CappedBody(request, UI_UPLOAD_LIMIT, _too_large)
