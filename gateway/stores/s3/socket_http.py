@@ -61,6 +61,15 @@ class _Pool:
         while len(idle) > POOL_SIZE:
             idle.popleft()[1].close()
 
+    def close(self, netloc: str) -> int:
+        """Closes the idle sockets to `netloc` (every address it resolved to); how many."""
+        closed = 0
+        for address in [key for key in self._idle if key[0] == netloc]:
+            for _, sock in self._idle.pop(address):
+                sock.close()
+                closed += 1
+        return closed
+
 
 _pool = _Pool()
 
@@ -77,6 +86,13 @@ class _PooledDownload(SocketDownload):
             _pool.give(self.address, self.sock)
         else:
             self.sock.close()
+
+
+def close_idle(url: str) -> int:
+    """Closes the pooled idle connections to `url`'s endpoint, for a store that closes (no
+    socket outlives the process's stores); in-flight ones close when their answer is done.
+    Stores sharing an endpoint share its sockets: another one's next request connects anew."""
+    return _pool.close(urllib.parse.urlsplit(url).netloc)
 
 
 def plain_http(url: str | None) -> bool:
@@ -155,7 +171,7 @@ async def _exchange(
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
     loop = asyncio.get_running_loop()
     family, address = await _address(loop, parts.hostname or "", parts.port or 80)
-    key = (family, address)
+    key = (parts.netloc, family, address)
     if (sock := _pool.take(key)) is not None:
         try:
             return (*await _send(loop, sock, request, read_timeout), key)

@@ -49,7 +49,7 @@ from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
 from gateway.stores.s3.policy import SHA256_META, part_args, read_args, upload_args, with_digest
 from gateway.stores.s3.presign import presigned_get, signed_put
-from gateway.stores.s3.socket_http import open_get, plain_http, put_small
+from gateway.stores.s3.socket_http import close_idle, open_get, plain_http, put_small
 from gateway.stores.write_once import exists_error
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -184,6 +184,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         )
 
     async def close(self) -> None:
+        if self._raw_endpoint is not None:
+            close_idle(self._raw_endpoint)
         await self._stack.aclose()
 
     @property
