@@ -9,7 +9,7 @@ from tests.benchmarks.options import format_size
 from tests.benchmarks.report import Summary, _cell, _ratio
 
 COLUMNS = ("direct", "haproxy", "nginx", "gateway")
-LABELS = {"rate_get": "GET", "rate_put": "PUT", "rate_list": "listing"}
+LABELS = {"rate_get": "GET", "rate_put": "PUT", "rate_head": "HEAD (ab -k)", "rate_list": "listing"}
 SUFFIXES = {"": "req/s", "_p50": "p50 ms", "_p99": "p99 ms", "_cpu": "gateway CPU µs/req"}
 
 
@@ -33,7 +33,7 @@ def markdown(summaries: dict[tuple, dict[str, Summary]], units: dict[str, str]) 
     rate_rows = _rows(summaries, "rate_")
     header = [*COLUMNS[:2], COLUMNS[3], "gateway/direct", "gateway/haproxy"]
     if rate_rows:
-        out += ["", "## Request rate (wrk -t2, 4 KiB object)", ""]
+        out += ["", "## Request rate (wrk -t2; HEAD: ab -k -i; 4 KiB object)", ""]
         out += ["| Operation | Unit | " + " | ".join(header) + " |", "|" + "---|" * 7]
         for metric, params in rate_rows:
             row, shown = summaries[(metric, params)], dict(params)
@@ -76,7 +76,7 @@ def plot_rate(summaries: dict[tuple, dict[str, Summary]], path: Path) -> Path | 
     labels = [f"{LABELS[m]} c={dict(p).get('concurrency')}" for m, p in rows]
     ax.set_xticks([x + width for x in range(len(rows))], labels)
     ax.set_ylabel("requests/s (median)")
-    ax.set_title("4 KiB request rate, wrk -t2")
+    ax.set_title("4 KiB request rate, wrk -t2 (HEAD: ab -k)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend()
     fig.tight_layout()
