@@ -139,6 +139,27 @@ async def put_small(
     return ok
 
 
+async def head(
+    url: str, headers: dict[str, str], connect_timeout: float, read_timeout: float
+) -> FileStat | None:
+    """HEAD `url` (already signed): the object's stat, or None unless a plain 200."""
+    sock, answer, rest, address = await _exchange(
+        "HEAD", url, headers, b"", connect_timeout, read_timeout
+    )
+    stat = None
+    try:
+        status, fields = _fields(answer)
+        if status == "200":
+            stat = _stat(fields, int(fields["content-length"]))
+    except (KeyError, ValueError, TypeError):
+        stat = None
+    if stat is not None and not rest and _keeps_alive(answer):
+        _pool.give(address, sock)  # a HEAD answer has no body (RFC 9110 section 9.3.2)
+    else:
+        sock.close()
+    return stat
+
+
 def _keeps_alive(head: bytes) -> bool:
     """HTTP/1.1 without `Connection: close` (RFC 9112 section 9.3)."""
     lowered = head.lower()
@@ -227,28 +248,38 @@ async def _read_head(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> tu
     return data[:end], data[end + 4 :]
 
 
-def _parse(
-    sock: socket.socket, head: bytes, rest: bytes, read_timeout: float
-) -> SocketDownload | None:
+def _fields(head: bytes) -> tuple[str, dict[str, str]]:
+    """The status code and the lowercased header fields of a response head."""
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     fields = status_line.split(" ", 2)
-    if len(fields) < 2 or fields[1] not in ("200", "206"):
-        return None
     headers: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
+    return (fields[1] if len(fields) > 1 else ""), headers
+
+
+def _stat(headers: dict[str, str], size: int) -> FileStat:
+    modified = email.utils.parsedate_to_datetime(headers["last-modified"])
+    sha256 = parse_hex(headers.get("x-amz-meta-sha256"))  # the object's digest, store.py
+    return FileStat(size, headers["etag"], modified.astimezone(timezone.utc), sha256)
+
+
+def _parse(
+    sock: socket.socket, head: bytes, rest: bytes, read_timeout: float
+) -> SocketDownload | None:
+    status, headers = _fields(head)
+    if status not in ("200", "206"):
+        return None
     if "transfer-encoding" in headers or headers.get("content-encoding", "identity") != "identity":
         return None
     try:
         length = int(headers["content-length"])
         size, start = length, 0
-        if fields[1] == "206":
+        if status == "206":
             span, _, total = headers["content-range"].removeprefix("bytes ").partition("/")
             size, start = int(total), int(span.split("-")[0])
-        modified = email.utils.parsedate_to_datetime(headers["last-modified"])
-        sha256 = parse_hex(headers.get("x-amz-meta-sha256"))  # the object's digest, store.py
-        stat = FileStat(size, headers["etag"], modified.astimezone(timezone.utc), sha256)
+        stat = _stat(headers, size)
     except (KeyError, ValueError, TypeError):
         return None
     if len(rest) > length:

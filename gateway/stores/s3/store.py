@@ -49,7 +49,7 @@ from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
 from gateway.stores.s3.policy import SHA256_META, part_args, read_args, upload_args, with_digest
 from gateway.stores.s3.presign import presigned_get, signed_put
-from gateway.stores.s3.socket_http import close_idle, open_get, plain_http, put_small
+from gateway.stores.s3.socket_http import close_idle, head, open_get, plain_http, put_small
 from gateway.stores.write_once import exists_error
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -234,6 +234,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         return kind(message.rstrip(), **where)
 
     async def stat(self, path: str) -> FileStat:
+        if (found := await self._stat_socket(path)) is not None:
+            return await self._with_tag(path, found)
         try:
             with self._errors(path):
                 response = await self._client.head_object(
@@ -289,6 +291,20 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
                 await download.close()
                 raise
         return download
+
+    async def _stat_socket(self, path: str) -> FileStat | None:
+        """HeadObject on a socket of our own, as `open_socket`; None (botocore's call does it
+        again, and reports) on anything but a 200."""
+        if self._raw_endpoint is None or self._read:
+            return None
+        try:
+            url = await presigned_get(
+                self._client, self._raw_endpoint, self.bucket, self._key(path), self._style, "HEAD"
+            )
+            timeouts = (self.transfer.connect_timeout, self.transfer.read_timeout)
+            return await head(url, {}, *timeouts)
+        except (BotoCoreError, OSError, TimeoutError, ValueError):
+            return None
 
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         key, kind = self._key(path), content_type(path)
