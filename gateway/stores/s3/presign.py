@@ -74,3 +74,16 @@ async def signed_put(
     now = datetime.now(timezone.utc)
     headers = {"Content-Type": content_type, **(extra or {})}
     return url, signer.sign_headers("PUT", url, headers, digest, credentials, now)
+
+
+async def presigned_list(
+    client: Any, endpoint: str, bucket: str, query: dict[str, str], style: str
+) -> str | None:
+    """A presigned ListObjectsV2 URL with `query` (`list-type=2` added); None where only
+    botocore's own call can sign."""
+    signing = await _signing(client, style)
+    if signing is None:
+        return None
+    credentials, signer = signing
+    url, now = f"{endpoint.rstrip('/')}/{bucket}", datetime.now(timezone.utc)
+    return signer.presign("GET", url, credentials, now, EXPIRES, {"list-type": "2", **query})

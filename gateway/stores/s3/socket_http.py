@@ -160,6 +160,41 @@ async def head(
     return stat
 
 
+async def get_small(
+    url: str, limit: int, connect_timeout: float, read_timeout: float
+) -> bytes | None:
+    """GET `url` (already signed) and read its body whole: only a 200 with a `Content-Length`
+    of at most `limit` bytes (a ListObjectsV2 page), None otherwise."""
+    sock, answer, rest, address = await _exchange(
+        "GET", url, {}, b"", connect_timeout, read_timeout
+    )
+    body = None
+    try:
+        status, fields = _fields(answer)
+        length = int(fields.get("content-length", "-1"))
+        if status == "200" and "transfer-encoding" not in fields and len(rest) <= length <= limit:
+            body = await asyncio.wait_for(_read_rest(sock, rest, length), read_timeout)
+    except (ValueError, OSError, ConnectionError, TimeoutError):
+        body = None
+    finally:
+        if body is not None and _keeps_alive(answer):
+            _pool.give(address, sock)  # read to its end
+        else:
+            sock.close()
+    return body
+
+
+async def _read_rest(sock: socket.socket, rest: bytes, length: int) -> bytes:
+    loop, pieces, have = asyncio.get_running_loop(), [rest], len(rest)
+    while have < length:  # bounded: each piece is at least one byte, or the end raises
+        piece = await loop.sock_recv(sock, min(READ_PIECE, length - have))
+        if not piece:
+            raise ConnectionError("backend closed before the end of the body")
+        pieces.append(piece)
+        have += len(piece)
+    return b"".join(pieces)
+
+
 def _keeps_alive(head: bytes) -> bool:
     """HTTP/1.1 without `Connection: close` (RFC 9112 section 9.3)."""
     lowered = head.lower()

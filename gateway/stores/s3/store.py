@@ -49,7 +49,8 @@ from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
 from gateway.stores.s3.policy import SHA256_META, part_args, read_args, upload_args, with_digest
 from gateway.stores.s3.presign import presigned_get, signed_put
-from gateway.stores.s3.socket_http import close_idle, head, open_get, plain_http, put_small
+from gateway.stores.s3.raw_reads import RawReads
+from gateway.stores.s3.socket_http import close_idle, open_get, plain_http, put_small
 from gateway.stores.write_once import exists_error
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -97,7 +98,7 @@ class S3Download(Download):
         self._body.close()
 
 
-class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
+class S3Store(S3Uploads, RawReads, RangedDownloads, SocketDownloads, ArtifactStore):
     def __init__(
         self, dest: S3Options, transfer: S3Transfer, chunk_size: int, name: str = "default"
     ) -> None:
@@ -292,20 +293,6 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
                 raise
         return download
 
-    async def _stat_socket(self, path: str) -> FileStat | None:
-        """HeadObject on a socket of our own, as `open_socket`; None (botocore's call does it
-        again, and reports) on anything but a 200."""
-        if self._raw_endpoint is None or self._read:
-            return None
-        try:
-            url = await presigned_get(
-                self._client, self._raw_endpoint, self.bucket, self._key(path), self._style, "HEAD"
-            )
-            timeouts = (self.transfer.connect_timeout, self.transfer.read_timeout)
-            return await head(url, {}, *timeouts)
-        except (BotoCoreError, OSError, TimeoutError, ValueError):
-            return None
-
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         key, kind = self._key(path), content_type(path)
         body = hashed = hashing(body)  # checked at its end, before anything is stored
@@ -392,7 +379,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         """One sorted batch per ListObjectsV2 page (see `listing`): never the whole directory."""
         prefix = self._key(path) + "/" if self._key(path) else ""
         with self._errors(path):
-            async for batch in ordered_entries(self._pages(prefix, Delimiter="/"), prefix):
+            async for batch in ordered_entries(self._listed(prefix), prefix):
                 yield batch
 
     async def delete(self, path: str) -> None:
