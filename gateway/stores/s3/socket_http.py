@@ -21,10 +21,13 @@ import email.utils
 import ipaddress
 import select
 import socket
+import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Awaitable
 from datetime import timezone
+from typing import TypeVar
 
 from gateway.stores.base import FileStat
 from gateway.stores.body_reads import READ_PIECE
@@ -34,6 +37,7 @@ from gateway.stores.digests import parse_hex
 # A bound on the response head, so a misbehaving backend cannot grow it without end; aiohttp's
 # own client bounds each line at 8190 bytes (`max_line_size`, `max_field_size`).
 MAX_HEADER = 64 * 1024
+T = TypeVar("T")
 POOL_SIZE = 32  # idle connections kept per backend address; more are closed
 POOL_IDLE = 4.0  # seconds an idle connection is kept: below MinIO's and SeaweedFS's idle limits
 
@@ -173,7 +177,7 @@ async def get_small(
         status, fields = _fields(answer)
         length = int(fields.get("content-length", "-1"))
         if status == "200" and "transfer-encoding" not in fields and len(rest) <= length <= limit:
-            body = await asyncio.wait_for(_read_rest(sock, rest, length), read_timeout)
+            body = await _within(_read_rest(sock, rest, length), read_timeout)
     except (ValueError, OSError, ConnectionError, TimeoutError):
         body = None
     finally:
@@ -236,7 +240,7 @@ async def _exchange(
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
-        await asyncio.wait_for(loop.sock_connect(sock, address), connect_timeout)
+        await _within(loop.sock_connect(sock, address), connect_timeout)
     except BaseException:
         sock.close()
         raise
@@ -246,14 +250,30 @@ async def _exchange(
 async def _send(
     loop: asyncio.AbstractEventLoop, sock: socket.socket, request: bytes, read_timeout: float
 ) -> tuple[socket.socket, bytes, bytes]:
-    """The request on `sock`, and the answer's head; `sock` closed on any failure."""
+    """The request on `sock`, and the answer's head, under one deadline; `sock` closed on any
+    failure."""
     try:
-        await asyncio.wait_for(loop.sock_sendall(sock, request), read_timeout)
-        head, rest = await asyncio.wait_for(_read_head(loop, sock), read_timeout)
+        head, rest = await _within(_exchange_once(loop, sock, request), read_timeout)
     except BaseException:
         sock.close()
         raise
     return sock, head, rest
+
+
+async def _exchange_once(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, request: bytes
+) -> tuple[bytes, bytes]:
+    await loop.sock_sendall(sock, request)
+    return await _read_head(loop, sock)
+
+
+async def _within(step: Awaitable[T], seconds: float) -> T:
+    """`step` bounded by one timer: `wait_for` wraps a coroutine in a task of its own on
+    3.10-3.11 (CPython `asyncio.tasks.wait_for` -> `ensure_future`); `asyncio.timeout` does not."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await step
+    return await asyncio.wait_for(step, seconds)
 
 
 async def _address(
