@@ -26,6 +26,8 @@ _AUTHORIZATION = re.compile(
     re.I,
 )
 
+_TRIGGERS = ("authorization", "signature", "x-amz-security-token")
+
 
 def register(*values: str | None) -> None:
     """Remember secret values (keys, tokens, passwords) so that `redact` can hide them."""
@@ -37,6 +39,9 @@ def redact(text: str) -> str:
     for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, _MASK)
+    lowered = text.lower()  # each pattern below needs one of these words (all match any case)
+    if not any(word in lowered for word in _TRIGGERS):
+        return text
     text = _AUTHORIZATION.sub(rf"\g<1>{_MASK}", text)
     text = _SIGNER_LOG.sub(rf"\g<1>{_MASK}", text)
     return _SIGNED_QUERY.sub(rf"\g<1>{_MASK}", text)

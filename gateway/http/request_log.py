@@ -90,13 +90,12 @@ class AccessLogger(AbstractAccessLogger):
         fields = {
             "request_id": observed.request_id if observed else "-",
             "remote": remote or "-",
-            # The two values a client chooses, so the two that may carry a secret (a signed
-            # query string, a token as a name); the rest are addresses, templates, names from
-            # the configuration and numbers.
-            "user": redact(user.name) if user else "-",
+            "user": user.name if user else "-",
             "source": user.identity.source if user else "-",
             "method": request.method,
             "route": observed.route if observed else "unmatched",
+            # The one value that may carry a secret (a signed query string); the rest are
+            # addresses, templates, names from the configuration or identity, and numbers.
             "path": redact(request.path_qs),
             "experiment": (observed.experiment if observed else "") or "-",
             "destination": (observed.destination if observed else "") or "-",

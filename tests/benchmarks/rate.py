@@ -52,15 +52,15 @@ _AB_FIELDS = {
 }
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User+system seconds of `pid` and its children (`--workers`)."""
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system seconds of `pid` and its children (`--workers`)."""
     root = psutil.Process(pid)
-    total = 0.0
+    user = system = 0.0
     for proc in (root, *root.children(recursive=True)):
         with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
-            total += times.user + times.system
-    return total
+            user, system = user + times.user, system + times.system
+    return user, system
 
 
 def _wrk(url: str, method: str, body: int, concurrency: int, seconds: float, host: str | None):
@@ -233,7 +233,7 @@ class RateBench(ScaleBench):
         try:
             url, host = self._urls(metric, target, client)
             server = self.servers.get(target)
-            before = _cpu_seconds(server.pid) if server else 0.0
+            before = _cpu_seconds(server.pid) if server else (0.0, 0.0)
             profiled = self.opts.profile and server and rep == 0 and params["concurrency"] == 16
             with profiling(server.pid if profiled else None, seconds, self.opts.out, metric):
                 if method == "HEAD":
@@ -244,7 +244,7 @@ class RateBench(ScaleBench):
                     summary = await asyncio.to_thread(
                         _wrk, url, method, body, params["concurrency"], seconds, host
                     )
-            cpu = _cpu_seconds(server.pid) - before if server else None
+            after = _cpu_seconds(server.pid) if server else None
         except (Exception, asyncio.TimeoutError) as exc:
             self.add(metric, target, rep, None, "req/s", params, str(exc)[:500])
             return
@@ -252,8 +252,11 @@ class RateBench(ScaleBench):
         self.add(metric, target, rep, rate, "req/s", params)
         self.add(f"{metric}_p50", target, rep, summary["p50_us"] / 1000, "ms", params)
         self.add(f"{metric}_p99", target, rep, summary["p99_us"] / 1000, "ms", params)
-        if cpu is not None:
-            self.add(f"{metric}_cpu", target, rep, cpu / summary["requests"] * 1e6, "µs", params)
+        if after is not None:
+            user, system = (end - start for end, start in zip(after, before, strict=True))
+            per = 1e6 / summary["requests"]
+            self.add(f"{metric}_cpu", target, rep, (user + system) * per, "µs", params)
+            self.add(f"{metric}_sys", target, rep, system * per, "µs", params)
 
     async def proxies(self) -> None:
         """One download of each `--proxy-sizes` object with curl through every target."""

@@ -10,7 +10,13 @@ from tests.benchmarks.report import Summary, _cell, _ratio
 
 COLUMNS = ("direct", "haproxy", "nginx", "gateway")
 LABELS = {"rate_get": "GET", "rate_put": "PUT", "rate_head": "HEAD (ab -k)", "rate_list": "listing"}
-SUFFIXES = {"": "req/s", "_p50": "p50 ms", "_p99": "p99 ms", "_cpu": "gateway CPU µs/req"}
+SUFFIXES = {
+    "": "req/s",
+    "_p50": "p50 ms",
+    "_p99": "p99 ms",
+    "_cpu": "gateway CPU µs/req",
+    "_sys": "of it in the kernel, µs/req",
+}
 
 
 def _rows(summaries: dict[tuple, dict[str, Summary]], prefix: str) -> list[tuple]:
@@ -21,7 +27,7 @@ def _rows(summaries: dict[tuple, dict[str, Summary]], prefix: str) -> list[tuple
 
 
 def _base(metric: str) -> str:
-    for suffix in ("_p50", "_p99", "_cpu"):
+    for suffix in ("_p50", "_p99", "_cpu", "_sys"):
         if metric.endswith(suffix):
             return metric.removesuffix(suffix)
     return metric
