@@ -89,3 +89,38 @@ def plot_rate(summaries: dict[tuple, dict[str, Summary]], path: Path) -> Path | 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_proxies(summaries: dict[tuple, dict[str, Summary]], path: Path) -> Path | None:
+    """One curl download per size through each target, as its time over direct's; None when
+    `proxies` did not run."""
+    rows = _rows(summaries, "proxy_")
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(COLUMNS)
+    for i, target in enumerate(COLUMNS):
+        heights = []
+        for key in rows:
+            value, direct = summaries[key].get(target), summaries[key].get("direct")
+            ok = value and direct and value.median and direct.median
+            heights.append(value.median / direct.median if ok else 0)
+        ax.bar([x + i * width for x in range(len(rows))], heights, width, label=target)
+    ax.set_xticks(
+        [x + 1.5 * width for x in range(len(rows))],
+        [format_size(dict(p)["size"]) for _, p in rows],
+    )
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_ylabel("wall time / direct's (median)")
+    ax.set_title("One download, curl as the client (lower is better)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
