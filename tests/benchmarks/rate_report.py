@@ -81,14 +81,9 @@ def plot_rate(summaries: dict[tuple, dict[str, Summary]], path: Path) -> Path | 
         ax.bar([x + i * width for x in range(len(rows))], heights, width, label=target)
     labels = [f"{LABELS[m]} c={dict(p).get('concurrency')}" for m, p in rows]
     ax.set_xticks([x + width for x in range(len(rows))], labels)
-    ax.set_ylabel("requests/s (median)")
-    ax.set_title("4 KiB request rate, wrk -t2 (HEAD: ab -k)")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(
+        fig, ax, "requests/s (median)", "4 KiB request rate, wrk -t2 (HEAD: ab -k)", path
+    )
 
 
 def plot_proxies(summaries: dict[tuple, dict[str, Summary]], path: Path) -> Path | None:
@@ -116,8 +111,15 @@ def plot_proxies(summaries: dict[tuple, dict[str, Summary]], path: Path) -> Path
         [format_size(dict(p)["size"]) for _, p in rows],
     )
     ax.axhline(1.0, color="grey", linewidth=0.8)
-    ax.set_ylabel("wall time / direct's (median)")
-    ax.set_title("One download, curl as the client (lower is better)")
+    title = "One download, curl as the client (lower is better)"
+    return _finish(fig, ax, "wall time / direct's (median)", title, path)
+
+
+def _finish(fig, ax, ylabel: str, title: str, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend()
     fig.tight_layout()
