@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from typing import Any
 
 import prometheus_client
 from prometheus_client import (
@@ -65,6 +66,23 @@ class _Uncounted:
 
 _UNCOUNTED = Collectors(*[_Uncounted()] * len(dataclasses.fields(Collectors)))  # type: ignore[arg-type]
 _enabled = True
+
+
+_MAX_CHILDREN = 4096  # label values are bounded (above); a bound on the cache all the same
+_children: dict[tuple, Any] = {}
+
+
+def child(metric: Any, *values: str) -> Any:
+    """`metric.labels(*values)`, looked up once per metric and label values: prometheus_client's
+    `labels` validates the values and takes the metric's lock on every call
+    (`MetricWrapperBase.labels`), and a request counts into about six children."""
+    key = (metric, values)
+    found = _children.get(key)
+    if found is None:
+        if len(_children) >= _MAX_CHILDREN:
+            _children.clear()
+        found = _children[key] = metric.labels(*values)
+    return found
 
 
 def set_enabled(enabled: bool) -> None:

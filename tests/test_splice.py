@@ -284,3 +284,62 @@ def test_a_read_to_its_end_leaves_its_connection_for_the_next_and_a_dead_one_is_
     assert after_partly != partly  # the partly read one was closed, not given back
     assert after_put == after_partly  # the PUT took it and gave it back
     assert replaced != after_put and data == b"a" * 4096
+
+
+def test_a_head_on_the_raw_path_states_what_botocore_states(seaweed, s3):
+    """`stat` asks HeadObject on a socket of its own (no botocore request pipeline): the same
+    size, ETag, time and digest as botocore's answer, its socket pooled; a missing key still
+    takes botocore's call, which reports it."""
+    from gateway.stores.errors import NotFound
+    from gateway.stores.s3 import socket_http
+
+    s3.put_object(Bucket=BUCKET, Key="root/head/a.bin", Body=b"h" * 5000)
+
+    async def run() -> tuple:
+        store = _store(seaweed)
+        await store.start()
+        try:
+            raw = await store._stat_socket("head/a.bin")
+            via_stat = await store.stat("head/a.bin")
+            pooled = sum(len(idle) for idle in socket_http._pool._idle.values())
+            endpoint, store._raw_endpoint = store._raw_endpoint, None
+            botocore = await store.stat("head/a.bin")
+            store._raw_endpoint = endpoint
+            with pytest.raises(NotFound):
+                await store.stat("head/missing.bin")
+            return raw, via_stat, botocore, pooled
+        finally:
+            await store.close()
+
+    raw, via_stat, botocore, pooled = asyncio.run(run())
+    assert raw is not None and raw == via_stat == botocore
+    assert raw.size == 5000 and pooled >= 1
+
+
+LISTED = ["a b.txt", "a+b.txt", "a%2Fb.txt", "ü-ñ.txt", "d/x", "d-e/y", "d.f", "e&f=g", "z"]
+
+
+def test_a_listing_on_the_raw_path_lists_what_botocore_lists(seaweed, s3):
+    """ListObjectsV2 on a socket of our own, parsed by `list_xml`: the same entries, sizes and
+    order as botocore's paginator and parser, across pages (3 keys a page) and for keys that
+    URL-encoding and XML must carry (spaces, '+', '%', non-ASCII, '&', '=')."""
+    for i, name in enumerate(LISTED):
+        s3.put_object(Bucket=BUCKET, Key=f"root/listed/{name}", Body=b"l" * i)
+
+    async def run() -> tuple:
+        store = _store(seaweed)
+        await store.start()
+        try:
+            store._list_page = 3
+            pages = [page async for page in store._listed("root/listed/")]
+            raw = await store.list("listed")
+            store._raw_endpoint = None  # botocore's paginator and parser
+            return pages, raw, await store.list("listed")
+        finally:
+            await store.close()
+
+    pages, raw, botocore = asyncio.run(run())
+    assert len(pages) >= 3 and all(page.get("Contents") is not None for page in pages)
+    assert raw == botocore
+    assert [entry.name for entry in raw] == sorted({name.split("/")[0] for name in LISTED})
+    assert {e.name: e.size for e in raw if not e.is_dir}["ü-ñ.txt"] == LISTED.index("ü-ñ.txt")

@@ -39,7 +39,7 @@ from gateway.http.aiohttp_internals import expect_100_continue
 from gateway.http.workspaces import resolve
 from gateway.links.signing import Fields
 from gateway.links.urls import LINKS
-from gateway.metrics import collectors
+from gateway.metrics import child, collectors
 from gateway.tenancy import key_of
 
 # What MLflow's tracking server and the gateway serve: CONNECT, TRACE and the rest never pass.
@@ -187,7 +187,7 @@ def _count_outcome(request: web.Request, refusal: Exception | None) -> None:
         outcome = "ok"
     else:
         return
-    collectors().auth.labels(outcome).inc()
+    child(collectors().auth, outcome).inc()
 
 
 @web.middleware

@@ -19,9 +19,15 @@ from gateway.http.drain import DRAIN
 from gateway.http.guard import METHODS
 from gateway.http.request_stats import OBSERVED, Observed
 from gateway.logs import REQUEST_ID_HEADER, bind_request_id, request_id_for, unbind_request_id
-from gateway.metrics import collectors
+from gateway.metrics import child, collectors
+from gateway.redact import PRE_REDACTED, redact
 from gateway.upstream.client import UPSTREAM
 
+_LINE = (
+    '%(remote)s %(user)s "%(method)s %(path)s" %(status)s in=%(bytes_in)s '
+    "out=%(bytes_out)s %(duration).3fs route=%(route)s experiment=%(experiment)s "
+    "destination=%(destination)s source=%(source)s"
+)
 CLIENT_GONE = "499"  # the client went away (or the drain cancelled it) before an answer
 
 
@@ -61,9 +67,9 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     finally:
         unbind_request_id(token)
         method, metrics = method_label(request), collectors()
-        metrics.requests.labels(observed.route, method, status).inc()
+        child(metrics.requests, observed.route, method, status).inc()
         elapsed = time.perf_counter() - observed.started
-        metrics.duration.labels(observed.route, method).observe(elapsed)
+        child(metrics.duration, observed.route, method).observe(elapsed)
 
 
 async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
@@ -88,18 +94,15 @@ class AccessLogger(AbstractAccessLogger):
             "source": user.identity.source if user else "-",
             "method": request.method,
             "route": observed.route if observed else "unmatched",
-            "path": request.path_qs,
+            # The one value that may carry a secret (a signed query string); the rest are
+            # addresses, templates, names from the configuration or identity, and numbers.
+            "path": redact(request.path_qs),
             "experiment": (observed.experiment if observed else "") or "-",
             "destination": (observed.destination if observed else "") or "-",
             "status": response.status,
             "bytes_in": request.content.total_bytes,
             "bytes_out": response.body_length,
             "duration": round(time, 6),
+            PRE_REDACTED: True,
         }
-        self.logger.info(
-            '%(remote)s %(user)s "%(method)s %(path)s" %(status)s in=%(bytes_in)s '
-            "out=%(bytes_out)s %(duration).3fs route=%(route)s experiment=%(experiment)s "
-            "destination=%(destination)s source=%(source)s",
-            fields,
-            extra=fields,
-        )
+        self.logger.info(_LINE % fields, extra=fields)  # formatted once, no args to format again

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.metrics import collectors
+from gateway.metrics import child, collectors
 
 
 @dataclass
@@ -38,13 +38,13 @@ def note_target(request: web.Request, destination: str, experiment: str) -> None
 def uploading(request: web.Request, destination: str) -> Iterator[None]:
     """Around a store write from the request body: in flight, then the bytes received."""
     metrics = collectors()
-    in_flight = metrics.in_flight.labels("upload")
+    in_flight = child(metrics.in_flight, "upload")
     in_flight.inc()
     try:
         yield
     finally:
         in_flight.dec()
-        metrics.uploaded.labels(destination).inc(request.content.total_bytes)
+        child(metrics.uploaded, destination).inc(request.content.total_bytes)
 
 
 class Sent:
@@ -58,12 +58,12 @@ class Sent:
 @contextlib.contextmanager
 def downloading(destination: str) -> Iterator[Sent]:
     metrics = collectors()
-    in_flight = metrics.in_flight.labels("download")
+    in_flight = child(metrics.in_flight, "download")
     in_flight.inc()
     sent = Sent()
     try:
         yield sent
     finally:
         in_flight.dec()
-        metrics.downloaded.labels(destination).inc(sent.bytes)
-        metrics.spliced.labels(destination).inc(sent.spliced)
+        child(metrics.downloaded, destination).inc(sent.bytes)
+        child(metrics.spliced, destination).inc(sent.spliced)

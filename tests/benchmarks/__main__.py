@@ -79,6 +79,7 @@ def run(opts: Options, workdir: Path) -> int:
     with open(opts.out / "results.md", "a") as md:
         md.write(rate_report.markdown(summaries, units))
     rate_report.plot_rate(summaries, opts.out / "rate.png")
+    rate_report.plot_proxies(summaries, opts.out / "proxies.png")
     print((opts.out / "results.md").read_text())
     errors = sum(1 for s in bench.samples if s.error)
     say(

@@ -18,9 +18,10 @@ from tests.helpers import debian
 from tests.helpers.processes import ManagedProcess, free_port
 
 WRK = Path("/usr/bin/wrk")
+AB = Path("/usr/bin/ab")  # apache2-utils: the HEAD row's client (wrk waits for a HEAD body)
 HAPROXY = Path("/usr/sbin/haproxy")
 NGINX = Path("/usr/sbin/nginx")
-PACKAGES = ("wrk", "haproxy", "nginx", "curl")
+PACKAGES = ("wrk", "haproxy", "nginx", "curl", "apache2-utils")
 HEALTH = "/bench-proxy-health"
 
 
@@ -32,7 +33,7 @@ class Proxy:
 
 
 def ensure_tools() -> None:
-    for line in debian.ensure_installed(PACKAGES, (WRK, HAPROXY, NGINX, Path("/usr/bin/curl"))):
+    for line in debian.ensure_installed(PACKAGES, (WRK, AB, HAPROXY, NGINX, Path("/usr/bin/curl"))):
         say(f"  {line}")
 
 

@@ -33,24 +33,34 @@ PROXY_TARGETS = ("direct", "haproxy", "nginx", "gateway")
 RATE_SIZE = 4096
 LIST_ENTRIES = 100
 KEY = "bench/rate"  # under the gateway's prefix, so every target reads the same object
-# (metric, wrk method, body bytes, concurrencies). No HEAD: wrk 4.1 waits for the body a HEAD
-# answer's Content-Length announces, and times out (no request completes).
+# (metric, method, body bytes, concurrencies). HEAD is measured with `ab -k -i` instead of wrk:
+# wrk 4.1 waits for the body a HEAD answer's Content-Length announces (its parser is never told
+# the request was a HEAD), and no request completes.
 OPERATIONS = (
     ("rate_get", "GET", 0, (16, 64)),
     ("rate_put", "PUT", RATE_SIZE, (16, 64)),
+    ("rate_head", "HEAD", 0, (16,)),
     ("rate_list", "GET", 0, (16,)),
 )
+_AB_FIELDS = {
+    "Complete requests:": "requests",
+    "Failed requests:": "failed",
+    "Non-2xx responses:": "non_2xx",
+    "Time taken for tests:": "seconds",
+    "50%": "p50_ms",
+    "99%": "p99_ms",
+}
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User+system seconds of `pid` and its children (`--workers`)."""
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system seconds of `pid` and its children (`--workers`)."""
     root = psutil.Process(pid)
-    total = 0.0
+    user = system = 0.0
     for proc in (root, *root.children(recursive=True)):
         with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
-            total += times.user + times.system
-    return total
+            user, system = user + times.user, system + times.system
+    return user, system
 
 
 def _wrk(url: str, method: str, body: int, concurrency: int, seconds: float, host: str | None):
@@ -68,6 +78,29 @@ def _wrk(url: str, method: str, body: int, concurrency: int, seconds: float, hos
     if summary["socket_errors"] or summary["status_errors"] or not summary["requests"]:
         raise RuntimeError(f"wrk saw errors: {summary}")
     return summary
+
+
+def _ab_head(url: str, concurrency: int, seconds: float, host: str | None) -> dict:
+    """One `ab -k -i` (HEAD, keep-alive) run, as `_wrk`'s summary; ab's percentiles are whole
+    milliseconds. `-n` after `-t`, which would otherwise cap the run at 50,000 requests."""
+    argv = [str(proxies.AB), "-k", "-i", "-q", f"-c{concurrency}", f"-t{max(1, round(seconds))}"]
+    argv += ["-n", "100000000", "-s", "10", *(("-H", f"Host: {host}") if host else ()), url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    found = {"failed": 0.0, "non_2xx": 0.0}
+    for line in out.stdout.splitlines():
+        for prefix, name in _AB_FIELDS.items():
+            if line.strip().startswith(prefix):
+                found[name] = float(line.strip().removeprefix(prefix).split()[0])
+    if out.returncode != 0 or "requests" not in found or "p99_ms" not in found:
+        raise RuntimeError(f"ab failed ({out.returncode}): {(out.stdout + out.stderr)[-400:]}")
+    if found["failed"] or found["non_2xx"] or not found["requests"]:
+        raise RuntimeError(f"ab saw errors: {found}")
+    return {
+        "requests": int(found["requests"]),
+        "duration_us": found["seconds"] * 1e6,
+        "p50_us": found["p50_ms"] * 1000,
+        "p99_us": found["p99_ms"] * 1000,
+    }
 
 
 def _curl_seconds(url: str, host: str | None, expected: int) -> float:
@@ -169,7 +202,9 @@ class RateBench(ScaleBench):
             presigned = client.generate_presigned_url("list_objects_v2", Params=params)
         else:
             name = f"put-{target}.bin" if metric == "rate_put" else "obj.bin"
-            operation = {"rate_put": "put_object"}.get(metric, "get_object")
+            operation = {"rate_put": "put_object", "rate_head": "head_object"}.get(
+                metric, "get_object"
+            )
             presigned = client.generate_presigned_url(
                 operation, Params={"Bucket": bucket, "Key": f"{key}/{name}"}, ExpiresIn=3600
             )
@@ -198,13 +233,18 @@ class RateBench(ScaleBench):
         try:
             url, host = self._urls(metric, target, client)
             server = self.servers.get(target)
-            before = _cpu_seconds(server.pid) if server else 0.0
+            before = _cpu_seconds(server.pid) if server else (0.0, 0.0)
             profiled = self.opts.profile and server and rep == 0 and params["concurrency"] == 16
             with profiling(server.pid if profiled else None, seconds, self.opts.out, metric):
-                summary = await asyncio.to_thread(
-                    _wrk, url, method, body, params["concurrency"], seconds, host
-                )
-            cpu = _cpu_seconds(server.pid) - before if server else None
+                if method == "HEAD":
+                    summary = await asyncio.to_thread(
+                        _ab_head, url, params["concurrency"], seconds, host
+                    )
+                else:
+                    summary = await asyncio.to_thread(
+                        _wrk, url, method, body, params["concurrency"], seconds, host
+                    )
+            after = _cpu_seconds(server.pid) if server else None
         except (Exception, asyncio.TimeoutError) as exc:
             self.add(metric, target, rep, None, "req/s", params, str(exc)[:500])
             return
@@ -212,8 +252,11 @@ class RateBench(ScaleBench):
         self.add(metric, target, rep, rate, "req/s", params)
         self.add(f"{metric}_p50", target, rep, summary["p50_us"] / 1000, "ms", params)
         self.add(f"{metric}_p99", target, rep, summary["p99_us"] / 1000, "ms", params)
-        if cpu is not None:
-            self.add(f"{metric}_cpu", target, rep, cpu / summary["requests"] * 1e6, "µs", params)
+        if after is not None:
+            user, system = (end - start for end, start in zip(after, before, strict=True))
+            per = 1e6 / summary["requests"]
+            self.add(f"{metric}_cpu", target, rep, (user + system) * per, "µs", params)
+            self.add(f"{metric}_sys", target, rep, system * per, "µs", params)
 
     async def proxies(self) -> None:
         """One download of each `--proxy-sizes` object with curl through every target."""

@@ -38,14 +38,20 @@ def _url(endpoint: str, bucket: str, key: str) -> str:
     return f"{endpoint.rstrip('/')}/{bucket}/{path}"
 
 
-async def presigned_get(client: Any, endpoint: str, bucket: str, key: str, style: str) -> str:
+async def presigned_get(
+    client: Any, endpoint: str, bucket: str, key: str, style: str, method: str = "GET"
+) -> str:
+    """A presigned GetObject URL, or HeadObject's for `method` HEAD."""
     signing = await _signing(client, style)
     if signing is None:
         params = {"Bucket": bucket, "Key": key}
-        return await client.generate_presigned_url("get_object", Params=params, ExpiresIn=EXPIRES)
+        operation = "head_object" if method == "HEAD" else "get_object"
+        return await client.generate_presigned_url(
+            operation, Params=params, ExpiresIn=EXPIRES, HttpMethod=method
+        )
     credentials, signer = signing
     now = datetime.now(timezone.utc)
-    return signer.presign("GET", _url(endpoint, bucket, key), credentials, now, EXPIRES)
+    return signer.presign(method, _url(endpoint, bucket, key), credentials, now, EXPIRES)
 
 
 async def signed_put(
@@ -71,3 +77,16 @@ async def signed_put(
     now = datetime.now(timezone.utc)
     headers = {"Content-Type": content_type, **(extra or {})}
     return url, signer.sign_headers("PUT", url, headers, digest, credentials, now)
+
+
+async def presigned_list(
+    client: Any, endpoint: str, bucket: str, query: dict[str, str], style: str
+) -> str | None:
+    """A presigned ListObjectsV2 URL with `query` (`list-type=2` added); None where only
+    botocore's own call can sign."""
+    signing = await _signing(client, style)
+    if signing is None:
+        return None
+    credentials, signer = signing
+    url, now = f"{endpoint.rstrip('/')}/{bucket}", datetime.now(timezone.utc)
+    return signer.presign("GET", url, credentials, now, EXPIRES, {"list-type": "2", **query})

@@ -21,10 +21,13 @@ import email.utils
 import ipaddress
 import select
 import socket
+import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Awaitable
 from datetime import timezone
+from typing import TypeVar
 
 from gateway.stores.base import FileStat
 from gateway.stores.body_reads import READ_PIECE
@@ -34,6 +37,7 @@ from gateway.stores.digests import parse_hex
 # A bound on the response head, so a misbehaving backend cannot grow it without end; aiohttp's
 # own client bounds each line at 8190 bytes (`max_line_size`, `max_field_size`).
 MAX_HEADER = 64 * 1024
+T = TypeVar("T")
 POOL_SIZE = 32  # idle connections kept per backend address; more are closed
 POOL_IDLE = 4.0  # seconds an idle connection is kept: below MinIO's and SeaweedFS's idle limits
 
@@ -61,6 +65,15 @@ class _Pool:
         while len(idle) > POOL_SIZE:
             idle.popleft()[1].close()
 
+    def close(self, netloc: str) -> int:
+        """Closes the idle sockets to `netloc` (every address it resolved to); how many."""
+        closed = 0
+        for address in [key for key in self._idle if key[0] == netloc]:
+            for _, sock in self._idle.pop(address):
+                sock.close()
+                closed += 1
+        return closed
+
 
 _pool = _Pool()
 
@@ -77,6 +90,13 @@ class _PooledDownload(SocketDownload):
             _pool.give(self.address, self.sock)
         else:
             self.sock.close()
+
+
+def close_idle(url: str) -> int:
+    """Closes the pooled idle connections to `url`'s endpoint, for a store that closes (no
+    socket outlives the process's stores); in-flight ones close when their answer is done.
+    Stores sharing an endpoint share its sockets: another one's next request connects anew."""
+    return _pool.close(urllib.parse.urlsplit(url).netloc)
 
 
 def plain_http(url: str | None) -> bool:
@@ -123,6 +143,62 @@ async def put_small(
     return ok
 
 
+async def head(
+    url: str, headers: dict[str, str], connect_timeout: float, read_timeout: float
+) -> FileStat | None:
+    """HEAD `url` (already signed): the object's stat, or None unless a plain 200."""
+    sock, answer, rest, address = await _exchange(
+        "HEAD", url, headers, b"", connect_timeout, read_timeout
+    )
+    stat = None
+    try:
+        status, fields = _fields(answer)
+        if status == "200":
+            stat = _stat(fields, int(fields["content-length"]))
+    except (KeyError, ValueError, TypeError):
+        stat = None
+    if stat is not None and not rest and _keeps_alive(answer):
+        _pool.give(address, sock)  # a HEAD answer has no body (RFC 9110 section 9.3.2)
+    else:
+        sock.close()
+    return stat
+
+
+async def get_small(
+    url: str, limit: int, connect_timeout: float, read_timeout: float
+) -> bytes | None:
+    """GET `url` (already signed) and read its body whole: only a 200 with a `Content-Length`
+    of at most `limit` bytes (a ListObjectsV2 page), None otherwise."""
+    sock, answer, rest, address = await _exchange(
+        "GET", url, {}, b"", connect_timeout, read_timeout
+    )
+    body = None
+    try:
+        status, fields = _fields(answer)
+        length = int(fields.get("content-length", "-1"))
+        if status == "200" and "transfer-encoding" not in fields and len(rest) <= length <= limit:
+            body = await _within(_read_rest(sock, rest, length), read_timeout)
+    except (ValueError, OSError, ConnectionError, TimeoutError):
+        body = None
+    finally:
+        if body is not None and _keeps_alive(answer):
+            _pool.give(address, sock)  # read to its end
+        else:
+            sock.close()
+    return body
+
+
+async def _read_rest(sock: socket.socket, rest: bytes, length: int) -> bytes:
+    loop, pieces, have = asyncio.get_running_loop(), [rest], len(rest)
+    while have < length:  # bounded: each piece is at least one byte, or the end raises
+        piece = await loop.sock_recv(sock, min(READ_PIECE, length - have))
+        if not piece:
+            raise ConnectionError("backend closed before the end of the body")
+        pieces.append(piece)
+        have += len(piece)
+    return b"".join(pieces)
+
+
 def _keeps_alive(head: bytes) -> bool:
     """HTTP/1.1 without `Connection: close` (RFC 9112 section 9.3)."""
     lowered = head.lower()
@@ -155,7 +231,7 @@ async def _exchange(
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
     loop = asyncio.get_running_loop()
     family, address = await _address(loop, parts.hostname or "", parts.port or 80)
-    key = (family, address)
+    key = (parts.netloc, family, address)
     if (sock := _pool.take(key)) is not None:
         try:
             return (*await _send(loop, sock, request, read_timeout), key)
@@ -164,7 +240,7 @@ async def _exchange(
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
-        await asyncio.wait_for(loop.sock_connect(sock, address), connect_timeout)
+        await _within(loop.sock_connect(sock, address), connect_timeout)
     except BaseException:
         sock.close()
         raise
@@ -174,14 +250,30 @@ async def _exchange(
 async def _send(
     loop: asyncio.AbstractEventLoop, sock: socket.socket, request: bytes, read_timeout: float
 ) -> tuple[socket.socket, bytes, bytes]:
-    """The request on `sock`, and the answer's head; `sock` closed on any failure."""
+    """The request on `sock`, and the answer's head, under one deadline; `sock` closed on any
+    failure."""
     try:
-        await asyncio.wait_for(loop.sock_sendall(sock, request), read_timeout)
-        head, rest = await asyncio.wait_for(_read_head(loop, sock), read_timeout)
+        head, rest = await _within(_exchange_once(loop, sock, request), read_timeout)
     except BaseException:
         sock.close()
         raise
     return sock, head, rest
+
+
+async def _exchange_once(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, request: bytes
+) -> tuple[bytes, bytes]:
+    await loop.sock_sendall(sock, request)
+    return await _read_head(loop, sock)
+
+
+async def _within(step: Awaitable[T], seconds: float) -> T:
+    """`step` bounded by one timer: `wait_for` wraps a coroutine in a task of its own on
+    3.10-3.11 (CPython `asyncio.tasks.wait_for` -> `ensure_future`); `asyncio.timeout` does not."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await step
+    return await asyncio.wait_for(step, seconds)
 
 
 async def _address(
@@ -211,28 +303,38 @@ async def _read_head(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> tu
     return data[:end], data[end + 4 :]
 
 
-def _parse(
-    sock: socket.socket, head: bytes, rest: bytes, read_timeout: float
-) -> SocketDownload | None:
+def _fields(head: bytes) -> tuple[str, dict[str, str]]:
+    """The status code and the lowercased header fields of a response head."""
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     fields = status_line.split(" ", 2)
-    if len(fields) < 2 or fields[1] not in ("200", "206"):
-        return None
     headers: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
+    return (fields[1] if len(fields) > 1 else ""), headers
+
+
+def _stat(headers: dict[str, str], size: int) -> FileStat:
+    modified = email.utils.parsedate_to_datetime(headers["last-modified"])
+    sha256 = parse_hex(headers.get("x-amz-meta-sha256"))  # the object's digest, store.py
+    return FileStat(size, headers["etag"], modified.astimezone(timezone.utc), sha256)
+
+
+def _parse(
+    sock: socket.socket, head: bytes, rest: bytes, read_timeout: float
+) -> SocketDownload | None:
+    status, headers = _fields(head)
+    if status not in ("200", "206"):
+        return None
     if "transfer-encoding" in headers or headers.get("content-encoding", "identity") != "identity":
         return None
     try:
         length = int(headers["content-length"])
         size, start = length, 0
-        if fields[1] == "206":
+        if status == "206":
             span, _, total = headers["content-range"].removeprefix("bytes ").partition("/")
             size, start = int(total), int(span.split("-")[0])
-        modified = email.utils.parsedate_to_datetime(headers["last-modified"])
-        sha256 = parse_hex(headers.get("x-amz-meta-sha256"))  # the object's digest, store.py
-        stat = FileStat(size, headers["etag"], modified.astimezone(timezone.utc), sha256)
+        stat = _stat(headers, size)
     except (KeyError, ValueError, TypeError):
         return None
     if len(rest) > length:

@@ -50,7 +50,8 @@ from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
 from gateway.stores.s3.policy import SHA256_META, part_args, read_args, upload_args, with_digest
 from gateway.stores.s3.presign import presigned_get, signed_put
-from gateway.stores.s3.socket_http import open_get, plain_http, put_small
+from gateway.stores.s3.raw_reads import RawReads
+from gateway.stores.s3.socket_http import close_idle, open_get, plain_http, put_small
 from gateway.stores.write_once import exists_error
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -98,7 +99,7 @@ class S3Download(Download):
         self._body.close()
 
 
-class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
+class S3Store(S3Uploads, RawReads, RangedDownloads, SocketDownloads, ArtifactStore):
     def __init__(
         self, dest: S3Options, transfer: S3Transfer, chunk_size: int, name: str = "default"
     ) -> None:
@@ -185,6 +186,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         )
 
     async def close(self) -> None:
+        if self._raw_endpoint is not None:
+            close_idle(self._raw_endpoint)
         await self._stack.aclose()
 
     @property
@@ -233,6 +236,8 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         return kind(message.rstrip(), **where)
 
     async def stat(self, path: str) -> FileStat:
+        if (found := await self._stat_socket(path)) is not None:
+            return await self._with_tag(path, found)
         try:
             with self._errors(path):
                 response = await self._client.head_object(
@@ -379,7 +384,7 @@ class S3Store(S3Uploads, RangedDownloads, SocketDownloads, ArtifactStore):
         """One sorted batch per ListObjectsV2 page (see `listing`): never the whole directory."""
         prefix = self._key(path) + "/" if self._key(path) else ""
         with self._errors(path):
-            async for batch in ordered_entries(self._pages(prefix, Delimiter="/"), prefix):
+            async for batch in ordered_entries(self._listed(prefix), prefix):
                 yield batch
 
     async def delete(self, path: str) -> None:
