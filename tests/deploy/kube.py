@@ -117,6 +117,17 @@ def objects_for(overlay: str, home: Path, endpoint: str, port: int) -> tuple[lis
     return objects, left_out
 
 
+def podman_volumes(objects: list[dict]) -> list[str]:
+    """The named volumes kube play makes and `kube down` (4.3.1) leaves: the claims', and the
+    ConfigMaps' and Secrets' (with the secret values in them)."""
+    names = [o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    for obj in (o for o in objects if o["kind"] == "Deployment"):
+        for volume in obj["spec"]["template"]["spec"]["volumes"]:
+            names += [volume["secret"]["secretName"]] if "secret" in volume else []
+            names += [volume["configMap"]["name"]] if "configMap" in volume else []
+    return names
+
+
 def podman_quiet(env: dict[str, str], *args: str) -> None:
     """A clean-up step whose failure (nothing to remove) is not an error."""
     subprocess.run(["podman", *args], env=env, timeout=180, check=False, capture_output=True)
@@ -138,7 +149,7 @@ def play(overlay: str, env: dict[str, str], workdir: Path, endpoint: str) -> dic
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     objects, report["not_run_by_kube_play"] = objects_for(overlay, workdir, endpoint, port)
-    volumes = [o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    volumes = podman_volumes(objects)
     manifest = workdir / f"{overlay}.yaml"
     try:
         store_secrets(env, objects, workdir)
@@ -163,8 +174,10 @@ def play(overlay: str, env: dict[str, str], workdir: Path, endpoint: str) -> dic
     finally:
         if manifest.exists():  # no pod if kube play failed: its error is the one raised
             podman_quiet(env, "kube", "down", str(manifest))
-        for name in [*SECRETS, *volumes]:
-            podman_quiet(env, "secret" if name in SECRETS else "volume", "rm", name)
+        for name in SECRETS:
+            podman_quiet(env, "secret", "rm", name)
+        for name in volumes:
+            podman_quiet(env, "volume", "rm", "--force", name)
     return report
 
 
