@@ -49,8 +49,8 @@ TRACKING_PORT = "127.0.0.1:5000"  # where the sidecar overlay puts the tracking 
 
 def secret(name: str, data: dict[str, str]) -> dict:
     # Values as they are, not base64: Podman 4.3.1 writes a Secret volume's `data` values to
-    # the files without decoding them (and `stringData` base64-encoded). Only Podman's store
-    # gets this object; kubectl would refuse it.
+    # the files without decoding them (with `stringData` the gateway did not get its keys
+    # either). Only Podman's store gets this object; kubectl would refuse it.
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data}
 
 
