@@ -87,15 +87,17 @@ class UpstreamProxy(BaseModel):
     )
 
 
-def _read_secret_file(path: Path) -> SecretStr:
-    """As stores.options.read_secret_file: a trailing newline is not part of the secret."""
+def read_secret_file(path: Path) -> SecretStr:
+    """Docker and Kubernetes secrets are files; a trailing newline is not part of the secret.
+
+    Raises ValueError with the reason; destinations (stores.options) report it as theirs."""
     try:
         value = path.read_text().strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise ValueError(f"cannot read '{path}': {reason}") from exc
+        raise ValueError(f"cannot read secret file '{path}': {reason}") from exc
     if not value:
-        raise ValueError(f"'{path}' is empty")
+        raise ValueError(f"secret file '{path}' is empty")
     return SecretStr(value)
 
 
@@ -131,7 +133,7 @@ class Multipart(BaseModel):
         if self.signing_secret_file is not None:
             if self.signing_secret is not None:
                 raise ValueError("give signing_secret or signing_secret_file, not both")
-            secret = _read_secret_file(self.signing_secret_file)
+            secret = read_secret_file(self.signing_secret_file)
             if len(secret.get_secret_value()) < 32:
                 raise ValueError("signing_secret_file must hold at least 32 characters")
             self.signing_secret = secret
