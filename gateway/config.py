@@ -87,6 +87,20 @@ class UpstreamProxy(BaseModel):
     )
 
 
+def read_secret_file(path: Path) -> SecretStr:
+    """Docker and Kubernetes secrets are files; a trailing newline is not part of the secret.
+
+    Raises ValueError with the reason; destinations (stores.options) report it as theirs."""
+    try:
+        value = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ValueError(f"cannot read secret file '{path}': {reason}") from exc
+    if not value:
+        raise ValueError(f"secret file '{path}' is empty")
+    return SecretStr(value)
+
+
 class Multipart(BaseModel):
     """Client-driven multipart uploads and ranged downloads through URLs the gateway signs."""
 
@@ -94,6 +108,9 @@ class Multipart(BaseModel):
 
     signing_secret: SecretStr | None = Field(
         None, description="HMAC key for part and download URLs; the same on every replica"
+    )
+    signing_secret_file: Path | None = Field(
+        None, description="a file holding signing_secret (a mounted Kubernetes or Docker secret)"
     )
     url_ttl: int = Field(3600, ge=1, le=7 * 86400, description="seconds a signed URL stays valid")
     max_part_size: ByteSize = Field(
@@ -109,6 +126,18 @@ class Multipart(BaseModel):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _secret_from_file(self) -> Multipart:
+        """Read at start-up like the destinations' `*_file` secrets, so check-config sees it."""
+        if self.signing_secret_file is not None:
+            if self.signing_secret is not None:
+                raise ValueError("give signing_secret or signing_secret_file, not both")
+            secret = read_secret_file(self.signing_secret_file)
+            if len(secret.get_secret_value()) < 32:
+                raise ValueError("signing_secret_file must hold at least 32 characters")
+            self.signing_secret = secret
+        return self
 
     @model_validator(mode="after")
     def _outlives_urls(self) -> Multipart:

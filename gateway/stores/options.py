@@ -13,21 +13,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from gateway import config
+
 
 class InvalidDestination(ValueError):
     """A destination URI or option that cannot work; reported at start-up."""
 
 
 def read_secret_file(path: Path) -> SecretStr:
-    """Docker and Kubernetes secrets are files; a trailing newline is not part of the secret."""
+    """config.read_secret_file, its reason reported as the destination's."""
     try:
-        value = path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise InvalidDestination(f"cannot read secret file '{path}': {reason}") from exc
-    if not value:
-        raise InvalidDestination(f"secret file '{path}' is empty")
-    return SecretStr(value)
+        return config.read_secret_file(path)
+    except ValueError as exc:
+        raise InvalidDestination(str(exc)) from exc
 
 
 def http_endpoint(value: str | None) -> str | None:

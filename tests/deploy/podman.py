@@ -7,11 +7,13 @@ image with --no-index.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 from tests.helpers import debian
@@ -85,31 +87,49 @@ def base_image(env: dict[str, str]) -> str:
     return BASE
 
 
-def build(env: dict[str, str], workdir: Path, base: str, dockerfile: Path, tag: str) -> float:
-    """Builds `dockerfile` with the project's wheels as context; returns the seconds it took."""
+def content_tag(base_id: str, dockerfile: Path, wheelhouse: Path) -> str:
+    """A tag naming what the image is built from: the base, the Dockerfile, each wheel's files.
+
+    Wheels are hashed by their members, not their zip bytes, which carry build times."""
+    digest = hashlib.sha256(base_id.encode() + dockerfile.read_bytes())
+    for wheel in sorted(wheelhouse.glob("*.whl")):
+        digest.update(wheel.name.encode())
+        with zipfile.ZipFile(wheel) as archive:
+            for member in sorted(archive.namelist()):
+                digest.update(member.encode() + archive.read(member))
+    return digest.hexdigest()[:16]
+
+
+def build(
+    env: dict[str, str],
+    workdir: Path,
+    base: str,
+    dockerfile: Path,
+    tag: str,
+    requirement: str = str(ROOT),
+) -> tuple[float, bool]:
+    """Builds `dockerfile` with the wheels of `requirement` as context, unless an image built
+    from the same base, Dockerfile and wheels exists (then it is tagged `tag` again).
+
+    Returns the seconds the build took and whether the cached image was used."""
     context = workdir / "context"
     shutil.rmtree(context, ignore_errors=True)
     context.mkdir(parents=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--wheel-dir",
-            str(context / "wheelhouse"),
-            str(ROOT),
-        ],
-        check=True,
-        timeout=1200,
-    )
+    wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir"]
+    subprocess.run([*wheel, str(context / "wheelhouse"), requirement], check=True, timeout=1800)
+    base_id = podman(env, "image", "inspect", "--format", "{{.Id}}", base).strip()
+    cached = f"{tag.rsplit(':', 1)[0]}:{content_tag(base_id, dockerfile, context / 'wheelhouse')}"
     started = time.monotonic()
+    if has_image(env, cached):
+        podman(env, "tag", cached, tag)
+        return 0.0, True
     podman(
         env,
         "build",
         "--build-arg",
         f"BASE={base}",
+        "-t",
+        cached,
         "-t",
         tag,
         "-f",
@@ -117,7 +137,7 @@ def build(env: dict[str, str], workdir: Path, base: str, dockerfile: Path, tag: 
         str(context),
         timeout=1800,
     )
-    return time.monotonic() - started
+    return time.monotonic() - started, False
 
 
 def image_size_mb(env: dict[str, str], tag: str) -> float:

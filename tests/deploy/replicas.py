@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import requests
 
-from tests.deploy.flow import MIB, configure, make_file, repository, sha256_of
+from tests.compat import clients
+from tests.deploy.flow import MIB, configure, make_file
 from tests.deploy.haproxy import Balancer
 from tests.deploy.workload import Workload, dangling_uploads, partial_objects
 from tests.helpers.multipart import SECRET
@@ -66,20 +68,40 @@ def served_by(replicas: dict[str, ManagedProcess], marker: str) -> dict[str, int
     }
 
 
+# A stock MLflow 3.18 client (tests/compat/clients.py's venv) in its own process: it logs the
+# file (proxy multipart, from configure()'s environment) and downloads it back (ranges).
+CLIENT_318 = """
+import hashlib, json, sys
+import mlflow
+from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
+url, root, source, back = sys.argv[1:]
+repo = MlflowArtifactsRepository(f"mlflow-artifacts://{url.removeprefix('http://')}/{root}")
+repo.log_artifact(source)
+local = repo.download_artifacts(source.rsplit("/", 1)[1], dst_path=back)
+print(json.dumps({"mlflow": mlflow.__version__,
+                  "sha256": hashlib.sha256(open(local, "rb").read()).hexdigest()}))
+"""
+
+
 def spread(lb: Balancer, replicas: dict[str, ManagedProcess], workdir: Path) -> dict:
-    """One multipart upload and one ranged download through the balancer: which replicas served."""
+    """One multipart upload and one ranged download through the balancer by a stock 3.18
+    client: which replicas served."""
+    python = clients.ensure("3.18.0").python
     parts_before = served_by(replicas, "/mpu/part/")
     ranges_before = served_by(replicas, "/signed/")
     source, digest = make_file(workdir, 41 * MIB + 5, seed=7)
-    repo = repository(lb.url, "spread/run/artifacts")
-    repo.log_artifact(str(source))
     (workdir / "back").mkdir()
-    local = repo.download_artifacts(source.name, dst_path=str(workdir / "back"))
+    argv = [str(python), "-c", CLIENT_318, lb.url, "spread/run/artifacts", str(source)]
+    done = subprocess.run(
+        [*argv, str(workdir / "back")], capture_output=True, text=True, timeout=600, check=True
+    )
+    client = json.loads(done.stdout.strip().splitlines()[-1])
     parts = {k: v - parts_before[k] for k, v in served_by(replicas, "/mpu/part/").items()}
     ranges = {k: v - ranges_before[k] for k, v in served_by(replicas, "/signed/").items()}
     return {
+        "client_mlflow": client["mlflow"],
         "size": source.stat().st_size,
-        "sha256_equal": sha256_of(local) == digest,
+        "sha256_equal": client["sha256"] == digest,
         "parts_per_replica": parts,
         "ranges_per_replica": ranges,
     }

@@ -36,7 +36,6 @@ VERSIONS = [f"1.{minor}" for minor in range(30, int(LATEST.split(".")[1]) + 1)]
 
 BUCKET_SECRET = "gateway-bucket-credentials"
 SIGNING_SECRET = "gateway-signing"
-SIGNING_ENV = "GATEWAY_MULTIPART__SIGNING_SECRET"
 SECRET_FIELDS = ("access_key_id", "secret_access_key", "session_token")
 # Where the Secrets are created (`kubectl create secret generic`), for the reader and this test.
 DEPLOYMENT_PAGE = ROOT / "docs" / "deployment.md"
@@ -373,8 +372,8 @@ def test_the_gateway_accepts_its_arguments_environment_and_configuration(
 ):
     """`artifact-gateway routes` with the container's args, env and mounted files, as in the pod.
 
-    Mount paths are moved under tmp_path; Secret values are stand-ins (a 40-character signing
-    secret, key files with the names docs/deployment.md creates). `routes` loads and checks the
+    Mount paths are moved under tmp_path; Secret values are stand-ins (40-character files with
+    the names docs/deployment.md creates). `routes` loads and checks the
     whole configuration, secret files included, and reaches no bucket."""
     docs = rendered[overlay]
     pod = pod_spec(docs)
@@ -404,7 +403,8 @@ def test_the_gateway_accepts_its_arguments_environment_and_configuration(
                 (directory / key).write_text(move(value))
         if "secret" in source:
             for key in documented_secret_keys()[source["secret"]["secretName"]]:
-                (directory / key).write_text(f"stand-in-{key}\n")
+                # 40 characters: the signing secret's file must hold at least 32.
+                (directory / key).write_text(f"stand-in-{key}".ljust(40, "x") + "\n")
     env = {}
     for item in gateway.get("env", []):
         env[item["name"]] = item.get("value", "s" * 40)  # a stand-in for each secretKeyRef
@@ -419,18 +419,25 @@ def test_the_gateway_accepts_its_arguments_environment_and_configuration(
 def test_every_replica_signs_with_the_one_shared_secret(rendered, overlay):
     docs = rendered[overlay]
     workloads = [d for d in docs if d["kind"] in WORKLOAD_KINDS]
-    # One pod template runs the gateway, so every replica gets the same environment.
+    # One pod template runs the gateway, so every replica mounts the same Secret.
     assert workloads == [gateway_deployment(docs)]
-    gateway = container(pod_spec(docs), "gateway")
-    entries = [e for e in gateway.get("env", []) if e["name"] == SIGNING_ENV]
-    assert len(entries) == 1
-    assert "value" not in entries[0]
-    ref = entries[0]["valueFrom"]["secretKeyRef"]
-    assert ref["name"] == SIGNING_SECRET
-    assert ref.get("optional") is not True  # no pod may start with a secret of its own
-    assert ref["key"] in documented_secret_keys()[SIGNING_SECRET]
+    pod = pod_spec(docs)
+    gateway = container(pod, "gateway")
+    # Only as a mounted file: no variable (`secretKeyRef`) and no flag carries it.
+    assert not [e for e in gateway.get("env", []) if "SIGNING" in e["name"].upper()]
     assert option(gateway.get("args", []), "--multipart.signing-secret") is None
-    assert "signing_secret" not in gateway_config(docs).get("multipart", {})
+    multipart = gateway_config(docs)["multipart"]
+    assert "signing_secret" not in multipart
+    path = Path(multipart["signing_secret_file"])
+    assert secret_mounts(pod, gateway).get(path.parent.as_posix()) == SIGNING_SECRET
+    source = next(
+        v for v in volumes(pod).values() if v.get("secret", {}).get("secretName") == SIGNING_SECRET
+    )
+    assert source["secret"].get("optional") is not True  # no pod may start with a secret of its own
+    assert path.name in documented_secret_keys()[SIGNING_SECRET]
+    for ctr in pod["containers"]:
+        if ctr["name"] != "gateway":
+            assert SIGNING_SECRET not in secret_mounts(pod, ctr).values(), ctr["name"]
     page = DEPLOYMENT_PAGE.read_text()
     assert re.search(r"--from-literal=signing_secret=\"\$\(openssl rand -hex (\d+)\)\"", page)
     length = int(re.search(r"openssl rand -hex (\d+)", page).group(1)) * 2

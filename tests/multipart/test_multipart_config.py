@@ -58,3 +58,36 @@ def test_invalid_multipart_setting_stops_start_up_with_one_line():
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("artifact-gateway: error: multipart: ") and "url_ttl" in line
+
+
+def test_secret_from_a_file_as_kubernetes_mounts_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("GATEWAY_MULTIPART__SIGNING_SECRET", raising=False)
+    path = tmp_path / "signing_secret"
+    path.write_text("f" * 40 + "\n")  # `kubectl create secret --from-file` keeps the newline
+    settings = load_settings(["--multipart.signing-secret-file", str(path)])
+    assert settings.multipart.signing_secret.get_secret_value() == "f" * 40
+    assert "f" * 40 not in repr(settings) and "f" * 40 not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(None, "cannot read"), ("\n", "is empty"), ("short\n", "at least 32 characters")],
+)
+def test_unusable_secret_file_is_refused_with_its_reason(tmp_path, content, fragment):
+    path = tmp_path / "signing_secret"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ValidationError, match=fragment):
+        load_settings(["--multipart.signing-secret-file", str(path)])
+
+
+def test_secret_and_secret_file_together_stop_start_up(tmp_path):
+    path = tmp_path / "signing_secret"
+    path.write_text("f" * 40)
+    both = ["--multipart.signing-secret", "s" * 40, "--multipart.signing-secret-file", str(path)]
+    with pytest.raises(ValidationError, match="not both"):
+        load_settings(both)
+    result = run_cli(*both)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "signing_secret_file, not both" in line and "s" * 40 not in result.stderr
