@@ -152,7 +152,7 @@ def test_more_than_32_parts_compose_in_a_chain(store):
     run(store, scenario)
 
 
-def test_v4_urls_download_and_parts_stay_proxied(fake_gcs, tmp_path):
+def test_v4_urls_download_upload_and_put_parts(fake_gcs, tmp_path):
     key = service_account_file(tmp_path)
     store = make_store(fake_gcs, tmp_path, signing_credentials_file=str(key))
     assert isinstance(store, GcsPresigningStore) and isinstance(store, StoragePresigning)
@@ -164,10 +164,20 @@ def test_v4_urls_download_and_parts_stay_proxied(fake_gcs, tmp_path):
         assert "X-Goog-Signature=" in get and "X-Goog-Expires=60&" in get
         ranged = requests.get(get, headers={"Range": "bytes=10-19"}, timeout=60)
         assert ranged.status_code == 206 and ranged.content == data[10:20]
-        assert "X-Goog-Expires=604800&" in await store.presign_upload("p/two.bin", 10**9)
-        upload = await store.create_upload("p/two.bin")
-        assert await store.presign_part("p/two.bin", upload, 1, 60) == ""
-        await store.abort_upload("p/two.bin", upload)
+        put = await store.presign_upload("p/two.bin", 10**9)
+        assert "X-Goog-Expires=604800&" in put  # capped at 7 days
+        assert requests.put(put, data=data[:10], timeout=60).status_code == 200
+        assert await read_all(store, "p/two.bin") == data[:10]
+        upload = await store.create_upload("p/three.bin")  # a part: a signed PUT of its object
+        for number, piece in ((2, data[MIB:]), (1, data[:MIB])):
+            part = await store.presign_part("p/three.bin", upload, number, 60)
+            assert requests.put(part, data=piece, timeout=60).status_code == 200
+        listed = await store.list_parts("p/three.bin", upload)
+        md5s = [f'"{hashlib.md5(p).hexdigest()}"' for p in (data[:MIB], data[MIB:])]
+        assert listed == [(1, md5s[0]), (2, md5s[1])]  # GCS's XML API answers these ETags
+        await store.complete_upload("p/three.bin", upload, listed)
+        assert await read_all(store, "p/three.bin") == data
+        assert sorted(await stored(store)) == ["p/one.bin", "p/three.bin", "p/two.bin"]
         await store.delete("")
 
     run(store, scenario)

@@ -8,12 +8,14 @@ API `objects.compose`: 32 sources per call, so more parts go in a chain, each li
 the previous one and the next 31), which appears whole in one step, then deletes the upload's
 objects. `abort_upload` deletes them; the cleanup pass finds old markers (`list_uploads`).
 
-A part's ETag is its generation: `complete_upload` accepts only the generation each part
-PUT returned, so a part sent again and its stale ETag cannot be mixed up.
+A part's ETag is its MD5 in hex, what GCS's XML API PUT answers in `ETag` for a presigned
+part (`GcsPresigningStore.presign_part`) and what a proxied part PUT returns too; the compose
+names each part's current generation, so a part replaced after the check is not composed.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from datetime import datetime
@@ -42,6 +44,9 @@ _PART = re.compile(r"^part-(\d{5})$")
 class GcsStore(GcsBlobStore, MultipartUploads, RangedDownloads):
     """GCS without a signing key: multipart through the gateway, no presigning."""
 
+    # One object per part number; fake-gcs-server's signed PUT answers without an ETag.
+    parts_without_etags = True
+
     def _staging(self, upload_id: str) -> str:
         return self.full(f"{STAGING}/{upload_id}")
 
@@ -51,8 +56,8 @@ class GcsStore(GcsBlobStore, MultipartUploads, RangedDownloads):
         await self.upload_whole(path, f"{self._staging(upload)}/{_MARKER}", b"", {"path": path})
         return upload
 
-    async def _parts(self, path: str, upload_id: str) -> dict[int, str]:
-        """This upload's parts by number (their generations); UnknownUpload unless it is open
+    async def _parts(self, path: str, upload_id: str) -> dict[int, tuple[str, str]]:
+        """This upload's parts by number: (generation, ETag); UnknownUpload unless it is open
         for `path`."""
         if not _UPLOAD_ID.match(upload_id):
             raise UnknownUpload(path, upload_id, destination=self.name)
@@ -64,7 +69,7 @@ class GcsStore(GcsBlobStore, MultipartUploads, RangedDownloads):
                 if leaf == _MARKER:
                     marker = item
                 elif match := _PART.match(leaf):
-                    parts[int(match.group(1))] = item["generation"]
+                    parts[int(match.group(1))] = (item["generation"], _etag(item))
         if marker is None or (marker.get("metadata") or {}).get("path") != path:
             raise UnknownUpload(path, upload_id, destination=self.name)
         return parts
@@ -79,23 +84,24 @@ class GcsStore(GcsBlobStore, MultipartUploads, RangedDownloads):
         await self._parts(path, upload_id)
         name = f"{self._staging(upload_id)}/part-{part_number:05d}"
         meta = await self.upload_stream(path, name, exact_chunks(body, size, READ_CHUNK))
-        return f'"{meta["generation"]}"'
+        return f'"{_etag(meta)}"'
 
     async def list_parts(self, path: str, upload_id: str) -> PartList:
         parts = await self._parts(path, upload_id)
-        return [(number, f'"{gen}"') for number, gen in sorted(parts.items())]
+        return [(number, f'"{etag}"') for number, (_, etag) in sorted(parts.items())]
 
     async def complete_upload(self, path: str, upload_id: str, parts: PartList) -> None:
         stored = await self._parts(path, upload_id)
         staging = self._staging(upload_id)
         sources = []
         for number, etag in parts:
-            if stored.get(number) != etag.strip('"'):
+            generation, stored_etag = stored.get(number, ("", ""))
+            if stored_etag != etag.strip('"'):
                 raise InvalidRequest(
                     f"part {number} of upload {upload_id} is not stored with ETag {etag[:80]}",
                     destination=self.name,
                 )
-            sources.append({"name": f"{staging}/part-{number:05d}", "generation": stored[number]})
+            sources.append({"name": f"{staging}/part-{number:05d}", "generation": generation})
         if not sources:
             raise InvalidRequest("an upload needs at least one part", destination=self.name)
         links = []
@@ -165,7 +171,13 @@ class GcsPresigningStore(GcsStore, StoragePresigning):
     async def presign_part(
         self, path: str, upload_id: str, part_number: int, expires_in: int
     ) -> str:
-        """No URL (""): the route hands out the gateway's own part link instead. A signed PUT
-        of the part object would take the bytes, but its ETag (an MD5) is not the generation
-        `complete_upload` checks, and the emulator has no XML PUT to test it against."""
-        return ""
+        """A signed PUT of the part's own object. The upload is checked when the URL is
+        handed out (`mpu/create` has just made it) and again at `complete_upload`."""
+        name = f"{self._staging(upload_id)}/part-{part_number:05d}"
+        return signed_url(self._key, self._signed_base, self.bucket, name, "PUT", expires_in)
+
+
+def _etag(item: dict[str, Any]) -> str:
+    """The object's MD5 in hex (GCS's XML API ETag); its generation when it has none."""
+    md5 = item.get("md5Hash")
+    return base64.b64decode(md5).hex() if md5 else str(item["generation"])
