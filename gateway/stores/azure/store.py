@@ -32,7 +32,7 @@ STAGED_AHEAD = 4  # blocks staged at once per upload: one round trip each hides 
 SINGLE_PUT = 4 * 1024 * 1024  # bodies up to this go in one Put Blob
 # One ranged GET per READ_CHUNK, each held whole by the SDK before it is yielded: larger
 # chunks mean fewer round trips per download (docs/performance.md), at this much memory each.
-READ_CHUNK = 4 * 1024 * 1024
+READ_CHUNK = 8 * 1024 * 1024
 READ_AHEAD = 2  # ranged GETs in flight per download: the next one's round trip hides behind this
 
 
