@@ -20,9 +20,10 @@ from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepositor
 from gateway.config import load_settings
 from gateway.stores import create_store, parse_options
 from gateway.stores.capabilities import MultipartUploads, StoragePresigning
-from gateway.stores.errors import InvalidRequest, NotFound, UnknownUpload
+from gateway.stores.errors import AlreadyExists, InvalidRequest, NotFound, UnknownUpload
 from gateway.stores.gcs.compose import GcsPresigningStore, GcsStore
 from gateway.stores.ranges import ByteRange
+from gateway.stores.write_once import WriteOnce
 from tests.backends.fixtures import GCS_BUCKET
 from tests.conformance.destinations import PyarrowRaw, gcs_destination, start_configured
 from tests.helpers.gcs_keys import service_account_file
@@ -131,6 +132,29 @@ def test_multipart_is_invisible_until_complete_and_abort_forgets_it(store):
         assert await stored(store) == ["m/big.bin"]  # no part, marker or chain link left
         await store.delete("")
         assert await stored(store) == []
+
+    run(store, scenario)
+
+
+def test_write_once_paths_are_not_overwritten(store):
+    """GCS's own precondition (ifGenerationMatch=0) guards the commit; fake-gcs-server ignores
+    it on uploads, so the check just before the commit is what this emulator shows."""
+    store.write_once = WriteOnce(["models/"])
+
+    async def scenario() -> None:
+        await store.write("models/m.bin", Bytes(b"first"))
+        with pytest.raises(AlreadyExists):
+            await store.write("models/m.bin", Bytes(b"second"))
+        upload = await store.create_upload("models/m.bin")
+        etag = await store.upload_part("models/m.bin", upload, 1, Bytes(b"p"), 1)
+        assert await store.upload_part("models/m.bin", upload, 1, Bytes(b"p"), 1) == etag
+        with pytest.raises(AlreadyExists):
+            await store.complete_upload("models/m.bin", upload, [(1, etag)])
+        await store.abort_upload("models/m.bin", upload)
+        assert await read_all(store, "models/m.bin") == b"first"
+        await store.write("other/m.bin", Bytes(b"1"))
+        await store.write("other/m.bin", Bytes(b"2"))  # not write-once
+        await store.delete("")
 
     run(store, scenario)
 

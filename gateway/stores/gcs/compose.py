@@ -110,14 +110,18 @@ class GcsStore(GcsBlobStore, MultipartUploads, RangedDownloads):
             meta = await self._compose(path, link, sources[:COMPOSE_LIMIT])
             links.append(link)
             sources = [{"name": link, "generation": meta["generation"]}, *sources[COMPOSE_LIMIT:]]
-        await self._compose(path, self.full(path), sources)
+        await self.before_commit(path)
+        name = self.full(path)
+        await self._compose(path, name, sources, self.only_new(path, name))
         await self._forget(path, upload_id)
 
-    async def _compose(self, path: str, name: str, sources: list[dict]) -> dict[str, Any]:
+    async def _compose(
+        self, path: str, name: str, sources: list[dict], params: dict | None = None
+    ) -> dict[str, Any]:
         url = f"{self.object_url(name)}/compose"
         kind = {"contentType": "application/octet-stream"}
         body = {"sourceObjects": sources, "destination": kind}
-        return await self.json(path, "POST", url, json=body)
+        return await self.json_once(path, "POST", url, json=body, params=params or {})
 
     async def _forget(self, path: str, upload_id: str) -> None:
         """Deletes the upload's objects, the marker last: a crash midway leaves it findable."""

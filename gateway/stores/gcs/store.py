@@ -28,6 +28,7 @@ from gateway.stores.errors import DestinationUnavailable, InvalidRequest, StoreE
 from gateway.stores.gcs.auth import Tokens
 from gateway.stores.gcs.errors import FAILURES, GcsHttpError, translate
 from gateway.stores.ranges import ByteRange
+from gateway.stores.write_once import exists_error, refuse_existing
 
 T = TypeVar("T")
 SINGLE_PUT = 8 * 1024 * 1024  # bodies up to this go in one request with their digest
@@ -138,6 +139,27 @@ class GcsBlobStore(ArtifactStore):
 
         return await self._call(path, call())
 
+    # -- write-once: GCS's own precondition (ifGenerationMatch=0: only if no live object), and a
+    # check first, since fake-gcs-server ignores the precondition on uploads ----------------
+
+    def only_new(self, path: str, name: str) -> dict[str, str]:
+        """The precondition for writing `name`, when it is the write-once file `path` itself."""
+        covered = name == self.full(path) and self.write_once.covers(path)
+        return {"ifGenerationMatch": "0"} if covered else {}
+
+    async def before_commit(self, path: str) -> None:
+        if self.write_once.covers(path):
+            await refuse_existing(self, path)
+
+    async def json_once(self, path: str, method: str, url: str, **kwargs: Any) -> Any:
+        """`json` for a request that may carry `only_new`: its 412 means the path is taken."""
+        try:
+            return await self.json(path, method, url, **kwargs)
+        except StoreError as exc:
+            if exc.code == "conditionNotMet" and self.write_once.covers(path):
+                raise exists_error(path, self.name) from exc
+            raise
+
     def full(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix and path else (self.prefix or path)
 
@@ -221,6 +243,7 @@ class GcsBlobStore(ArtifactStore):
     async def write(self, path: str, body: ByteSource, size_hint: int | None = None) -> None:
         self._check_path(path)
         name = self.full(path)
+        await self.before_commit(path)
         body = hashed = hashing(body)  # checked at its end, before the upload request ends
         first = await read_block(body, SINGLE_PUT)
         if len(first) < SINGLE_PUT:  # read_block stopped at the body's end
@@ -266,17 +289,17 @@ class GcsBlobStore(ArtifactStore):
             ]
         )
         headers = {"Content-Type": f"multipart/related; boundary={boundary}"}
-        params = {"uploadType": "multipart"}
-        return await self.json(
+        params = {"uploadType": "multipart", **self.only_new(path, name)}
+        return await self.json_once(
             path, "POST", self.upload_url, params=params, data=payload, headers=headers
         )
 
     async def upload_stream(self, path: str, name: str, chunks: AsyncIterator[bytes]) -> dict:
         """One `uploadType=media` request with a chunked body: the object appears only if the
         body ends whole; an exception from `chunks` aborts the request."""
-        params = {"uploadType": "media", "name": name}
+        params = {"uploadType": "media", "name": name, **self.only_new(path, name)}
         headers = {"Content-Type": "application/octet-stream"}
-        return await self.json(
+        return await self.json_once(
             path, "POST", self.upload_url, params=params, data=chunks, headers=headers
         )
 
