@@ -60,3 +60,27 @@ def test_azure_is_presigned_only_with_an_account_key_and_refused_with_a_sas_toke
     config["default_destination"] = "keyed"
     settings = load_settings(["--config", str(write_config(tmp_path, config))])
     assert [s.presigned_only for s in build_destinations(settings).all()] == [True]
+
+
+def test_gcs_is_presigned_only_with_a_signing_key_and_refused_without(tmp_path):
+    """GCS presigns V4 URLs with a service-account key; an anonymous or default-chain
+    destination has none, so it is refused like a local one."""
+    from tests.helpers.gcs_keys import service_account_file
+
+    key = str(service_account_file(tmp_path))
+    base = {"anonymous": True, "endpoint_url": "http://127.0.0.1:1"}
+    config = {
+        "destinations": {
+            "keyed": {"uri": "gs://b/k", "signing_credentials_file": key, **base},
+            "bare": {"uri": "gs://b/n", **base},
+        },
+        "routes": [{"experiments": ["1"], "destination": "keyed"}],
+        "default_destination": "bare",
+    }
+    for destination in config["destinations"].values():
+        destination["artifacts_presigned_only"] = True
+    settings = load_settings(["--config", str(write_config(tmp_path, config))])
+    with pytest.raises(ConfigProblems) as refused:
+        build_destinations(settings)
+    assert [p.split(":")[0] for p in refused.value.problems] == ["destinations.bare"]
+    assert "gs:// with a service-account key" in refused.value.problems[0]

@@ -161,9 +161,9 @@ def test_an_s3_gateway_does_not_load_pyarrow(tmp_path):
 
 
 def test_a_gcs_gateway_loads_its_own_scheme_only(tmp_path):
-    """Azure's modules and the S3 backend do not come with a GCS store; pyarrow itself comes
-    only when the store starts (tests/unit/cli/test_lazy_imports.py)."""
+    """Azure's modules and the S3 backend do not come with a GCS store (its options are the
+    pyarrow store's, which import no pyarrow: tests/unit/cli/test_lazy_imports.py)."""
     loaded = _modules_loaded("gs://bucket/prefix", "gateway.stores", "aiobotocore")
-    assert "gateway.stores.arrow.gcs" in loaded and "gateway.stores.arrow.azure" not in loaded
+    assert "gateway.stores.gcs" in loaded and "gateway.stores.arrow.azure" not in loaded
     assert "gateway.stores.azure" not in loaded
     assert not any(name.startswith(("gateway.stores.s3", "aiobotocore")) for name in loaded)

@@ -100,7 +100,8 @@ def build_destinations(settings: Settings) -> Destinations:
                 where = label if raw is not None else "--artifacts-destination"
                 problems.append(
                     f"{where}: artifacts_presigned_only needs a destination that can presign "
-                    f"storage URLs (s3://, or wasbs:// with an account key), not {store.uri!r}"
+                    f"storage URLs (s3://, gs:// with a service-account key, or wasbs:// with an "
+                    f"account key), not {store.uri!r}"
                 )
                 continue
             store.presigned_only = True

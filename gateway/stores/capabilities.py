@@ -38,6 +38,10 @@ class MultipartUploads(abc.ABC):
     """Uploads driven by the client: parts arrive in any order, possibly at different replicas,
     and nothing is visible at `path` until `complete_upload`."""
 
+    # A store whose presigned part PUT answers without an ETag (Azure Put Block) holds one
+    # part per number: `complete` may then take a part the client names without an ETag.
+    parts_without_etags = False
+
     @abc.abstractmethod
     async def create_upload(self, path: str) -> str:
         """Starts an upload to `path` and returns its id."""

@@ -66,7 +66,7 @@ _BUILTIN: Mapping[str, str] = {
     "": "gateway.stores.local:STORE_TYPE",
     "file": "gateway.stores.local:STORE_TYPE",
     "s3": "gateway.stores.s3:STORE_TYPE",
-    "gs": "gateway.stores.arrow.gcs:STORE_TYPE",
+    "gs": "gateway.stores.gcs:STORE_TYPE",
     "wasbs": "gateway.stores.azure:STORE_TYPE",
     "abfss": "gateway.stores.azure:STORE_TYPE",
     "hdfs": "gateway.stores.arrow.hdfs:STORE_TYPE",

@@ -17,11 +17,12 @@ from gateway.config import load_settings
 from gateway.routing.destinations import Destinations
 from gateway.stores import create_store, parse_options, registered
 from gateway.stores.arrow import azure as arrow_azure
+from gateway.stores.arrow import gcs as arrow_gcs
 from gateway.stores.arrow.store import STAGING_PREFIX, ArrowStore
 from gateway.stores.cleanup import cleanup_pass
 from gateway.stores.errors import InvalidRequest
 from tests.conformance import arrow_local
-from tests.conformance.destinations import _gcs_destination, azure_destination
+from tests.conformance.destinations import azure_destination, gcs_destination
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +41,9 @@ def store(request, tmp_path: Path):
     settings = load_settings(["--artifacts-destination", str(tmp_path)])
     prefix = f"staging-{uuid.uuid4().hex[:8]}"
     if request.param == "gcs":
-        raw = _gcs_destination(request.getfixturevalue("fake_gcs").url, prefix)
-        yield create_store(parse_options(raw), settings)
+        # gs:// is the native store's (gateway.stores.gcs): the pyarrow one, built directly
+        raw = gcs_destination(request.getfixturevalue("fake_gcs").url, prefix)
+        yield arrow_gcs.STORE_TYPE.create(arrow_gcs.GcsOptions.model_validate(raw), settings)
     elif request.param == "azure":
         # wasbs:// is the aio store's (gateway.stores.azure): the pyarrow one, built directly
         raw = azure_destination(request.getfixturevalue("azurite").authority, prefix)

@@ -139,7 +139,7 @@ def test_digests_in_blob_metadata_and_write_once_commits_conditionally(store):
     run(store, scenario)
 
 
-def test_sas_urls_upload_and_download_but_parts_stay_proxied(store):
+def test_sas_urls_upload_download_and_put_blocks(store):
     data = os.urandom(2 * MIB + 3)
 
     async def scenario() -> None:
@@ -152,9 +152,14 @@ def test_sas_urls_upload_and_download_but_parts_stay_proxied(store):
         blocked = requests.put(get, data=b"x", headers={"x-ms-blob-type": "BlockBlob"}, timeout=60)
         assert blocked.status_code == 403  # a read-only SAS
 
-        upload = await store.create_upload("p/two.bin")  # parts: the gateway's links (why: blocks)
-        assert await store.presign_part("p/two.bin", upload, 1, 60) == ""
-        await store.abort_upload("p/two.bin", upload)
+        upload = await store.create_upload("p/two.bin")  # a part: a SAS Put Block URL
+        part = await store.presign_part("p/two.bin", upload, 1, 60)
+        resp = requests.put(part, data=data, timeout=60)
+        assert resp.status_code == 201 and "ETag" not in resp.headers  # hence parts_without_etags
+        [(number, etag)] = await store.list_parts("p/two.bin", upload)
+        assert number == 1 and store.parts_without_etags
+        await store.complete_upload("p/two.bin", upload, [(1, etag)])
+        assert await read_all(store, "p/two.bin") == data
         assert "AccountKey" not in put and "sig=" in put
         await store.delete("p")
 

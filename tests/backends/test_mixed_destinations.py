@@ -22,7 +22,7 @@ from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepositor
 
 from tests.backends.azurite import ACCOUNT_KEY
 from tests.backends.fixtures import AZURE_CONTAINER, GCS_BUCKET
-from tests.conformance.destinations import PyarrowRaw, _gcs_destination, azure_destination
+from tests.conformance.destinations import PyarrowRaw, azure_destination, gcs_destination
 from tests.helpers.processes import ManagedProcess
 from tests.helpers.stack import TEAM_A, admin_client, clean_env, start_gateway
 
@@ -81,7 +81,7 @@ def mixed(seaweed, fake_gcs, azurite, tmp_path_factory) -> Iterator[Mixed]:
                 "access_key_id": TEAM_A.access_key,
                 "secret_access_key_file": str(secret_file),
             },
-            "vision": _gcs_destination(fake_gcs.url, "mixed"),
+            "vision": gcs_destination(fake_gcs.url, "mixed"),
             "nlp": nlp,
             "wrongkey": wrong,
             "archive": {"uri": str(workdir / "archive")},

@@ -22,7 +22,7 @@ import requests
 from tests.backends.azurite import Azurite
 from tests.backends.fixtures import AZURE_CONTAINER, GCS_BUCKET
 from tests.backends.gcs import FakeGcs
-from tests.conformance.destinations import _gcs_destination, azure_destination, start_configured
+from tests.conformance.destinations import azure_destination, gcs_destination, start_configured
 
 MIB = 1024 * 1024
 BLOCK = b"\x5a" * MIB
@@ -80,7 +80,7 @@ def measure(kind: str, workdir: Path, size: int, reps: int) -> list[str]:
             server.workdir.mkdir()
             stack.callback(server.start().stop)
             server.create_bucket(GCS_BUCKET)
-            destination, base = _gcs_destination(server.url, "bench"), f"{GCS_BUCKET}/bench"
+            destination, base = gcs_destination(server.url, "bench"), f"{GCS_BUCKET}/bench"
             flush = None
         else:
             server = Azurite(workdir / "azure")

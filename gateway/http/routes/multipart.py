@@ -112,7 +112,8 @@ async def complete(request: web.Request) -> web.Response:
     store = _uploads(await store_for(request, path, Action.WRITE))
     stored = await store.list_parts(path, body.upload_id)
     await refuse_overwrite(store, path)  # a store without a conditional completion: a look
-    await store.complete_upload(path, body.upload_id, ordered_parts(body.parts, stored))
+    ordered = ordered_parts(body.parts, stored, store.parts_without_etags)
+    await store.complete_upload(path, body.upload_id, ordered)
     collectors().multipart.labels("completed").inc()
     return web.json_response({})
 

@@ -95,11 +95,21 @@ def target_path(directory: str, local_file: str) -> str:
     return paths.normalize(f"{directory}/{name}" if directory else name, allow_empty=False)
 
 
-def ordered_parts(parts: list[Part], stored: PartList) -> PartList:
-    """The parts to join, checked against what was stored: all of them, each ETag right."""
+def ordered_parts(parts: list[Part], stored: PartList, etag_optional: bool = False) -> PartList:
+    """The parts to join, checked against what was stored: all of them, each ETag right.
+
+    `etag_optional` (a store holding one part per number, whose presigned part PUT answers
+    without an ETag): a part named without one is the one stored under its number."""
     etags: dict[int, set[str]] = {}
     for number, etag in stored:
         etags.setdefault(number, set()).add(_bare(etag))
+    if etag_optional:
+        parts = [
+            Part(part_number=p.part_number, etag=p.etag or next(iter(etags[p.part_number])))
+            if not p.etag and len(etags.get(p.part_number, ())) == 1
+            else p
+            for p in parts
+        ]
     numbers = sorted(part.part_number for part in parts)
     if not numbers or numbers != list(range(1, len(numbers) + 1)):
         raise InvalidParameter(

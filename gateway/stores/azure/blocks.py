@@ -12,11 +12,13 @@ nothing it could remove.
 
 Presigned download and upload URLs are account-key SAS tokens (`generate_blob_sas`), only when
 the destination is configured with an account key (directly or in its connection string);
-parts are never presigned (`AzurePresigningStore.presign_part` says why).
+a part's is a Put Block URL under the gateway's block id.
 """
 
 from __future__ import annotations
 
+import base64
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -38,6 +40,8 @@ _ID_LENGTH = 32
 
 class AzureStore(AzureBlobStore, MultipartUploads, RangedDownloads):
     """Azure without presigning (no account key: SAS tokens or Azure's credential chain)."""
+
+    parts_without_etags = True  # one block per part number; Put Block answers no ETag
 
     def __init__(self, uri: str, *, account: str, key: str | None, **kwargs: Any) -> None:
         super().__init__(uri, **kwargs)
@@ -137,12 +141,13 @@ class AzurePresigningStore(AzureStore, StoragePresigning):
     async def presign_part(
         self, path: str, upload_id: str, part_number: int, expires_in: int
     ) -> str:
-        """No URL (""): the route hands out the gateway's own part link instead. A SAS Put
-        Block URL would take the bytes, but Put Block answers without an ETag, and MLflow's
-        client completes an upload with the ETags its part PUTs returned
-        (`HttpArtifactRepository`, `response.headers.get("ETag", "")`), which the complete
-        route requires; so parts go through the gateway, Put Block from there."""
-        return ""
+        """A SAS Put Block URL under the block id the gateway chose for this part (as MLflow's
+        `AzureBlobArtifactRepository.create_multipart_upload` hands out). Put Block answers
+        without an ETag, so `complete` takes such a part by its number
+        (`parts_without_etags`)."""
+        encoded = base64.b64encode(block_id(upload_id, part_number).encode()).decode()
+        ident = urllib.parse.quote(encoded, safe="")  # the SDK's stage_block encodes it so
+        return f"{self._sas_url(path, expires_in, write=True)}&comp=block&blockid={ident}"
 
 
 def _decoded(ident: str) -> tuple[str, int]:

@@ -16,6 +16,7 @@ Write-once paths commit with `If-None-Match: *` (`MatchConditions.IfMissing`): r
 from __future__ import annotations
 
 import asyncio
+import collections
 import posixpath
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,7 +39,8 @@ STAGED_AHEAD = 4  # blocks staged at once per upload: one round trip each hides 
 SINGLE_PUT = 4 * 1024 * 1024  # bodies up to this go in one Put Blob
 # One ranged GET per READ_CHUNK, each held whole by the SDK before it is yielded: larger
 # chunks mean fewer round trips per download (docs/performance.md), at this much memory each.
-READ_CHUNK = 4 * 1024 * 1024
+READ_CHUNK = 8 * 1024 * 1024
+READ_AHEAD = 2  # ranged GETs in flight per download: the next one's round trip hides behind this
 SHA256_META = "sha256"  # x-ms-meta-sha256: the hex digest
 
 
@@ -49,7 +51,7 @@ def block_id(upload: str, number: int) -> str:
 
 
 class AzureDownload(Download):
-    chunk_size = READ_CHUNK
+    chunk_size = READ_CHUNK * READ_AHEAD  # what the budget reserves: every chunk in flight
 
     def __init__(self, stream: Any, stat: FileStat, start: int, stop: int) -> None:
         super().__init__(stat, start, stop)
@@ -60,8 +62,9 @@ class AzureDownload(Download):
             yield piece
 
     async def close(self) -> None:
-        """The SDK's downloader has no close; its response is released when read or dropped."""
-        self._stream = None
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.close()
 
 
 class AzureBlobStore(ArtifactStore):
@@ -128,17 +131,23 @@ class AzureBlobStore(ArtifactStore):
         start, stop = (0, stat.size) if byte_range is None else byte_range.resolve(stat.size)
         if stop == start:  # an empty file: Azure answers 416 to any range of it
             return AzureDownload(_Empty(), stat, 0, 0)
+        source = _ReadAhead(self, path, stat.etag.strip('"'), start, stop)
+        await source.begin()  # the first GET's failure (gone, changed) is the open's
+        return AzureDownload(source, stat, start, stop)
+
+    async def read_range(self, path: str, etag: str, offset: int, length: int) -> bytes:
+        """One ranged GET of the blob as it was at `etag` (If-Match), read whole."""
         stream = await self._call(
             path,
             self.blob(path).download_blob(
-                offset=start,
-                length=stop - start,
-                etag=stat.etag.strip('"'),
+                offset=offset,
+                length=length,
+                etag=etag,
                 match_condition=MatchConditions.IfNotModified,
                 max_concurrency=1,
             ),
         )
-        return AzureDownload(_Guarded(stream, self, path), stat, start, stop)
+        return await self._call(path, stream.readall())
 
     async def list(self, path: str) -> list[Entry]:
         entries: list[Entry] = []
@@ -267,26 +276,55 @@ class AzureBlobStore(ArtifactStore):
             ) from exc
 
 
-class _Guarded:
-    """The downloader's chunks with the SDK's failures translated, as every store's are."""
+class _ReadAhead:
+    """Ranged GETs of READ_CHUNK, READ_AHEAD of them in flight: each round trip to Azure
+    overlaps the sending of the chunk before it (one GET at a time halved the download rate,
+    docs/performance.md). Every GET carries If-Match, so a blob overwritten meanwhile fails
+    the download rather than splicing two versions."""
 
-    def __init__(self, stream: Any, store: AzureBlobStore, path: str) -> None:
-        self._stream = stream
-        self._store = store
-        self._path = path
+    def __init__(self, store: AzureBlobStore, path: str, etag: str, start: int, stop: int) -> None:
+        self._read = lambda offset: store.read_range(
+            path, etag, offset, min(READ_CHUNK, stop - offset)
+        )
+        self._offsets = iter(range(start, stop, READ_CHUNK))
+        self._pending: collections.deque[asyncio.Task[bytes]] = collections.deque()
+
+    def _launch(self) -> None:
+        offset = next(self._offsets, None)
+        if offset is not None:
+            self._pending.append(asyncio.ensure_future(self._read(offset)))
+
+    async def begin(self) -> None:
+        for _ in range(READ_AHEAD):
+            self._launch()
+        try:
+            await asyncio.shield(self._pending[0])
+        except BaseException:
+            await self.close()
+            raise
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for piece in self._stream.chunks():
-                yield piece
-        except FAILURES as exc:
-            raise translate(exc, self._store.uri, self._store.name, self._path) from exc
+        while self._pending:
+            piece = await self._pending[0]
+            self._pending.popleft()
+            self._launch()
+            yield piece
+
+    async def close(self) -> None:
+        pending, self._pending = list(self._pending), collections.deque()
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 class _Empty:
     async def chunks(self) -> AsyncIterator[bytes]:
         return
         yield b""
+
+    async def close(self) -> None:
+        """Nothing in flight."""
 
 
 def _quoted(etag: str) -> str:

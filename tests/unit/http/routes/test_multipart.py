@@ -7,6 +7,7 @@ import asyncio
 
 from gateway.config import load_settings
 from gateway.http.routes.multipart import part_credentials
+from gateway.http.routes.multipart_bodies import Part, ordered_parts
 from gateway.stores import create_store, default_options
 
 PARTS = 200
@@ -50,3 +51,22 @@ def test_presigning_many_parts_yields_to_other_tasks(monkeypatch):
 def test_gateway_links_are_used_where_the_store_does_not_presign():
     credentials = asyncio.run(part_credentials(None, "1/x.bin", "up-1", 3, 300, "link-{}".format))
     assert [c["url"] for c in credentials] == ["link-1", "link-2", "link-3"]
+
+
+def test_parts_without_etags_only_where_the_store_holds_one_part_per_number():
+    """Azure's Put Block (and fake-gcs-server's signed PUT) answer without an ETag: such a
+    store takes the part stored under the number; every other store still asks for ETags."""
+    import pytest
+
+    from gateway.errors import InvalidParameter
+
+    stored = [(1, '"a"'), (2, '"b"')]
+    parts = [Part(part_number=1, etag=""), Part(part_number=2, etag='"b"')]
+    assert ordered_parts(parts, stored, etag_optional=True) == [(1, '"a"'), (2, '"b"')]
+    with pytest.raises(InvalidParameter, match="without an ETag"):
+        ordered_parts(parts, stored)
+    with pytest.raises(InvalidParameter, match="do not match"):
+        ordered_parts([Part(part_number=1, etag='"z"'), parts[1]], stored, etag_optional=True)
+    twice = [(1, '"a"'), (1, '"a2"'), (2, '"b"')]  # a store listing a part sent again
+    with pytest.raises(InvalidParameter, match="without an ETag"):
+        ordered_parts(parts, twice, etag_optional=True)
