@@ -35,6 +35,7 @@ def main() -> None:
     handler.passive_ports = None
     handler.permit_foreign_addresses = False
     handler.use_sendfile = False
+    handler.auth_failed_timeout = 0.1  # pyftpdlib waits 3 s after a wrong password by default
     server = FTPServer(("127.0.0.1", args.port), handler)
     server.max_cons = 256
     server.serve_forever(timeout=1.0, blocking=True)

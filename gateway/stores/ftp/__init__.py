@@ -76,16 +76,16 @@ def _create(options: FtpOptions, settings: Settings) -> TreeStore:
     context = tls_context(options)
     login = (options.user() or "anonymous", password or "anon@")
     timeouts = (options.connect_timeout, options.timeout)
-    from gateway.stores.ftp import session  # aioftp: loaded once an ftp:// destination is
 
     async def connect() -> Any:
+        from gateway.stores.ftp import session  # aioftp, once the store starts
+
         return await session.connect(host, port, login, context, timeouts)
 
     return TreeStore(
         options.uri,
         pool=Pool(connect, options.max_connections, options.timeout, options.uri),
-        failures=session.FAILURES,
-        translate=session.translate,
+        protocol="gateway.stores.ftp.session",
         base=path,
         chunk_size=settings.chunk_size,
         endpoint=f"{host}:{port}",

@@ -140,8 +140,8 @@ class FtpSession(Session):
             if await self.stat(full) is not None:
                 raise
 
-    async def makedirs(self, full: str) -> None:
-        await self._client.make_directory(full, parents=True)
+    async def mkdir(self, full: str) -> None:
+        await self._client.make_directory(full, parents=False)
 
     async def close(self) -> None:
         self.usable = False

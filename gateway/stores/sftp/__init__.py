@@ -72,9 +72,9 @@ def _create(options: SftpOptions, settings: Settings) -> TreeStore:
         )
     arguments = connection_arguments(options)
 
-    from gateway.stores.sftp import session  # asyncssh: loaded once an sftp:// destination is
-
     async def connect() -> Any:
+        from gateway.stores.sftp import session  # asyncssh, once the store starts
+
         return await session.connect(
             host, port, arguments, options.connect_timeout, options.timeout
         )
@@ -82,8 +82,7 @@ def _create(options: SftpOptions, settings: Settings) -> TreeStore:
     return TreeStore(
         options.uri,
         pool=Pool(connect, options.max_connections, options.timeout, options.uri),
-        failures=session.FAILURES,
-        translate=session.translate,
+        protocol="gateway.stores.sftp.session",
         base=path,
         chunk_size=settings.chunk_size,
         endpoint=f"{host}:{port}",

@@ -129,8 +129,8 @@ class SftpSession(Session):
         with contextlib.suppress(_MISSING):
             await self.timed(self._sftp.rmdir(full))
 
-    async def makedirs(self, full: str) -> None:
-        await self.timed(self._sftp.makedirs(full, exist_ok=True))
+    async def mkdir(self, full: str) -> None:
+        await self.timed(self._sftp.mkdir(full))
 
     async def close(self) -> None:
         self.usable = False

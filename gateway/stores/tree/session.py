@@ -78,8 +78,8 @@ class Session(abc.ABC):
     async def rmdir(self, full: str) -> None: ...
 
     @abc.abstractmethod
-    async def makedirs(self, full: str) -> None:
-        """`full` and its missing parents; an existing directory is not an error."""
+    async def mkdir(self, full: str) -> None:
+        """One directory, whose parent exists."""
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import posixpath
 import re
 import uuid
@@ -34,6 +35,7 @@ T = TypeVar("T")
 TEMP_PREFIX = ".gateway-upload"
 _TEMP_NAME = re.compile(r"^\.gateway-upload\.[0-9a-f]{32}$")
 _MAX_NODES = 1_000_000  # nodes one tree delete visits: a bound, not a limit in use
+_MAX_DEPTH = 4096  # directories one write makes: more than any path the HTTP layer accepts
 
 Translate = Callable[[BaseException, str, str, str], StoreError]  # (failure, uri, name, path)
 
@@ -85,16 +87,17 @@ class TreeDownload(Download):
 
 
 class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
-    """`pool` hands out sessions; `translate` turns the protocol library's failures into the
-    store vocabulary (its `failures` are what it knows); `base` is the absolute root path."""
+    """`pool` hands out sessions; `protocol` names the module with the library's `FAILURES`
+    and their `translate` into the store vocabulary, imported on first use (so `routes` and
+    `check-config` build the store without loading asyncssh or aioftp); `base` is the
+    absolute root path."""
 
     def __init__(
         self,
         uri: str,
         *,
         pool: Pool,
-        failures: tuple[type[BaseException], ...],
-        translate: Translate,
+        protocol: str,
         base: str,
         chunk_size: int,
         endpoint: str,
@@ -102,8 +105,7 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
     ) -> None:
         super().__init__(uri, name)
         self.pool = pool
-        self._failures = failures
-        self._translate = translate
+        self._protocol = protocol
         self.base = base.rstrip("/") or "/"
         self.chunk_size = chunk_size
         self._endpoint = endpoint
@@ -114,6 +116,14 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
 
     async def close(self) -> None:
         await self.pool.close()
+
+    @property
+    def _failures(self) -> tuple[type[BaseException], ...]:
+        return importlib.import_module(self._protocol).FAILURES
+
+    def _translate(self, exc: BaseException, uri: str, name: str, path: str) -> StoreError:
+        translate: Translate = importlib.import_module(self._protocol).translate
+        return translate(exc, uri, name, path)
 
     # -- the funnel --------------------------------------------------------------------------
 
@@ -141,7 +151,7 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
         they log); what is there must be a directory."""
 
         async def look(session: Session) -> Node | None:
-            await session.makedirs(self.base)
+            await self._makedirs(session, self.base)
             return await session.stat(self.base)
 
         node = await self._do("", look)
@@ -229,7 +239,13 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
     async def _upload(
         self, session: Session, path: str, body: ByteSource, temp: str, target: str
     ) -> None:
-        writer = await session.open_write(temp)
+        try:
+            writer = await session.open_write(temp)
+        except self._failures:
+            if await session.stat(self.base) is not None:
+                raise
+            await self._makedirs(session, self.base)  # a base deleted meanwhile, or never checked
+            writer = await session.open_write(temp)
         try:
             while block := await read_block(body, self.chunk_size):
                 await writer.write(block)
@@ -244,8 +260,32 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
             )
         if existing is not None and self.write_once.covers(path):
             raise exists_error(path, self.name)  # no conditional rename: a short window
-        await session.makedirs(posixpath.dirname(target))
+        await self._makedirs(session, posixpath.dirname(target), path)
         await session.rename(temp, target)
+
+    async def _makedirs(self, session: Session, full: str, path: str = "") -> None:
+        """`full` and its missing parents. Uploads into one new directory race to make it: a
+        directory that fails to appear but exists afterwards was made by another."""
+        missing = []
+        current = full
+        while current not in ("", "/") and len(missing) < _MAX_DEPTH:
+            node = await session.stat(current)
+            if node is not None:
+                if not node.is_dir:
+                    raise InvalidRequest(
+                        f"Cannot write '{path}': a parent directory is a file",
+                        destination=self.name,
+                    )
+                break
+            missing.append(current)
+            current = posixpath.dirname(current)
+        for directory in reversed(missing):
+            try:
+                await session.mkdir(directory)
+            except self._failures:
+                node = await session.stat(directory)
+                if node is None or not node.is_dir:
+                    raise
 
     async def _abandon(self, temp: str, path: str) -> None:
         """On a session of its own, once the failed one is back in the pool. Best effort: the
