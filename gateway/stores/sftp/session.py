@@ -95,17 +95,26 @@ class SftpSession(Session):
     async def read(
         self, full: str, span: tuple[int, int], to_end: bool, chunk: int
     ) -> AsyncIterator[bytes]:
+        """The next piece is requested while the caller sends this one (two in memory)."""
         start, stop = span
         file = await self.timed(self._sftp.open(full, "rb"))
+        ahead: asyncio.Future[bytes] | None = None
         try:
             offset = start
             while offset < stop:
-                data = await self.timed(file.read(min(chunk, stop - offset), offset))
+                data = await (ahead or self.timed(file.read(min(chunk, stop - offset), offset)))
+                ahead = None
                 if not data:
                     raise DestinationUnavailable("The file became shorter during the download")
                 offset += len(data)
+                if offset < stop:
+                    piece = min(chunk, stop - offset)
+                    ahead = asyncio.ensure_future(self.timed(file.read(piece, offset)))
                 yield data
         finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
             await asyncio.shield(self._close_quietly(file))
 
     async def _close_quietly(self, file: Any) -> None:

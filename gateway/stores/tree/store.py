@@ -246,10 +246,20 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
                 raise
             await self._makedirs(session, self.base)  # a base deleted meanwhile, or never checked
             writer = await session.open_write(temp)
+        # One block goes to the server while the next arrives from the client: two blocks in
+        # memory, and neither side waits for the other's round trips.
+        sending: asyncio.Future[None] | None = None
         try:
             while block := await read_block(body, self.chunk_size):
-                await writer.write(block)
+                if sending is not None:
+                    await sending
+                sending = asyncio.ensure_future(writer.write(block))
+            if sending is not None:
+                await sending
         except BaseException:
+            if sending is not None and not sending.done():
+                sending.cancel()
+                await asyncio.gather(sending, return_exceptions=True)
             await asyncio.shield(writer.abandon())
             raise
         await writer.finish()
