@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
 import os
 import subprocess
@@ -30,13 +31,13 @@ MIB = 1024 * 1024
 
 
 class Bytes:
+    """An upload body (a `ByteSource`) over bytes in memory."""
+
     def __init__(self, data: bytes) -> None:
-        self.data = data
+        self._file = io.BytesIO(data)
 
     async def read(self, n: int = -1) -> bytes:
-        n = len(self.data) if n < 0 else n
-        piece, self.data = self.data[:n], self.data[n:]
-        return piece
+        return self._file.read(n)
 
 
 def build(raw: dict, tmp_path: Path):

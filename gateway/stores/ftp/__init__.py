@@ -53,15 +53,11 @@ def tls_context(options: FtpOptions) -> ssl.SSLContext | None:
 
 
 def _create(options: FtpOptions, settings: Settings) -> TreeStore:
-    from gateway.stores.tree.session import Pool
-    from gateway.stores.tree.store import TreeStore
+    from gateway.stores.tree.store import tree_store
 
     if urllib.parse.urlsplit(options.uri).scheme.lower() == "ftps" and options.tls is False:
         raise InvalidDestination(f"{options.uri}: ftps:// always uses TLS; drop tls: false")
-    try:
-        host, port, path = options.host_port_path(21)
-    except ValueError as exc:
-        raise InvalidDestination(str(exc)) from exc
+    host, port, path = options.host_port_path(21)
     password = options.password_value() or ""
     if password and not options.uses_tls():
         log.warning(
@@ -82,14 +78,7 @@ def _create(options: FtpOptions, settings: Settings) -> TreeStore:
 
         return await session.connect(host, port, login, context, timeouts)
 
-    return TreeStore(
-        options.uri,
-        pool=Pool(connect, options.max_connections, options.timeout, options.uri),
-        protocol="gateway.stores.ftp.session",
-        base=path,
-        chunk_size=settings.chunk_size,
-        endpoint=f"{host}:{port}",
-    )
+    return tree_store(options, settings, "gateway.stores.ftp.session", connect, (host, port, path))
 
 
 STORE_TYPE = StoreType(schemes=("ftp", "ftps"), options=FtpOptions, create=_create)

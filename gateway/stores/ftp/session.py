@@ -127,15 +127,15 @@ class FtpSession(Session):
         await self._client.rename(source, target)  # RNFR/RNTO: rename(2) on the server
 
     async def remove(self, full: str) -> None:
-        try:
-            await self._client.remove_file(full)
-        except aioftp.StatusCodeError:
-            if await self.stat(full) is not None:
-                raise
+        await self._unless_gone(self._client.remove_file, full)
 
     async def rmdir(self, full: str) -> None:
+        await self._unless_gone(self._client.remove_directory, full)
+
+    async def _unless_gone(self, call: Any, full: str) -> None:
+        """FTP's 550 means missing or refused: it is an error only if `full` is still there."""
         try:
-            await self._client.remove_directory(full)
+            await call(full)
         except aioftp.StatusCodeError:
             if await self.stat(full) is not None:
                 raise

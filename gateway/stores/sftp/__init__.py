@@ -53,13 +53,9 @@ def connection_arguments(options: SftpOptions) -> dict[str, Any]:
 
 
 def _create(options: SftpOptions, settings: Settings) -> TreeStore:
-    from gateway.stores.tree.session import Pool
-    from gateway.stores.tree.store import TreeStore
+    from gateway.stores.tree.store import tree_store
 
-    try:
-        host, port, path = options.host_port_path(22)
-    except ValueError as exc:
-        raise InvalidDestination(str(exc)) from exc
+    host, port, path = options.host_port_path(22)
     if options.user() is None:
         raise InvalidDestination(f"{options.uri}: give the user in the URI or as username")
     if not options.check_host_key:
@@ -79,14 +75,7 @@ def _create(options: SftpOptions, settings: Settings) -> TreeStore:
             host, port, arguments, options.connect_timeout, options.timeout
         )
 
-    return TreeStore(
-        options.uri,
-        pool=Pool(connect, options.max_connections, options.timeout, options.uri),
-        protocol="gateway.stores.sftp.session",
-        base=path,
-        chunk_size=settings.chunk_size,
-        endpoint=f"{host}:{port}",
-    )
+    return tree_store(options, settings, "gateway.stores.sftp.session", connect, (host, port, path))
 
 
 STORE_TYPE = StoreType(schemes=("sftp",), options=SftpOptions, create=_create)

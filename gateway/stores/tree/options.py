@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr, model_validator
 
-from gateway.stores.options import DestinationOptions
+from gateway.stores.options import DestinationOptions, InvalidDestination
 
 
 class TreeOptions(DestinationOptions):
@@ -43,9 +43,12 @@ class TreeOptions(DestinationOptions):
     def host_port_path(self, default_port: int) -> tuple[str, int, str]:
         """Host, port and the absolute base directory of the URI."""
         parsed = urllib.parse.urlsplit(self.uri)
+        try:
+            port = parsed.port or default_port
+        except ValueError as exc:
+            raise InvalidDestination(f"{self.uri!r} has an invalid port") from exc
         if not parsed.hostname:
-            raise ValueError(f"{self.uri!r} names no host")
-        port = parsed.port or default_port
+            raise InvalidDestination(f"{self.uri!r} names no host")
         path = urllib.parse.unquote(parsed.path) or "/"
         return parsed.hostname, port, path
 

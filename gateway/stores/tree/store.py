@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.blocking import mtime_etag
@@ -30,6 +30,10 @@ from gateway.stores.errors import DestinationUnavailable, InvalidRequest, StoreE
 from gateway.stores.ranges import ByteRange
 from gateway.stores.tree.session import Node, Pool, Session
 from gateway.stores.write_once import exists_error
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+    from gateway.stores.tree.options import TreeOptions
 
 T = TypeVar("T")
 TEMP_PREFIX = ".gateway-upload"
@@ -370,3 +374,22 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
 async def _remove_quietly(session: Session, full: str) -> None:
     if await session.stat(full) is not None:
         await session.remove(full)
+
+
+def tree_store(
+    options: TreeOptions,
+    settings: Settings,
+    protocol: str,
+    connect: Callable[[], Awaitable[Session]],
+    address: tuple[str, int, str],
+) -> TreeStore:
+    """The store of an SFTP or FTP destination: `address` is (host, port, base directory)."""
+    host, port, base = address
+    return TreeStore(
+        options.uri,
+        pool=Pool(connect, options.max_connections, options.timeout, options.uri),
+        protocol=protocol,
+        base=base,
+        chunk_size=settings.chunk_size,
+        endpoint=f"{host}:{port}",
+    )
