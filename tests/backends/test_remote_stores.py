@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepositor
 from gateway.config import load_settings
 from gateway.stores import create_store, parse_options
 from gateway.stores.capabilities import MultipartUploads, RangedDownloads
-from gateway.stores.errors import CredentialsRefused
+from gateway.stores.errors import CredentialsRefused, InvalidRequest
 from tests.conformance.destinations import start_configured
 from tests.conformance.remote import SFTP_PASSWORD, ftp_destination, sftp_destination
 from tests.helpers.remote_servers import FTP_PASSWORD, KEYGEN
@@ -198,3 +199,29 @@ def test_the_pool_never_opens_more_than_max_connections(kind, request, tmp_path)
     names = run(store, scenario)
     assert names == sorted(f"{i}.bin" for i in range(12))
     assert 1 <= len(opened) <= 2 and peak[0] <= 2
+
+
+@pytest.mark.parametrize("kind", ["sftp", "ftp"])
+def test_a_killed_gateways_temp_file_is_hidden_then_swept_by_age(kind, request, tmp_path):
+    """What an upload leaves when the process dies between its first byte and the rename."""
+    directory = f"stale-{uuid.uuid4().hex[:6]}"
+    root = root_for(kind, request, directory)
+    (root / "1").mkdir(parents=True)
+    (root / "1" / "kept.txt").write_bytes(b"kept")
+    old = root / f".gateway-upload.{uuid.uuid4().hex}"
+    old.write_bytes(b"partial")
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    fresh = root / f".gateway-upload.{uuid.uuid4().hex}"  # an upload still in progress
+    fresh.write_bytes(b"in flight")
+    store = build(destination_for(kind, request, directory), tmp_path)
+
+    async def scenario():
+        listed = [e.name for e in await store.list("")]
+        with pytest.raises(InvalidRequest, match="reserved"):
+            await store.stat(old.name)
+        cutoff = datetime.now(timezone.utc) - timedelta(hours=1)
+        return listed, await store.remove_stale(cutoff)
+
+    listed, removed = run(store, scenario)
+    assert listed == ["1"] and removed == 1
+    assert not old.exists() and fresh.exists() and (root / "1" / "kept.txt").exists()
