@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.helpers.metrics_text import samples, value
-from tests.helpers.processes import gateway_argv
+from tests.helpers.processes import gateway_argv, wait_until
 from tests.helpers.stack import BUCKET, clean_env, s3_env, start_gateway
 
 
@@ -41,18 +41,36 @@ def test_workers_share_the_port_and_fail_together(seaweed, s3, tmp_path, exp):
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             assert all(pool.map(round_trip, bodies.items()))
-        served = re.findall(r"\[(\d+)\] INFO gateway.access \[\w+\]: .* \"PUT ", process.log_text())
-        assert {int(pid) for pid in served} == {c.pid for c in children}
+        # The access line and the counters are written just after the response is sent.
+        pattern = r"\[(\d+)\] INFO gateway.access \[\w+\]: .* \"PUT "
+
+        def served() -> list[str]:
+            return re.findall(pattern, process.log_text())
+
+        assert wait_until(lambda: len(served()) == len(bodies), timeout=10)
+        assert {int(pid) for pid in served()} == {c.pid for c in children}
         # Either worker's scrape covers both (prometheus-client's multiprocess mode).
         route = "/api/2.0/mlflow-artifacts/artifacts/{path}"
-        for _ in range(4):
+        size = sum(map(len, bodies.values()))
+
+        def counted() -> dict:
             with requests.Session() as session:
                 found = samples(session.get(f"{url}/metrics", timeout=60).text)
-            for method in ("PUT", "GET"):
-                labels = {"route": route, "method": method, "status": "200"}
-                assert value(found, "gateway_http_requests_total", **labels) == len(bodies)
-            size = sum(map(len, bodies.values()))
-            assert value(found, "gateway_uploaded_bytes_total", destination="default") == size
+            return {
+                method: value(
+                    found,
+                    "gateway_http_requests_total",
+                    route=route,
+                    method=method,
+                    status="200",
+                )
+                for method in ("PUT", "GET")
+            } | {"bytes": value(found, "gateway_uploaded_bytes_total", destination="default")}
+
+        expected = {"PUT": len(bodies), "GET": len(bodies), "bytes": size}
+        assert wait_until(lambda: counted() == expected, timeout=10)
+        for _ in range(4):
+            assert counted() == expected
         for path, data in bodies.items():
             assert s3.get_object(Bucket=BUCKET, Key=f"workers/{path}")["Body"].read() == data
 
@@ -88,10 +106,13 @@ def test_workers_share_one_generated_signing_secret(tmp_path, exp):
         body = {"path": "parts.bin", "upload_id": created.json()["upload_id"], "parts": parts}
         assert requests.post(f"{mpu}/complete/{exp}", json=body, timeout=60).status_code == 200
         assert (root / exp / "parts.bin").read_bytes() == b"".join(chunks)
-        part_pids = re.findall(
-            r"\[(\d+)\] INFO gateway.access \[\w+\]: .* \"PUT [^\"]*/mpu/part/", process.log_text()
-        )
-        assert {int(pid) for pid in part_pids} == {c.pid for c in workers_of(process.pid)}
+        pattern = r"\[(\d+)\] INFO gateway.access \[\w+\]: .* \"PUT [^\"]*/mpu/part/"
+
+        def part_pids() -> list[str]:
+            return re.findall(pattern, process.log_text())
+
+        assert wait_until(lambda: len(part_pids()) == len(chunks), timeout=10)
+        assert {int(pid) for pid in part_pids()} == {c.pid for c in workers_of(process.pid)}
     finally:
         process.stop()
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway import __version__
 from gateway.http.guard import Open, add
 from gateway.stores.capabilities import MAX_PARTS
+from gateway.tenancy import HEADER as WORKSPACE_HEADER
 
 _BASE = "/api/2.0/mlflow-artifacts"
 _ERROR_STATUSES = ("400", "401", "403", "404", "405", "408", "411", "413", "416", "429")
@@ -185,6 +186,12 @@ PATHS: dict[str, Any] = {
         "get": _op("This document", {"200": {"description": "OpenAPI 3.0", **_json("Empty")}})
     },
 }
+
+# MLflow 3 workspaces: every artifact route takes the workspace header (docs/tenancy.md).
+_WORKSPACE = {"name": WORKSPACE_HEADER, "in": "header", "required": False, "schema": _STR}
+for _route, _item in PATHS.items():
+    if _route.startswith(_BASE):
+        _item["parameters"] = [*_item.get("parameters", []), _WORKSPACE]
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
