@@ -61,7 +61,7 @@ class TreeDownload(Download):
         stat: FileStat,
         span: tuple[int, int],
         chunk: int,
-        done: Callable[[bool], Awaitable[None]],
+        done: Callable[[BaseException | None], Awaitable[None]],
         translate: Callable[[BaseException], StoreError],
     ) -> None:
         super().__init__(stat, *span)
@@ -69,25 +69,26 @@ class TreeDownload(Download):
         self._pieces = pieces
         self._done = done
         self._translate = translate
-        self._finished = False
+        self._failure: BaseException | None = None
         self._closed = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
             async for piece in self._pieces:
                 yield piece
-        except StoreError:
+        except StoreError as exc:
+            self._failure = exc
             raise
         except Exception as exc:
+            self._failure = exc
             raise self._translate(exc) from exc
-        self._finished = True
 
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
             with contextlib.suppress(Exception):
                 await self._pieces.aclose()  # type: ignore[attr-defined]
-            await self._done(self._finished)
+            await self._done(self._failure)
 
 
 class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
@@ -192,9 +193,13 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
                 raise self._translate(exc, self.uri, self.name, path) from exc
             raise
 
-        async def done(finished: bool) -> None:
-            session.usable = session.usable and finished
-            await self.pool.release(session)
+        async def done(failure: BaseException | None) -> None:
+            """The protocol session decides what a read stopped early costs (FTP: its
+            connection); a failure that was not the server's answer costs the connection."""
+            if failure is not None:
+                await self._give_back(session, failure)
+            else:
+                await self.pool.release(session)
 
         translate = lambda exc: self._translate(exc, self.uri, self.name, path)  # noqa: E731
         return TreeDownload(pieces, stat, (start, stop), self.chunk_size, done, translate)
