@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.backends.fixtures import azurite, fake_gcs  # noqa: F401  (session fixtures)
+from tests.backends.remote_fixtures import ftp_server, ssh_server  # noqa: F401  (the same)
 from tests.helpers import teams
 from tests.helpers.seaweed import SeaweedS3
 from tests.helpers.stack import (

@@ -163,7 +163,7 @@ def test_check_config_reports_every_problem_one_line_each(tmp_path):
                 "access_key_id": "AKID",
                 "secret_access_key_file": str(tmp_path / "missing-secret"),
             },
-            "ftp": {"uri": "ftp://bucket/x"},
+            "gopher": {"uri": "gopher://bucket/x"},
             "archive": {"uri": str(tmp_path / "archive")},
         },
         "routes": [
@@ -182,7 +182,7 @@ def test_check_config_reports_every_problem_one_line_each(tmp_path):
         "routes[2]: unknown destination 'nlp'",
         "experiments 1-3 (routes[1]) and 2 (routes[1]) overlap",
         "destinations.vision: cannot read secret file",
-        "destinations.ftp: unsupported destination 'ftp://bucket/x'",
+        "destinations.gopher: unsupported destination 'gopher://bucket/x'",
     ):
         assert sum(fragment in line for line in lines) == 1, fragment
 

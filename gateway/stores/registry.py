@@ -70,6 +70,9 @@ _BUILTIN: Mapping[str, str] = {
     "wasbs": "gateway.stores.azure:STORE_TYPE",
     "abfss": "gateway.stores.azure:STORE_TYPE",
     "hdfs": "gateway.stores.arrow.hdfs:STORE_TYPE",
+    "sftp": "gateway.stores.sftp:STORE_TYPE",
+    "ftp": "gateway.stores.ftp:STORE_TYPE",
+    "ftps": "gateway.stores.ftp:STORE_TYPE",
 }
 # scheme -> its StoreType once loaded, before that the entry point that loads it
 _known: dict[str, StoreType | EntryPoint] = {

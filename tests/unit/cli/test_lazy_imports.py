@@ -99,6 +99,29 @@ def test_routes_over_pyarrow_destinations_does_not_load_pyarrow(tmp_path):
     assert sorted(m for m in modules if m.startswith("pyarrow")) == []
 
 
+def routes_over(tmp_path: Path, destinations: dict[str, dict]) -> set[str]:
+    """The modules `routes` loads for these destinations, experiment n+1 routed to the n-th."""
+    routes = [{"experiments": [str(n + 1)], "destination": d} for n, d in enumerate(destinations)]
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump({"destinations": destinations, "routes": routes}))
+    status, modules = run("routes", "--config", str(path))
+    assert status == 0
+    return modules
+
+
+def test_routes_over_sftp_and_ftp_destinations_does_not_load_their_libraries(tmp_path):
+    """asyncssh and aioftp load when such a store first connects, not when it is built."""
+    modules = routes_over(
+        tmp_path,
+        {
+            "sftp": {"uri": "sftp://ada@files.example/ml", "password": "pw"},
+            "ftp": {"uri": "ftps://ada@files.example/ml", "password": "pw"},
+        },
+    )
+    assert "gateway.stores.tree.store" in modules  # the stores were built
+    assert sorted(m for m in modules if m.split(".")[0] in ("asyncssh", "aioftp")) == []
+
+
 def test_jwt_and_cryptography_load_only_for_oidc():
     """PyJWT with cryptography is several MiB of idle RSS: a gateway without `auth.oidc`
     (the CLI, the server, the app) never loads them."""

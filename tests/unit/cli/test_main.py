@@ -13,7 +13,7 @@ from tests.helpers.cli import run_cli
         (["--port", "99999"], {}, ["port: Input should be less than or equal to 65535"]),
         (["--port", "1", "--chunk-size", "1"], {}, ["chunk_size: Input should be greater"]),
         ([], {"GATEWAY_PORT": "abc"}, ["port: Input should be a valid integer"]),
-        (["--artifacts-destination", "ftp://b"], {}, ["unsupported destination 'ftp://b'"]),
+        (["--artifacts-destination", "gopher://b"], {}, ["unsupported destination 'gopher://b'"]),
         (["--artifacts-destination", "s3://"], {}, ["names no bucket"]),
         (["--artifacts-destination", "file://host/x"], {}, ["names a remote host"]),
         (["--config", "/no/such/file.yaml"], {}, ["does not exist"]),
