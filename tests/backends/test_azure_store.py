@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
 from gateway.config import load_settings
 from gateway.stores import create_store, parse_options
@@ -23,7 +22,8 @@ from gateway.stores.digests import DigestMismatch, checked
 from gateway.stores.errors import AlreadyExists, InvalidRequest, NotFound, UnknownUpload
 from gateway.stores.write_once import WriteOnce
 from tests.backends.fixtures import AZURE_CONTAINER
-from tests.conformance.destinations import PyarrowRaw, azure_destination, start_configured
+from tests.backends.stock_multipart import check_stock_multipart, gateway_on
+from tests.conformance.destinations import PyarrowRaw, azure_destination
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
@@ -168,36 +168,17 @@ def test_sas_urls_upload_download_and_put_blocks(store):
 
 @pytest.fixture(scope="module")
 def azure_gateway(azurite, tmp_path_factory) -> Iterator[tuple[str, PyarrowRaw]]:
-    workdir = tmp_path_factory.mktemp("azure-gateway")
-    prefix = f"stock-{uuid.uuid4().hex[:8]}"
-    process, url = start_configured(workdir, azure_destination(azurite.authority, prefix))
-    try:
-        yield url, PyarrowRaw(azurite.filesystem(), f"{AZURE_CONTAINER}/{prefix}")
-    finally:
-        process.stop()
+    with gateway_on(
+        tmp_path_factory.mktemp("azure-gateway"),
+        lambda prefix: azure_destination(azurite.authority, prefix),
+        lambda prefix: PyarrowRaw(azurite.filesystem(), f"{AZURE_CONTAINER}/{prefix}"),
+    ) as gateway:
+        yield gateway
 
 
 def test_stock_client_multipart_upload_through_the_gateway(azure_gateway, monkeypatch, tmp_path):
-    url, raw = azure_gateway
-    for name, value in {
-        "MLFLOW_TRACKING_URI": url,
-        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
-        "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(5 * MIB),
-        "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": "1",
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    }.items():
-        monkeypatch.setenv(name, value)
-    data = os.urandom(17 * MIB + 5)
-    local = tmp_path / "big.bin"
-    local.write_bytes(data)
-    info = requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=60).json()
-    assert info["multipart_uploads_enabled"] is True
-    repo = MlflowArtifactsRepository(f"mlflow-artifacts://{url.removeprefix('http://')}/7/r")
-    repo.log_artifact(str(local), "model")
-    assert raw.sha256("7/r/model/big.bin") == hashlib.sha256(data).hexdigest()
-    (tmp_path / "out").mkdir()
-    got = repo.download_artifacts("model/big.bin", str(tmp_path / "out"))
-    assert hashlib.sha256(Path(got).read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    check_stock_multipart(*azure_gateway, monkeypatch, tmp_path)
+    url = azure_gateway[0]
     # Client multipart: parts in any order, the whole body never seen in order: no digest.
     head = requests.head(f"{url}/api/2.0/mlflow-artifacts/artifacts/7/r/model/big.bin", timeout=60)
     assert head.status_code == 200 and "Repr-Digest" not in head.headers

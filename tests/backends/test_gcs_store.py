@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 
 from gateway.config import load_settings
 from gateway.stores import create_store, parse_options
@@ -25,7 +24,8 @@ from gateway.stores.gcs.compose import GcsPresigningStore, GcsStore
 from gateway.stores.ranges import ByteRange
 from gateway.stores.write_once import WriteOnce
 from tests.backends.fixtures import GCS_BUCKET
-from tests.conformance.destinations import PyarrowRaw, gcs_destination, start_configured
+from tests.backends.stock_multipart import check_stock_multipart, gateway_on
+from tests.conformance.destinations import PyarrowRaw, gcs_destination
 from tests.helpers.gcs_keys import service_account_file
 
 pytestmark = pytest.mark.slow
@@ -209,34 +209,13 @@ def test_v4_urls_download_upload_and_put_parts(fake_gcs, tmp_path):
 
 @pytest.fixture(scope="module")
 def gcs_gateway(fake_gcs, tmp_path_factory) -> Iterator[tuple[str, PyarrowRaw]]:
-    workdir = tmp_path_factory.mktemp("gcs-gateway")
-    prefix = f"stock-{uuid.uuid4().hex[:8]}"
-    process, url = start_configured(workdir, gcs_destination(fake_gcs.url, prefix))
-    try:
-        yield url, PyarrowRaw(fake_gcs.filesystem(), f"{GCS_BUCKET}/{prefix}")
-    finally:
-        process.stop()
+    with gateway_on(
+        tmp_path_factory.mktemp("gcs-gateway"),
+        lambda prefix: gcs_destination(fake_gcs.url, prefix),
+        lambda prefix: PyarrowRaw(fake_gcs.filesystem(), f"{GCS_BUCKET}/{prefix}"),
+    ) as gateway:
+        yield gateway
 
 
 def test_stock_client_multipart_upload_through_the_gateway(gcs_gateway, monkeypatch, tmp_path):
-    url, raw = gcs_gateway
-    for name, value in {
-        "MLFLOW_TRACKING_URI": url,
-        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
-        "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(5 * MIB),
-        "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": "1",
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    }.items():
-        monkeypatch.setenv(name, value)
-    data = os.urandom(17 * MIB + 5)
-    local = tmp_path / "big.bin"
-    local.write_bytes(data)
-    info = requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=60).json()
-    assert info["multipart_uploads_enabled"] is True
-    repo = MlflowArtifactsRepository(f"mlflow-artifacts://{url.removeprefix('http://')}/7/r")
-    repo.log_artifact(str(local), "model")
-    assert raw.sha256("7/r/model/big.bin") == hashlib.sha256(data).hexdigest()
-    assert raw.entries() == {"7/r/model/big.bin"}  # parts, marker and links are gone
-    (tmp_path / "out").mkdir()
-    got = repo.download_artifacts("model/big.bin", str(tmp_path / "out"))
-    assert hashlib.sha256(Path(got).read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    check_stock_multipart(*gcs_gateway, monkeypatch, tmp_path)
