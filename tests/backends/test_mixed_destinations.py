@@ -204,16 +204,23 @@ def test_routes_and_check_config_show_endpoints_never_keys(mixed, fake_gcs, azur
             assert secret not in output
 
 
-def test_multipart_routes_answer_501_on_pyarrow_destinations(mixed):
-    """GCS is still a pyarrow store; Azure (experiment 3) takes multipart (tests/backends/
-    test_azure_store.py), but server-info advertises it only when every destination does."""
-    for experiment in ("2",):
-        target = f"{mixed.url}/api/2.0/mlflow-artifacts/mpu/create/{experiment}/r/artifacts"
-        resp = requests.post(target, json={"path": "big.bin", "num_parts": 2}, timeout=60)
-        assert resp.status_code == 501, resp.text
-        assert resp.json()["error_code"] == "NOT_IMPLEMENTED"
-    info = requests.get(f"{mixed.url}/api/3.0/mlflow/server-info", timeout=60).json()
-    assert info["multipart_uploads_enabled"] is False
+def test_multipart_routes_take_uploads_on_every_destination(mixed):
+    """S3, GCS (compose), Azure (Put Block) and local disk all take MLflow's multipart now:
+    a create on each experiment's destination hands out part links, and an abort leaves
+    nothing behind on any backend."""
+    name = f"mpu-{uuid.uuid4().hex}.bin"
+    for experiment in ("1", "2", "3", "4"):
+        base = f"{mixed.url}/api/2.0/mlflow-artifacts/mpu"
+        run = f"{experiment}/r/artifacts"
+        body = {"path": name, "num_parts": 2}
+        resp = requests.post(f"{base}/create/{run}", json=body, timeout=60)
+        assert resp.status_code == 200, resp.text
+        created = resp.json()
+        assert [c["part_number"] for c in created["credentials"]] == [1, 2]
+        body = {"path": name, "upload_id": created["upload_id"]}
+        resp = requests.post(f"{base}/abort/{run}", json=body, timeout=60)
+        assert resp.status_code == 200, resp.text
+    assert mixed.places(name) == set()
 
 
 def test_an_azure_download_across_an_overwrite_is_cut_off(mixed, azurite):
