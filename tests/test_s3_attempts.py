@@ -1,4 +1,5 @@
-"""An S3 that never answers is asked three times in all, then reported unavailable."""
+"""An S3 that never answers is asked a bounded number of times, then reported unavailable:
+the raw path's HeadObject once (stores/s3/raw_requests), then botocore's three attempts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from gateway.stores.errors import DestinationUnavailable
 from gateway.stores.s3 import S3Options, S3Store
 
 
-def test_a_silent_endpoint_gets_three_attempts_then_a_clear_error() -> None:
+def test_a_silent_endpoint_gets_four_attempts_then_a_clear_error() -> None:
     async def scenario() -> int:
         accepted: list[asyncio.StreamWriter] = []
 
@@ -41,4 +42,4 @@ def test_a_silent_endpoint_gets_three_attempts_then_a_clear_error() -> None:
             await server.wait_closed()
         return len(accepted)
 
-    assert asyncio.run(scenario()) == 3
+    assert asyncio.run(scenario()) == 4  # one raw HEAD, then botocore's total_max_attempts

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from gateway.stores.options import InvalidDestination
 from gateway.stores.registry import StoreType
+from gateway.stores.s3 import botocore_ssl  # noqa: F401  (before botocore)
 from gateway.stores.s3.options import MlflowS3Env, S3Options
 from gateway.stores.s3.store import S3Store, parse_s3_uri
 

@@ -7,7 +7,6 @@ failures into the store vocabulary, keeps the cause, and never puts a key in a m
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import urllib.parse
@@ -41,7 +40,7 @@ from gateway.stores.errors import (
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
 from gateway.stores.s3 import digest_tags
-from gateway.stores.s3.body import PiecesBody, read_part
+from gateway.stores.s3.body import read_part
 from gateway.stores.s3.client_multipart import S3Uploads, streaming_config
 from gateway.stores.s3.credentials import install_role
 from gateway.stores.s3.gateway_multipart import MultipartWriter, part_size_for
@@ -49,9 +48,9 @@ from gateway.stores.s3.listing import ordered_entries
 from gateway.stores.s3.models import session as _session
 from gateway.stores.s3.options import S3Options
 from gateway.stores.s3.policy import SHA256_META, part_args, read_args, upload_args, with_digest
-from gateway.stores.s3.presign import presigned_get, signed_put
-from gateway.stores.s3.raw_reads import RawReads
-from gateway.stores.s3.socket_http import close_idle, open_get, plain_http, put_small
+from gateway.stores.s3.presign import presigned_get
+from gateway.stores.s3.raw_requests import RawRequests
+from gateway.stores.s3.socket_http import close_idle, open_get, plain_http
 from gateway.stores.write_once import exists_error
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -64,7 +63,6 @@ _REFUSED_CREDENTIALS = {
     "InvalidToken",
 }
 _DELETE_BATCH = 1000
-RAW_PUT_LIMIT = 1024 * 1024  # small files only: the body is joined into one buffer to sign it
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -99,7 +97,7 @@ class S3Download(Download):
         self._body.close()
 
 
-class S3Store(S3Uploads, RawReads, RangedDownloads, SocketDownloads, ArtifactStore):
+class S3Store(S3Uploads, RawRequests, RangedDownloads, SocketDownloads, ArtifactStore):
     def __init__(
         self, dest: S3Options, transfer: S3Transfer, chunk_size: int, name: str = "default"
     ) -> None:
@@ -340,37 +338,6 @@ class S3Store(S3Uploads, RawReads, RangedDownloads, SocketDownloads, ArtifactSto
         except StoreError:
             return stat
         return dataclasses.replace(stat, sha256=sha256) if sha256 else stat
-
-    async def _put_raw(self, key: str, first: PiecesBody, kind: str, sha256: bytes) -> bool:
-        """A small PutObject on a socket of our own, as the raw GETs, skipping botocore's
-        request pipeline (docs/performance.md, "Small files"). False (botocore's call does it
-        again, and reports) on anything but a 200."""
-        if self._raw_endpoint is None or len(first) > RAW_PUT_LIMIT or self._upload:
-            return False  # an upload policy goes the long way, botocore knows its headers
-        data = first.read()
-        first.seek(0)  # for botocore's call, if it has to do this again
-        try:
-            signed = await signed_put(
-                self._client,
-                self._raw_endpoint,
-                self.bucket,
-                key,
-                data,
-                kind,
-                self._style,
-                {  # as botocore sends `with_digest`'s ChecksumSHA256: S3 checks it on receipt
-                    f"x-amz-meta-{SHA256_META}": sha256.hex(),
-                    "x-amz-checksum-sha256": base64.b64encode(sha256).decode(),
-                },
-                sha256,
-            )
-            if signed is None:
-                return False
-            url, headers = signed
-            timeouts = (self.transfer.connect_timeout, self.transfer.read_timeout)
-            return await put_small(url, headers, data, *timeouts)
-        except (BotoCoreError, OSError, TimeoutError, ValueError):
-            return False
 
     async def _pages(self, prefix: str, **extra: Any) -> AsyncIterator[dict]:
         paginator = self._client.get_paginator("list_objects_v2")
