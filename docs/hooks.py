@@ -17,8 +17,8 @@ from mkdocs.structure.files import File, Files
 PLOTS = {
     "img/throughput.png": "tests/benchmarks/results/throughput.png",
     "img/concurrency.png": "tests/benchmarks/results/concurrency.png",
-    "img/rate.png": "tests/benchmarks/results/rate-final/rate.png",
-    "img/proxies.png": "tests/benchmarks/results/rate-final/proxies.png",
+    "img/rate.png": "tests/benchmarks/results/rate-quiet/rate.png",
+    "img/proxies.png": "tests/benchmarks/results/rate-quiet/proxies-reps5/proxies.png",
     "img/soak.png": "tests/soak/results/soak.png",
 }
 
