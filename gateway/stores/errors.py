@@ -60,6 +60,12 @@ class IncompleteBody(StoreError):
 class DestinationUnavailable(StoreError):
     """The destination is unreachable, missing, or failed; a later retry may succeed."""
 
+    @classmethod
+    def of(cls, uri: str, what: str, exc: StoreError, destination: str) -> DestinationUnavailable:
+        """A readiness check's answer: `what` (bucket, container) failed with `exc`."""
+        message = f"{uri}: {what} unavailable ({exc.code or exc.message})"
+        return cls(message, destination=destination, code=exc.code)
+
 
 class CredentialsRefused(DestinationUnavailable):
     """The destination refused the gateway's own credentials (or the local process's rights)."""

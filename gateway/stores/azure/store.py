@@ -269,11 +269,7 @@ class AzureBlobStore(ArtifactStore):
         try:
             await self._call("", self._container.get_container_properties())
         except StoreError as exc:
-            raise DestinationUnavailable(
-                f"{self.uri}: container unavailable ({exc.code or exc.message})",
-                destination=self.name,
-                code=exc.code,
-            ) from exc
+            raise DestinationUnavailable.of(self.uri, "container", exc, self.name) from exc
 
 
 class _ReadAhead:

@@ -337,11 +337,7 @@ class GcsBlobStore(ArtifactStore):
         try:
             await self.json("", "GET", f"{self._base}/storage/v1/b/{self.bucket}")
         except StoreError as exc:
-            raise DestinationUnavailable(
-                f"{self.uri}: bucket unavailable ({exc.code or exc.message})",
-                destination=self.name,
-                code=exc.code,
-            ) from exc
+            raise DestinationUnavailable.of(self.uri, "bucket", exc, self.name) from exc
 
 
 def _stat(meta: dict[str, Any]) -> FileStat:
