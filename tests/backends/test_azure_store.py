@@ -24,35 +24,11 @@ from gateway.stores.write_once import WriteOnce
 from tests.backends.fixtures import AZURE_CONTAINER
 from tests.backends.stock_multipart import check_stock_multipart, gateway_on
 from tests.conformance.destinations import PyarrowRaw, azure_destination
+from tests.helpers.bodies import Bytes
+from tests.helpers.store_calls import read_all, run
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
-
-
-class Bytes:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    async def read(self, n: int = -1) -> bytes:
-        n = len(self.data) if n < 0 else n
-        piece, self.data = self.data[:n], self.data[n:]
-        return piece
-
-
-async def read_all(store, path: str) -> bytes:
-    async with await store.open(path, None) as download:
-        return b"".join([piece async for piece in download.chunks()])
-
-
-def run(store, scenario) -> None:
-    async def wrapped() -> None:
-        await store.start()
-        try:
-            await scenario()
-        finally:
-            await store.close()
-
-    asyncio.run(wrapped())
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ equal on both ends)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import uuid
@@ -26,25 +25,12 @@ from gateway.stores.write_once import WriteOnce
 from tests.backends.fixtures import GCS_BUCKET
 from tests.backends.stock_multipart import check_stock_multipart, gateway_on
 from tests.conformance.destinations import PyarrowRaw, gcs_destination
+from tests.helpers.bodies import Bytes
 from tests.helpers.gcs_keys import service_account_file
+from tests.helpers.store_calls import read_all, run
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
-
-
-class Bytes:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    async def read(self, n: int = -1) -> bytes:
-        n = len(self.data) if n < 0 else n
-        piece, self.data = self.data[:n], self.data[n:]
-        return piece
-
-
-async def read_all(store, path: str, byte_range: ByteRange | None = None) -> bytes:
-    async with await store.open(path, byte_range) as download:
-        return b"".join([piece async for piece in download.chunks()])
 
 
 async def stored(store) -> list[str]:
@@ -55,17 +41,6 @@ async def stored(store) -> list[str]:
         async for page in store.objects("", start)
         for item in page.get("items", [])
     ]
-
-
-def run(store, scenario) -> None:
-    async def wrapped() -> None:
-        await store.start()
-        try:
-            await scenario()
-        finally:
-            await store.close()
-
-    asyncio.run(wrapped())
 
 
 def make_store(fake_gcs, tmp_path: Path, **extra):

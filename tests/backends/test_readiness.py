@@ -4,7 +4,6 @@ read as a missing artifact)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from gateway.stores import create_store, parse_options
 from gateway.stores.errors import DestinationUnavailable
 from tests.backends.fixtures import AZURE_CONTAINER, GCS_BUCKET
 from tests.conformance.destinations import azure_destination, gcs_destination
+from tests.helpers.store_calls import run
 
 pytestmark = pytest.mark.slow
 
@@ -28,24 +28,19 @@ def destinations(request: pytest.FixtureRequest, kind: str) -> tuple[dict, str]:
     return azure_destination(authority, prefix), AZURE_CONTAINER
 
 
-async def checked(raw: dict, tmp_path: Path) -> None:
-    store = create_store(
-        parse_options(raw), load_settings(["--artifacts-destination", str(tmp_path)])
-    )
-    await store.start()
-    try:
-        await store.check()
-    finally:
-        await store.close()
+def checked(raw: dict, tmp_path: Path) -> None:
+    settings = load_settings(["--artifacts-destination", str(tmp_path)])
+    store = create_store(parse_options(raw), settings)
+    run(store, store.check)
 
 
 @pytest.mark.parametrize(("kind", "word"), [("gcs", "bucket"), ("azure", "container")])
 def test_check_passes_on_the_bucket_and_names_a_missing_one(request, tmp_path, kind, word):
     raw, name = destinations(request, kind)
-    asyncio.run(checked(raw, tmp_path))
+    checked(raw, tmp_path)
     missing = f"missing{uuid.uuid4().hex[:8]}"
     raw["uri"] = raw["uri"].replace(name, missing, 1)
     with pytest.raises(DestinationUnavailable) as caught:
-        asyncio.run(checked(raw, tmp_path))
+        checked(raw, tmp_path)
     assert caught.value.message.startswith(f"{raw['uri']}: {word} unavailable (")
     assert caught.value.destination and missing in caught.value.message

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import logging
 import os
 import subprocess
@@ -25,35 +24,17 @@ from gateway.stores.capabilities import MultipartUploads, RangedDownloads
 from gateway.stores.errors import CredentialsRefused, InvalidRequest
 from tests.conformance.destinations import start_configured
 from tests.conformance.remote import SFTP_PASSWORD, ftp_destination, sftp_destination
+from tests.helpers.bodies import Bytes
 from tests.helpers.remote_servers import FTP_PASSWORD, KEYGEN
+from tests.helpers.store_calls import run
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
 
 
-class Bytes:
-    """An upload body (a `ByteSource`) over bytes in memory."""
-
-    def __init__(self, data: bytes) -> None:
-        self._file = io.BytesIO(data)
-
-    async def read(self, n: int = -1) -> bytes:
-        return self._file.read(n)
-
-
 def build(raw: dict, tmp_path: Path):
     settings = load_settings(["--artifacts-destination", str(tmp_path / "unused")])
     return create_store(parse_options(raw).with_secret_files(), settings)
-
-
-def run(store, scenario):
-    async def wrapped():
-        try:
-            return await scenario()
-        finally:
-            await store.close()
-
-    return asyncio.run(wrapped())
 
 
 def destination_for(kind: str, request: pytest.FixtureRequest, directory: str) -> dict:
