@@ -5,11 +5,9 @@ through a gateway (SHA-256 equal on both ends)."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,11 +19,9 @@ from gateway.stores.capabilities import MultipartUploads, StoragePresigning
 from gateway.stores.digests import DigestMismatch, checked
 from gateway.stores.errors import AlreadyExists, InvalidRequest, NotFound, UnknownUpload
 from gateway.stores.write_once import WriteOnce
-from tests.backends.fixtures import AZURE_CONTAINER
-from tests.backends.stock_multipart import check_stock_multipart, gateway_on
-from tests.conformance.destinations import PyarrowRaw, azure_destination
+from tests.conformance.destinations import azure_destination
 from tests.helpers.bodies import Bytes
-from tests.helpers.store_calls import read_all, run
+from tests.helpers.store_calls import check_abort_forgets, read_all, run
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
@@ -58,12 +54,7 @@ def test_multipart_is_invisible_until_complete_and_abort_forgets_it(store, azuri
         with pytest.raises(UnknownUpload):  # the commit discarded its marker
             await store.list_parts("m/big.bin", upload)
 
-        aborted = await store.create_upload("m/gone.bin")
-        await store.upload_part("m/gone.bin", aborted, 1, Bytes(one), len(one))
-        await store.abort_upload("m/gone.bin", aborted)
-        for call in (store.list_parts, store.abort_upload):
-            with pytest.raises(UnknownUpload):
-                await call("m/gone.bin", aborted)
+        await check_abort_forgets(store, "m/gone.bin", one)
         with pytest.raises(UnknownUpload):
             await store.list_parts("m/big.bin", uuid.uuid4().hex)
         assert [e.name for e in await store.list("m")] == ["big.bin"]
@@ -140,32 +131,3 @@ def test_sas_urls_upload_download_and_put_blocks(store):
         await store.delete("p")
 
     run(store, scenario)
-
-
-@pytest.fixture(scope="module")
-def azure_gateway(azurite, tmp_path_factory) -> Iterator[tuple[str, PyarrowRaw]]:
-    with gateway_on(
-        tmp_path_factory.mktemp("azure-gateway"),
-        lambda prefix: azure_destination(azurite.authority, prefix),
-        lambda prefix: PyarrowRaw(azurite.filesystem(), f"{AZURE_CONTAINER}/{prefix}"),
-    ) as gateway:
-        yield gateway
-
-
-def test_stock_client_multipart_upload_through_the_gateway(azure_gateway, monkeypatch, tmp_path):
-    check_stock_multipart(*azure_gateway, monkeypatch, tmp_path)
-    url = azure_gateway[0]
-    # Client multipart: parts in any order, the whole body never seen in order: no digest.
-    head = requests.head(f"{url}/api/2.0/mlflow-artifacts/artifacts/7/r/model/big.bin", timeout=60)
-    assert head.status_code == 200 and "Repr-Digest" not in head.headers
-
-
-def test_repr_digest_on_get_head_and_ranges(azure_gateway):
-    url, _ = azure_gateway
-    data = os.urandom(5 * MIB + 1)  # Put Block List
-    target = f"{url}/api/2.0/mlflow-artifacts/artifacts/8/r/weights.bin"
-    assert requests.put(target, data=data, timeout=60).status_code == 200
-    wanted = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
-    assert requests.head(target, timeout=60).headers.get("Repr-Digest") == wanted
-    ranged = requests.get(target, headers={"Range": "bytes=0-9"}, timeout=60)
-    assert ranged.status_code == 206 and ranged.headers.get("Repr-Digest") == wanted

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,12 +21,10 @@ from gateway.stores.errors import AlreadyExists, InvalidRequest, NotFound, Unkno
 from gateway.stores.gcs.compose import GcsPresigningStore, GcsStore
 from gateway.stores.ranges import ByteRange
 from gateway.stores.write_once import WriteOnce
-from tests.backends.fixtures import GCS_BUCKET
-from tests.backends.stock_multipart import check_stock_multipart, gateway_on
-from tests.conformance.destinations import PyarrowRaw, gcs_destination
+from tests.conformance.destinations import gcs_destination
 from tests.helpers.bodies import Bytes
 from tests.helpers.gcs_keys import service_account_file
-from tests.helpers.store_calls import read_all, run
+from tests.helpers.store_calls import check_abort_forgets, read_all, run
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
@@ -97,12 +94,7 @@ def test_multipart_is_invisible_until_complete_and_abort_forgets_it(store):
         with pytest.raises(UnknownUpload):
             await store.list_parts("m/big.bin", upload)
 
-        aborted = await store.create_upload("m/gone.bin")
-        await store.upload_part("m/gone.bin", aborted, 1, Bytes(one), len(one))
-        await store.abort_upload("m/gone.bin", aborted)
-        for call in (store.list_parts, store.abort_upload):
-            with pytest.raises(UnknownUpload):
-                await call("m/gone.bin", aborted)
+        await check_abort_forgets(store, "m/gone.bin", one)
         assert await store.list_uploads(old) == []
         assert await stored(store) == ["m/big.bin"]  # no part, marker or chain link left
         await store.delete("")
@@ -180,17 +172,3 @@ def test_v4_urls_download_upload_and_put_parts(fake_gcs, tmp_path):
         await store.delete("")
 
     run(store, scenario)
-
-
-@pytest.fixture(scope="module")
-def gcs_gateway(fake_gcs, tmp_path_factory) -> Iterator[tuple[str, PyarrowRaw]]:
-    with gateway_on(
-        tmp_path_factory.mktemp("gcs-gateway"),
-        lambda prefix: gcs_destination(fake_gcs.url, prefix),
-        lambda prefix: PyarrowRaw(fake_gcs.filesystem(), f"{GCS_BUCKET}/{prefix}"),
-    ) as gateway:
-        yield gateway
-
-
-def test_stock_client_multipart_upload_through_the_gateway(gcs_gateway, monkeypatch, tmp_path):
-    check_stock_multipart(*gcs_gateway, monkeypatch, tmp_path)

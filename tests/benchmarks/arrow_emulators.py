@@ -73,25 +73,36 @@ def _cell(values: list[float], size: int) -> str:
     return f"{statistics.median(rates):.1f} ({min(rates):.1f}-{max(rates):.1f})"
 
 
+def emulator_gateway(
+    kind: str, workdir: Path, stack: contextlib.ExitStack
+) -> tuple[FakeGcs | Azurite, str]:
+    """The `kind` ("gcs", "azure") emulator with its bucket or container, and the artifact API
+    of a gateway on its `bench` prefix; both stopped by `stack`."""
+    server: FakeGcs | Azurite
+    if kind == "gcs":
+        server = FakeGcs(workdir / "gcs")
+        server.workdir.mkdir()
+        stack.callback(server.start().stop)
+        server.create_bucket(GCS_BUCKET)
+        destination = gcs_destination(server.url, "bench")
+    else:
+        server = Azurite(workdir / "azure")
+        server.workdir.mkdir()
+        stack.callback(server.start().stop)
+        server.create_container(AZURE_CONTAINER)
+        destination = azure_destination(server.authority, "bench")
+    process, url = start_configured(workdir, destination, name=f"gateway-{kind}")
+    stack.callback(process.stop)
+    return server, f"{url}/api/2.0/mlflow-artifacts/artifacts"
+
+
 def measure(kind: str, workdir: Path, size: int, reps: int) -> list[str]:
     with contextlib.ExitStack() as stack:
+        server, api = emulator_gateway(kind, workdir, stack)
         if kind == "gcs":
-            server = FakeGcs(workdir / "gcs")
-            server.workdir.mkdir()
-            stack.callback(server.start().stop)
-            server.create_bucket(GCS_BUCKET)
-            destination, base = gcs_destination(server.url, "bench"), f"{GCS_BUCKET}/bench"
-            flush = None
+            base, flush = f"{GCS_BUCKET}/bench", None
         else:
-            server = Azurite(workdir / "azure")
-            server.workdir.mkdir()
-            stack.callback(server.start().stop)
-            server.create_container(AZURE_CONTAINER)
-            destination = azure_destination(server.authority, "bench")
             base, flush = f"{AZURE_CONTAINER}/bench", 16 * MIB
-        process, url = start_configured(workdir, destination, name=f"gateway-{kind}")
-        stack.callback(process.stop)
-        api = f"{url}/api/2.0/mlflow-artifacts/artifacts"
         fs = server.filesystem()
         samples: dict[str, list[float]] = {k: [] for k in ("gw-put", "gw-get", "pa-put", "pa-get")}
         for _ in range(reps):  # interleaved, so drift hits both alike

@@ -6,8 +6,6 @@ SeaweedFS's own. The client has no bucket keys.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,14 +13,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.compat.deployments import PRESIGNED_ONLY_DOWNLOAD
-from tests.helpers.stack import Gateway, clean_env
+from tests.compat.deployments import (
+    PRESIGNED_ONLY_DOWNLOAD,
+    SMALL_CHUNKS,
+    presigned_files,
+    run_script,
+)
+from tests.helpers.stack import Gateway
 from tests.helpers.storage import pending_uploads, stored_bytes
-from tests.helpers.upstreams import NO_TELEMETRY, start_s3_gateway, stopping
+from tests.helpers.upstreams import start_s3_gateway, stopping
 
 pytestmark = pytest.mark.slow
 
-MIB = 1024 * 1024
 # 3.18's body, beside the message (tests/compat/CONTRACT_3_18.md).
 REFUSAL = dict(error_code="PERMISSION_DENIED", sqlstate="KAM00", error_class="PERMISSION_DENIED")
 REFUSAL["artifacts_presigned_only"] = True
@@ -56,26 +58,11 @@ def test_318_client_moves_bytes_on_storage_urls_only(
     client_venvs, presigned_gateway, seaweed, s3, tmp_path
 ):
     gw = presigned_gateway
-    small, big, empty = tmp_path / "small.txt", tmp_path / "model.bin", tmp_path / "empty.txt"
-    small.write_bytes(b"presigned only\n")
-    empty.write_bytes(b"")  # 3.18 asks for one part (`max(1, chunks)`) and PUTs nothing on it
-    big.write_bytes(bytes(range(256)) * (12 * MIB // 256) + b"tail")  # three 5 MiB parts
+    small, big, empty = presigned_files(tmp_path)
     config = {"small": str(small), "big": str(big), "empty": str(empty)}
     config["dst"] = str(tmp_path / "dst")
-    env = clean_env(
-        MLFLOW_TRACKING_URI=gw.url,
-        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
-        MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE=str(5 * MIB),
-        MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE=str(4 * MIB),
-        **NO_TELEMETRY,
-    )
-    env.pop("PYTHONPATH", None)
-    result = subprocess.run(
-        [str(client_venvs["3.18.0"].python), "-c", CLIENT, json.dumps(config)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-4000:]
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    program = ["-c", CLIENT]
+    answer = run_script(client_venvs["3.18.0"], program, config, gw.url, tmp_path, **SMALL_CHUNKS)
     root = answer["artifact_uri"].removeprefix("mlflow-artifacts:/")
     assert stored_bytes(gw, s3, f"{root}/small.txt") == small.read_bytes()
     assert stored_bytes(gw, s3, f"{root}/big/model.bin") == big.read_bytes()

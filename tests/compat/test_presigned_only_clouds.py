@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ import pytest
 import requests
 
 from tests.backends.fixtures import AZURE_CONTAINER, GCS_BUCKET
+from tests.compat.deployments import SMALL_CHUNKS, presigned_files, run_script
 from tests.conformance.destinations import (
     PyarrowRaw,
     azure_destination,
@@ -27,11 +26,8 @@ from tests.conformance.destinations import (
     start_configured,
 )
 from tests.helpers.gcs_keys import service_account_file
-from tests.helpers.stack import clean_env
-from tests.helpers.upstreams import NO_TELEMETRY
 
 pytestmark = pytest.mark.slow
-MIB = 1024 * 1024
 CLIENT = """
 import json, sys
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
@@ -78,10 +74,7 @@ def presigned_only(request, workdir: Path, name: str) -> Iterator[Cloud]:
 
 
 def test_318_client_moves_bytes_on_storage_urls_only(request, client_venvs, tmp_path):
-    small, big, empty = tmp_path / "small.txt", tmp_path / "model.bin", tmp_path / "empty.txt"
-    small.write_bytes(b"presigned only\n")
-    empty.write_bytes(b"")
-    big.write_bytes(bytes(range(256)) * (12 * MIB // 256) + b"tail")  # three 5 MiB parts
+    small, big, empty = presigned_files(tmp_path)
     root = f"5/{uuid.uuid4().hex[:8]}"
     with contextlib.ExitStack() as stack:
         clouds = [
@@ -97,20 +90,9 @@ def test_318_client_moves_bytes_on_storage_urls_only(request, client_venvs, tmp_
                 | {"dst": str(tmp_path / f"dst-{cloud.name}")}
                 | {"uri": f"mlflow-artifacts://{host}/{root}"}
             )
-        env = clean_env(
-            MLFLOW_TRACKING_URI=clouds[0].url,  # each repository's URI names its own gateway
-            MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
-            MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE=str(5 * MIB),
-            MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE=str(4 * MIB),
-            **NO_TELEMETRY,
-        )
-        env.pop("PYTHONPATH", None)
-        result = subprocess.run(
-            [str(client_venvs["3.18.0"].python), "-c", CLIENT, json.dumps(configs)],
-            capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr[-4000:]
-        answers = json.loads(result.stdout.strip().splitlines()[-1])
+        # Each repository's URI names its own gateway; MLFLOW_TRACKING_URI is the first.
+        venv, program = client_venvs["3.18.0"], ["-c", CLIENT]
+        answers = run_script(venv, program, configs, clouds[0].url, tmp_path, **SMALL_CHUNKS)
         for cloud, answer in zip(clouds, answers, strict=True):
             check(cloud, answer, root, small, big)
 
