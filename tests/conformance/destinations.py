@@ -213,6 +213,18 @@ def unreachable_s3(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Un
         process.stop()
 
 
+@contextlib.contextmanager
+def unreachable_on(
+    workdir: Path, destination: dict, secrets: tuple[str, ...] = ()
+) -> Iterator[Unreachable]:
+    """A gateway on a configured `destination` whose port nothing listens on."""
+    process, url = start_configured(workdir, destination, name="unreachable")
+    try:
+        yield Unreachable(process, url, destination["uri"], secrets)
+    finally:
+        process.stop()
+
+
 # -- pyarrow.fs backends (GCS, Azure, pyarrow-local): the raw view for their entries ------------
 
 
@@ -319,11 +331,8 @@ def unreachable_gcs(request: pytest.FixtureRequest, workdir: Path) -> Iterator[U
     destination = gcs_destination(
         f"http://127.0.0.1:{free_port()}", "conformance", retry_time_limit=2
     )
-    process, url = start_configured(workdir, destination, name="unreachable")
-    try:
-        yield Unreachable(process, url, destination["uri"])
-    finally:
-        process.stop()
+    with unreachable_on(workdir, destination) as unreachable:
+        yield unreachable
 
 
 def azure_destination(authority: str, prefix: str, key: str | None = None, **extra: object) -> dict:
@@ -358,11 +367,8 @@ def unreachable_azure(request: pytest.FixtureRequest, workdir: Path) -> Iterator
     from tests.backends.azurite import ACCOUNT_KEY
 
     destination = azure_destination(f"127.0.0.1:{free_port()}", "conformance", retries=0)
-    process, url = start_configured(workdir, destination, name="unreachable")
-    try:
-        yield Unreachable(process, url, destination["uri"], (ACCOUNT_KEY,))
-    finally:
-        process.stop()
+    with unreachable_on(workdir, destination, (ACCOUNT_KEY,)) as unreachable:
+        yield unreachable
 
 
 @contextlib.contextmanager

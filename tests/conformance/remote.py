@@ -16,6 +16,7 @@ from tests.conformance.destinations import (
     LocalRaw,
     Unreachable,
     start_configured,
+    unreachable_on,
 )
 from tests.helpers.processes import free_port
 from tests.helpers.remote_servers import FTP_PASSWORD, FTP_USER
@@ -77,11 +78,8 @@ def unreachable_sftp(request: pytest.FixtureRequest, workdir: Path) -> Iterator[
     """Nothing listens on the port: the key and known_hosts are real, the password a secret."""
     server = request.getfixturevalue("ssh_server")
     destination = sftp_destination(server, server.root / "unreachable", port=free_port())
-    process, url = start_configured(workdir, destination, name="unreachable")
-    try:
-        yield Unreachable(process, url, destination["uri"], (SFTP_PASSWORD,))
-    finally:
-        process.stop()
+    with unreachable_on(workdir, destination, (SFTP_PASSWORD,)) as unreachable:
+        yield unreachable
 
 
 @contextlib.contextmanager
@@ -97,8 +95,5 @@ def start_ftp(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Destina
 def unreachable_ftp(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Unreachable]:
     server = request.getfixturevalue("ftp_server")
     destination = ftp_destination(server, "unreachable", port=free_port())
-    process, url = start_configured(workdir, destination, name="unreachable")
-    try:
-        yield Unreachable(process, url, destination["uri"], (FTP_PASSWORD, FTP_USER + ":"))
-    finally:
-        process.stop()
+    with unreachable_on(workdir, destination, (FTP_PASSWORD, FTP_USER + ":")) as unreachable:
+        yield unreachable
