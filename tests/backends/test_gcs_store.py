@@ -24,7 +24,7 @@ from gateway.stores.write_once import WriteOnce
 from tests.conformance.destinations import gcs_destination
 from tests.helpers.bodies import Bytes
 from tests.helpers.gcs_keys import service_account_file
-from tests.helpers.store_calls import check_abort_forgets, read_all, run
+from tests.helpers.store_calls import check_abort_forgets, parts_out_of_order, read_all, run
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
@@ -76,10 +76,7 @@ def test_multipart_is_invisible_until_complete_and_abort_forgets_it(store):
     one, two = os.urandom(5 * MIB), os.urandom(3 * MIB + 7)
 
     async def scenario() -> None:
-        upload = await store.create_upload("m/big.bin")
-        second = await store.upload_part("m/big.bin", upload, 2, Bytes(two), len(two))
-        first = await store.upload_part("m/big.bin", upload, 1, Bytes(one), len(one))
-        assert await store.list_parts("m/big.bin", upload) == [(1, first), (2, second)]
+        upload, first, second = await parts_out_of_order(store, "m/big.bin", one, two)
         assert await store.list("") == [] and await store.list("m") == []
         with pytest.raises(NotFound):
             await store.stat("m/big.bin")

@@ -42,3 +42,12 @@ async def check_abort_forgets(store: Any, path: str, data: bytes) -> None:
     for call in (store.list_parts, store.abort_upload):
         with pytest.raises(UnknownUpload):
             await call(path, upload)
+
+
+async def parts_out_of_order(store: Any, path: str, one: bytes, two: bytes) -> tuple[str, str, str]:
+    """An upload whose part 2 arrives before part 1; listed in part order. (upload, etag 1, 2)"""
+    upload = await store.create_upload(path)
+    second = await store.upload_part(path, upload, 2, Bytes(two), len(two))
+    first = await store.upload_part(path, upload, 1, Bytes(one), len(one))
+    assert await store.list_parts(path, upload) == [(1, first), (2, second)]
+    return upload, first, second
