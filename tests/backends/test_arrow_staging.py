@@ -18,9 +18,10 @@ from gateway.routing.destinations import Destinations
 from gateway.stores import create_store, parse_options, registered
 from gateway.stores.arrow import azure as arrow_azure
 from gateway.stores.arrow import gcs as arrow_gcs
-from gateway.stores.arrow.store import STAGING_PREFIX, ArrowStore
+from gateway.stores.arrow.store import ArrowStore
 from gateway.stores.cleanup import cleanup_pass
 from gateway.stores.errors import InvalidRequest
+from gateway.stores.staged_names import TEMP_PREFIX
 from tests.conformance import arrow_local
 from tests.conformance.destinations import azure_destination, gcs_destination
 
@@ -57,13 +58,13 @@ def test_stale_staging_objects_are_hidden_refused_and_cleaned(store: ArrowStore)
     async def scenario() -> None:
         await store.check()
         fs = await store._filesystem("")
-        stale = f"{store.base}/{STAGING_PREFIX}.{uuid.uuid4().hex}"
+        stale = f"{store.base}/{TEMP_PREFIX}.{uuid.uuid4().hex}"
         with fs.open_output_stream(stale) as out:  # what a killed gateway leaves
             out.write(b"partial")
         await store.write("1/kept.txt", OneRead(b"kept"))
         name = stale.rsplit("/", 1)[1]
         assert [e.name for e in await store.list("")] == ["1"]
-        for path in (name, f"{name}/x", f"{STAGING_PREFIX}s/x"):
+        for path in (name, f"{name}/x", f"{TEMP_PREFIX}s/x"):
             with pytest.raises(InvalidRequest, match="temp files are reserved"):
                 await store.stat(path)
         # Younger than the age: kept. Older (the cutoff moved past it): removed, once.
@@ -83,7 +84,7 @@ def test_the_cleanup_pass_counts_staging_objects(store: ArrowStore):
         fs = await store._filesystem("")
         if store.traits.makes_dirs:
             fs.create_dir(store.base, recursive=True)
-        with fs.open_output_stream(f"{store.base}/{STAGING_PREFIX}.{uuid.uuid4().hex}") as out:
+        with fs.open_output_stream(f"{store.base}/{TEMP_PREFIX}.{uuid.uuid4().hex}") as out:
             out.write(b"partial")
         return await cleanup_pass(Destinations(store), max_age=-300)
 
@@ -92,7 +93,7 @@ def test_the_cleanup_pass_counts_staging_objects(store: ArrowStore):
 
 def test_staging_names_are_refused_over_http(gateway_over_arrow_local):
     api = gateway_over_arrow_local
-    for path in (f"{STAGING_PREFIX}.{'a' * 32}", f"{STAGING_PREFIX}s/1/x"):
+    for path in (f"{TEMP_PREFIX}.{'a' * 32}", f"{TEMP_PREFIX}s/1/x"):
         resp = requests.put(f"{api}/{path}", data=b"x", timeout=30)
         assert resp.status_code == 400, resp.text
         assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -22,6 +22,7 @@ from gateway.config import load_settings
 from gateway.stores import create_store, parse_options
 from gateway.stores.capabilities import MultipartUploads, RangedDownloads
 from gateway.stores.errors import CredentialsRefused, InvalidRequest
+from gateway.stores.ranges import ByteRange
 from tests.conformance.destinations import start_configured
 from tests.conformance.remote import SFTP_PASSWORD, ftp_destination, sftp_destination
 from tests.helpers.bodies import Bytes
@@ -96,6 +97,35 @@ def test_stock_client_round_trip_through_the_gateway(kind, request, tmp_path, mo
     for secret in (SFTP_PASSWORD, FTP_PASSWORD):
         assert secret not in log
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("kind", ["sftp", "ftp"])
+def test_digests_live_in_hidden_sidecars_that_must_match_their_file(kind, request, tmp_path):
+    """tree/digests.py: kept on every write, served on reads and ranges, never listed or
+    served as a file, renewed by an overwrite, void for a file replaced behind the gateway's
+    back, and gone with the file (so its emptied directory is pruned)."""
+    directory = f"digests-{uuid.uuid4().hex[:8]}"
+    store = build(destination_for(kind, request, directory), tmp_path)
+    root = root_for(kind, request, directory)
+    data, other = os.urandom(1000), os.urandom(3 * MIB + 1)
+
+    async def scenario():
+        await store.write("d/a.bin", Bytes(data))
+        assert (await store.stat("d/a.bin")).sha256 == hashlib.sha256(data).digest()
+        async with await store.open("d/a.bin", ByteRange(10, 19)) as download:
+            assert download.stat.sha256 == hashlib.sha256(data).digest()
+        assert [e.name for e in await store.list("d")] == ["a.bin"]
+        for reserved in ("d/.a.bin.gateway-sha256", ".x.gateway-sha256/y"):
+            with pytest.raises(InvalidRequest, match="reserved"):
+                await store.stat(reserved)
+        await store.write("d/a.bin", Bytes(other))
+        assert (await store.stat("d/a.bin")).sha256 == hashlib.sha256(other).digest()
+        (root / "d" / "a.bin").write_bytes(data)  # behind the gateway's back
+        assert (await store.stat("d/a.bin")).sha256 is None
+        await store.delete("d/a.bin")
+
+    run(store, scenario)
+    assert not (root / "d").exists()
 
 
 def test_capabilities_are_declared_honestly(request, tmp_path):

@@ -17,6 +17,7 @@ import psutil
 import pytest
 import requests
 
+from gateway.stores.digests import repr_digest
 from tests.conformance.destinations import BACKENDS, Destination
 from tests.helpers.memory import body
 from tests.helpers.processes import wait_until
@@ -82,6 +83,11 @@ def test_round_trip_has_equal_sha256_on_both_ends(destination, http, exp, size):
     assert got.headers["Content-Length"] == str(size)
     assert sha256(got.content) == sha256(data)
     assert destination.raw.sha256(path) == sha256(data)
+    # Every destination keeps the digest of what the gateway stored (docs/integrity.md).
+    wanted = repr_digest(hashlib.sha256(data).digest())
+    assert got.headers.get("Repr-Digest") == wanted
+    ranged = http.get(url(destination, path), headers={"Range": "bytes=0-0"}, timeout=TIMEOUT)
+    assert ranged.status_code == 206 and ranged.headers.get("Repr-Digest") == wanted
 
 
 def test_empty_file(destination, http, exp):

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import posixpath
-import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gateway.stores.arrow.digests import forget_digest, keep_digest, read_digest
+from gateway.stores.arrow.download import ArrowDownload, arrow_failures
 from gateway.stores.arrow.errors import translate
 from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, FileStat
 from gateway.stores.blocking import in_thread, mtime_etag
@@ -30,14 +32,15 @@ from gateway.stores.capabilities import RangedDownloads, StaleTemporaries
 from gateway.stores.digests import hashing
 from gateway.stores.errors import DestinationUnavailable, InvalidRequest, StoreError, missing_file
 from gateway.stores.ranges import ByteRange
+from gateway.stores.sidecars import KnownDigests
+from gateway.stores.staged_names import TEMP_NAME, TEMP_PREFIX, full_path, hidden
 from gateway.stores.write_once import refuse_existing
 
 if TYPE_CHECKING:
     from pyarrow import fs as pafs
 
 T = TypeVar("T")
-STAGING_PREFIX = ".gateway-upload"
-_TEMP_NAME = re.compile(r"^\.gateway-upload\.[0-9a-f]{32}$")
+log = logging.getLogger(__name__)
 
 
 def _fs() -> Any:
@@ -46,12 +49,6 @@ def _fs() -> Any:
     from pyarrow import fs
 
     return fs
-
-
-def _arrow_failures() -> tuple[type[BaseException], ...]:
-    from pyarrow.lib import ArrowException
-
-    return (OSError, ArrowException)
 
 
 @dataclass(frozen=True)
@@ -65,47 +62,15 @@ class Traits:
     root_kind: str = "directory"  # "bucket" or "container": what check() looks for
 
 
-def _stat(info: pafs.FileInfo) -> FileStat:
+def _stat(info: pafs.FileInfo, sha256: bytes | None) -> FileStat:
     """No backend's FileInfo has an ETag: one is made of mtime and size, as local stores do."""
     mtime = info.mtime or datetime.fromtimestamp(0, tz=timezone.utc)
     return FileStat(
         size=info.size or 0,
         etag=mtime_etag(info.mtime_ns or 0, info.size or 0),
         last_modified=mtime.astimezone(timezone.utc),
+        sha256=sha256,
     )
-
-
-class ArrowDownload(Download):
-    def __init__(
-        self,
-        source: Any,
-        stat: FileStat,
-        start: int,
-        stop: int,
-        chunk: int,
-        step: Callable[..., Awaitable[Any]],
-        verify: Callable[[], Awaitable[None]] | None,
-    ) -> None:
-        super().__init__(stat, start, stop)
-        self._source = source
-        self._chunk = chunk
-        self._step = step
-        self._verify = verify
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        remaining = self.stop - self.start
-        while remaining > 0:
-            data = await self._step(self._source.read, min(self._chunk, remaining))
-            if not data:
-                raise DestinationUnavailable("The file became shorter during the download")
-            remaining -= len(data)
-            yield data
-        if self._verify is not None:
-            await self._verify()
-
-    async def close(self) -> None:
-        with contextlib.suppress(*_arrow_failures()):
-            await asyncio.to_thread(self._source.close)
 
 
 class ArrowStore(StaleTemporaries, ArtifactStore):
@@ -134,6 +99,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         self._fs: pafs.FileSystem | None = None
         self._lock = asyncio.Lock()
         self._move_works = True
+        self._known = KnownDigests()
 
     @property
     def endpoint(self) -> str | None:
@@ -151,7 +117,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
     async def _call(self, path: str, fn: Callable[..., T], *args: Any) -> T:
         """Runs `fn` in a thread; pyarrow's failures become the store's, the cause chained."""
         failed = lambda exc: translate(exc, self.uri, self.name, path)  # noqa: E731
-        return await in_thread(failed, _arrow_failures(), fn, *args)
+        return await in_thread(failed, arrow_failures(), fn, *args)
 
     async def _run(self, path: str, fn: Callable[..., T], *args: Any) -> T:
         """`fn(filesystem, *args)` through the funnel."""
@@ -161,14 +127,8 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
     # -- names -------------------------------------------------------------------------------
 
     def _full(self, path: str) -> str:
-        """The path in the filesystem; staging names are never an artifact's."""
-        segments = path.split("/") if path else []
-        if segments[:1] and segments[0].startswith(STAGING_PREFIX):
-            raise InvalidRequest(
-                f"Invalid artifact path {path!r}: names of the gateway's temp files are reserved",
-                destination=self.name,
-            )
-        return posixpath.join(self.base, *segments) if segments else self.base
+        """The path in the filesystem; the store's own names are never an artifact's."""
+        return full_path(self.base, path, self.name)
 
     # -- probe -------------------------------------------------------------------------------
 
@@ -200,13 +160,16 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         await self.check()  # a missing bucket is the destination's failure, not a 404
         raise missing_file(path, destination=self.name)
 
+    async def _described(self, path: str, full: str) -> FileStat:
+        info = await self._file_info(path, full)
+        return _stat(info, await self._run(path, read_digest, full, info, self._known))
+
     async def stat(self, path: str) -> FileStat:
-        return _stat(await self._file_info(path, self._full(path)))
+        return await self._described(path, self._full(path))
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
         full = self._full(path)
-        info = await self._file_info(path, full)
-        stat = _stat(info)
+        stat = await self._described(path, full)
         start, stop = byte_range.resolve(stat.size) if byte_range else (0, stat.size)
         source = await self._run(path, _opener, full, byte_range is not None, start)
         verify = None
@@ -242,11 +205,11 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         target = self._full(path)
         if path.endswith("/") or target == self.base:
             raise InvalidRequest(f"Cannot write '{path}': not a file name", destination=self.name)
-        temp = posixpath.join(self.base, f"{STAGING_PREFIX}.{uuid.uuid4().hex}")
+        temp = posixpath.join(self.base, f"{TEMP_PREFIX}.{uuid.uuid4().hex}")
         stream = await self._run(path, _open_output, temp, self.traits.makes_dirs)
         staged = _Staged(stream)
-        # The client's digests are checked at the body's end, before the commit; pyarrow sets
-        # metadata only when a stream opens, before the digest is known, so none is kept here.
+        # The client's digests are checked at the body's end, before the commit; the digest is
+        # kept in a sidecar (arrow/digests.py).
         body = hashing(body)
         try:
             unflushed = 0
@@ -263,12 +226,18 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         except BaseException:
             await asyncio.shield(self._abandon(staged, temp, path))
             raise
+        if body.sha256 is not None:
+            try:
+                await self._run(path, keep_digest, target, body.sha256, self._known)
+            except StoreError as exc:  # the file is stored whole: it stays, without a digest
+                log.warning("could not keep the digest of %s in its sidecar: %s", path, exc)
 
     def _commit(self, fs: pafs.FileSystem, temp: str, target: str) -> None:
         if fs.get_file_info(target).type == _fs().FileType.Directory:
             raise IsADirectoryError(f"a directory exists at '{target}'")
         if self.traits.makes_dirs:
             fs.create_dir(posixpath.dirname(target), recursive=True)
+        forget_digest(fs, target, self._known)
         if self._move_works:
             try:
                 fs.move(temp, target)
@@ -282,7 +251,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         """Closing commits the partial staging object; deleting it leaves nothing behind. Best
         effort: the failure the client hears is the first one, and the cleanup pass remains."""
         await staged.settle()
-        with contextlib.suppress(*_arrow_failures()):
+        with contextlib.suppress(*arrow_failures()):
             await asyncio.to_thread(staged.stream.close)
         with contextlib.suppress(StoreError):
             await self._run(path, _delete_quietly, temp)
@@ -309,7 +278,11 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         for info in infos:
             relative = info.path[start:]
             name, _, rest = relative.partition("/")
-            if not name or (not path and _TEMP_NAME.match(name)):
+            if (
+                not name
+                or (not rest and hidden(name, not path))
+                or (not path and hidden(name, True))
+            ):
                 continue
             if rest or info.type == _fs().FileType.Directory:
                 entries[name] = Entry(name, True)
@@ -326,8 +299,10 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
     def _delete(self, fs: pafs.FileSystem, full: str, path: str) -> None:
         kind = fs.get_file_info(full).type
         if kind == _fs().FileType.File:
+            forget_digest(fs, full, self._known)
             fs.delete_file(full)
         else:  # on GCS an implied directory may look missing: its contents go all the same
+            self._known.drop(full, tree=True)
             fs.delete_dir_contents(full, missing_dir_ok=True)
             self._remove_marker(fs, full)
         self._prune(fs, path)
@@ -359,7 +334,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         selector = _fs().FileSelector(self.base, recursive=False, allow_not_found=True)
         removed = 0
         for info in fs.get_file_info(selector):
-            if _TEMP_NAME.match(info.base_name) and info.mtime and info.mtime < older_than:
+            if TEMP_NAME.match(info.base_name) and info.mtime and info.mtime < older_than:
                 _delete_quietly(fs, info.path)
                 removed += 1
         return removed

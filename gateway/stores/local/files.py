@@ -37,10 +37,11 @@ from gateway.stores.errors import (
     StoreError,
     missing_file,
 )
-from gateway.stores.local.kept_digests import SIDECAR, KeptDigests
+from gateway.stores.local.kept_digests import KeptDigests
 from gateway.stores.local.sweep import TEMP_NAME
 from gateway.stores.options import InvalidDestination
 from gateway.stores.ranges import ByteRange
+from gateway.stores.sidecars import SIDECAR
 from gateway.stores.write_once import exists_error
 
 T = TypeVar("T")

@@ -17,22 +17,16 @@ import contextlib
 import errno
 import logging
 import os
-import re
 import uuid
 
 from gateway.stores.digests import parse_hex
+from gateway.stores.sidecars import sidecar_of
 
 log = logging.getLogger(__name__)
 
 SHA256_XATTR = "user.mlflow_gateway.sha256"  # hex; copied with the file by `cp -a`, rsync -X
-SIDECAR = re.compile(r"^\..+\.gateway-sha256$")
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _MAX_SIDECAR = 256  # "<64 hex> <inode> <size>\n"
-
-
-def sidecar_of(full: str) -> str:
-    directory, name = os.path.split(full)
-    return os.path.join(directory, f".{name}.gateway-sha256")
 
 
 def _xattr_digest(file: int | str) -> bytes | None:

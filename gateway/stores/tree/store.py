@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import posixpath
-import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,9 +25,13 @@ from gateway.stores.base import ArtifactStore, ByteSource, Download, Entry, File
 from gateway.stores.blocking import mtime_etag
 from gateway.stores.body_reads import read_block
 from gateway.stores.capabilities import RangedDownloads, StaleTemporaries
-from gateway.stores.digests import hashing
+from gateway.stores.digests import HashingBody, hashing
 from gateway.stores.errors import DestinationUnavailable, InvalidRequest, StoreError, missing_file
 from gateway.stores.ranges import ByteRange
+from gateway.stores.sidecars import KnownDigests
+from gateway.stores.staged_names import TEMP_NAME, TEMP_PREFIX, full_path, hidden
+from gateway.stores.tree.digests import forget_digest, keep_digest, read_digest
+from gateway.stores.tree.download import TreeDownload
 from gateway.stores.tree.session import Node, Pool, Session
 from gateway.stores.write_once import exists_error
 
@@ -36,59 +40,20 @@ if TYPE_CHECKING:
     from gateway.stores.tree.options import TreeOptions
 
 T = TypeVar("T")
-TEMP_PREFIX = ".gateway-upload"
-_TEMP_NAME = re.compile(r"^\.gateway-upload\.[0-9a-f]{32}$")
+log = logging.getLogger(__name__)
 _MAX_NODES = 1_000_000  # nodes one tree delete visits: a bound, not a limit in use
 _MAX_DEPTH = 4096  # directories one write makes: more than any path the HTTP layer accepts
 
 Translate = Callable[[BaseException, str, str, str], StoreError]  # (failure, uri, name, path)
 
 
-def _stat(node: Node) -> FileStat:
+def _stat(node: Node, sha256: bytes | None) -> FileStat:
     return FileStat(
         size=node.size,
         etag=mtime_etag(int(node.mtime * 1e9), node.size),
         last_modified=datetime.fromtimestamp(node.mtime, tz=timezone.utc),
+        sha256=sha256,
     )
-
-
-class TreeDownload(Download):
-    """Holds its session until closed: the transfer is the session's one operation."""
-
-    def __init__(
-        self,
-        pieces: AsyncIterator[bytes],
-        stat: FileStat,
-        span: tuple[int, int],
-        chunk: int,
-        done: Callable[[BaseException | None], Awaitable[None]],
-        translate: Callable[[BaseException], StoreError],
-    ) -> None:
-        super().__init__(stat, *span)
-        self.chunk_size = chunk
-        self._pieces = pieces
-        self._done = done
-        self._translate = translate
-        self._failure: BaseException | None = None
-        self._closed = False
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for piece in self._pieces:
-                yield piece
-        except StoreError as exc:
-            self._failure = exc
-            raise
-        except Exception as exc:
-            self._failure = exc
-            raise self._translate(exc) from exc
-
-    async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            with contextlib.suppress(Exception):
-                await self._pieces.aclose()  # type: ignore[attr-defined]
-            await self._done(self._failure)
 
 
 class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
@@ -114,6 +79,7 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
         self.base = base.rstrip("/") or "/"
         self.chunk_size = chunk_size
         self._endpoint = endpoint
+        self._known = KnownDigests()
 
     @property
     def endpoint(self) -> str | None:
@@ -143,13 +109,7 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
             raise self._translate(exc, self.uri, self.name, path) from exc
 
     def _full(self, path: str) -> str:
-        segments = path.split("/") if path else []
-        if segments[:1] and segments[0].startswith(TEMP_PREFIX):
-            raise InvalidRequest(
-                f"Invalid artifact path {path!r}: names of the gateway's temp files are reserved",
-                destination=self.name,
-            )
-        return posixpath.join(self.base, *segments) if segments else self.base
+        return full_path(self.base, path, self.name)
 
     async def check(self) -> None:
         """The base is made if missing (MLflow's SFTP and FTP repositories make directories as
@@ -177,14 +137,18 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
             )
         return node
 
+    async def _described(self, session: Session, path: str) -> FileStat:
+        node = await self._file(session, path)
+        return _stat(node, await read_digest(session, self._full(path), node, self._known))
+
     async def stat(self, path: str) -> FileStat:
-        return _stat(await self._do(path, lambda session: self._file(session, path)))
+        return await self._do(path, lambda session: self._described(session, path))
 
     async def open(self, path: str, byte_range: ByteRange | None) -> Download:
         full = self._full(path)
         session = await self._acquire(path)
         try:
-            stat = _stat(await self._file(session, path))
+            stat = await self._described(session, path)
             start, stop = byte_range.resolve(stat.size) if byte_range else (0, stat.size)
             pieces = session.read(full, (start, stop), stop == stat.size, self.chunk_size)
         except BaseException as exc:
@@ -225,7 +189,7 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
         entries = [
             Entry(node.name, node.is_dir, None if node.is_dir else node.size)
             for node in nodes
-            if node.name not in ("", ".", "..") and (path or not _TEMP_NAME.match(node.name))
+            if node.name not in ("", ".", "..") and not hidden(node.name, not path)
         ]
         return sorted(entries, key=lambda entry: entry.name)
 
@@ -236,17 +200,17 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
         if path.endswith("/") or target == self.base:
             raise InvalidRequest(f"Cannot write '{path}': not a file name", destination=self.name)
         temp = posixpath.join(self.base, f"{TEMP_PREFIX}.{uuid.uuid4().hex}")
-        # Client digests are checked when the body ends, before the rename; no digest is kept
-        # with the file (neither protocol has metadata to keep it in).
-        body = hashing(body)
+        # Client digests are checked when the body ends, before the rename; the digest is kept
+        # in a sidecar (tree/digests.py: neither protocol has metadata to keep it in).
+        hashed = hashing(body)
         try:
-            await self._do(path, lambda session: self._upload(session, path, body, temp, target))
+            await self._do(path, lambda session: self._upload(session, path, hashed, temp, target))
         except BaseException:
             await asyncio.shield(self._abandon(temp, path))
             raise
 
     async def _upload(
-        self, session: Session, path: str, body: ByteSource, temp: str, target: str
+        self, session: Session, path: str, body: HashingBody, temp: str, target: str
     ) -> None:
         try:
             writer = await session.open_write(temp)
@@ -280,7 +244,13 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
         if existing is not None and self.write_once.covers(path):
             raise exists_error(path, self.name)  # no conditional rename: a short window
         await self._makedirs(session, posixpath.dirname(target), path)
+        await forget_digest(session, target, self._known)
         await session.rename(temp, target)
+        if body.sha256 is not None:
+            try:
+                await keep_digest(session, target, body.sha256, self._known)
+            except self._failures as exc:  # the file is stored whole: it stays, without one
+                log.warning("could not keep the digest of %s in its sidecar: %s", path, exc)
 
     async def _makedirs(self, session: Session, full: str, path: str = "") -> None:
         """`full` and its missing parents. Uploads into one new directory race to make it: a
@@ -325,8 +295,10 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
             if node is None:
                 return
             if node.is_dir:
+                self._known.drop(full, tree=True)
                 await self._remove_tree(session, full)
             else:
+                await forget_digest(session, full, self._known)
                 await session.remove(full)
             await self._prune(session, path)
 
@@ -368,7 +340,7 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
         async def sweep(session: Session) -> int:
             removed = 0
             for node in await session.listdir(self.base) or []:
-                if _TEMP_NAME.match(node.name) and node.mtime < cutoff:
+                if TEMP_NAME.match(node.name) and node.mtime < cutoff:
                     await _remove_quietly(session, posixpath.join(self.base, node.name))
                     removed += 1
             return removed
