@@ -278,11 +278,7 @@ class ArrowStore(StaleTemporaries, ArtifactStore):
         for info in infos:
             relative = info.path[start:]
             name, _, rest = relative.partition("/")
-            if (
-                not name
-                or (not rest and hidden(name, not path))
-                or (not path and hidden(name, True))
-            ):
+            if not name or hidden(name, not path):
                 continue
             if rest or info.type == _fs().FileType.Directory:
                 entries[name] = Entry(name, True)

@@ -251,6 +251,7 @@ class TreeStore(RangedDownloads, StaleTemporaries, ArtifactStore):
                 await keep_digest(session, target, body.sha256, self._known)
             except self._failures as exc:  # the file is stored whole: it stays, without one
                 log.warning("could not keep the digest of %s in its sidecar: %s", path, exc)
+                session.usable = session.usable and session.answered(exc)
 
     async def _makedirs(self, session: Session, full: str, path: str = "") -> None:
         """`full` and its missing parents. Uploads into one new directory race to make it: a
