@@ -1,7 +1,7 @@
 """Where a store without metadata keeps a file's digest (local disk without xattrs, SFTP, FTP,
 pyarrow): a hidden sidecar `.<name>.gateway-sha256` beside the file. Its names are reserved:
-never listed, never served. The remote stores' sidecars name the size and modification stamp of
-the file they were written for; one that does not match its file is no digest.
+never listed, never served. A sidecar names what binds it to the file it was written for (inode
+or modification stamp, and size); one that does not match its file is no digest.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections import OrderedDict
 from gateway.stores.digests import parse_hex
 
 SIDECAR = re.compile(r"^\..+\.gateway-sha256$")
-SIDECAR_MAX = 256  # bytes: "<64 hex> <size> <stamp>\n" with room to spare
+SIDECAR_MAX = 256  # bytes: "<64 hex> <number> <number>\n" with room to spare
 
 
 def sidecar_of(full: str) -> str:
@@ -59,16 +59,16 @@ class KnownDigests:
                     del self._items[key]
 
 
-def sidecar_record(sha256: bytes, size: int, stamp: int) -> bytes:
-    """A remote sidecar's content: the digest, and the size and modification stamp of the
-    file it was written for (SFTP/FTP: whole seconds; pyarrow: nanoseconds)."""
-    return f"{sha256.hex()} {size} {stamp}\n".encode()
+def sidecar_record(sha256: bytes, *binding: int) -> bytes:
+    """A sidecar's content: the digest, then what binds it to its file (local disk: inode and
+    size; SFTP/FTP: size and mtime in whole seconds; pyarrow: size and mtime in ns)."""
+    return " ".join([sha256.hex(), *map(str, binding)]).encode() + b"\n"
 
 
-def sidecar_digest(record: bytes, size: int, stamp: int) -> bytes | None:
-    """The digest in `record` if it was written for a file of this size and stamp; None for
-    another file's (or a torn) sidecar: no digest rather than a wrong one."""
+def sidecar_digest(record: bytes, *binding: int) -> bytes | None:
+    """The digest in `record` if it was written for a file with this binding; None for another
+    file's (or a torn) sidecar: no digest rather than a wrong one."""
     fields = record.decode("ascii", "replace").split()
-    if len(fields) != 3 or fields[1:] != [str(size), str(stamp)]:
+    if fields[1:] != [str(value) for value in binding]:
         return None
     return parse_hex(fields[0])

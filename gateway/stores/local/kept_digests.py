@@ -20,13 +20,12 @@ import os
 import uuid
 
 from gateway.stores.digests import parse_hex
-from gateway.stores.sidecars import sidecar_of
+from gateway.stores.sidecars import SIDECAR_MAX, sidecar_digest, sidecar_of, sidecar_record
 
 log = logging.getLogger(__name__)
 
 SHA256_XATTR = "user.mlflow_gateway.sha256"  # hex; copied with the file by `cp -a`, rsync -X
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_MAX_SIDECAR = 256  # "<64 hex> <inode> <size>\n"
 
 
 def _xattr_digest(file: int | str) -> bytes | None:
@@ -39,12 +38,10 @@ def _xattr_digest(file: int | str) -> bytes | None:
 def _sidecar_digest(full: str, st: os.stat_result) -> bytes | None:
     try:
         with open(sidecar_of(full), "rb") as file:
-            fields = file.read(_MAX_SIDECAR).decode("ascii", "replace").split()
+            record = file.read(SIDECAR_MAX)
     except OSError:
         return None
-    if len(fields) != 3 or fields[1:] != [str(st.st_ino), str(st.st_size)]:
-        return None  # another file's (or a torn) sidecar: no digest rather than a wrong one
-    return parse_hex(fields[0])
+    return sidecar_digest(record, st.st_ino, st.st_size)
 
 
 class KeptDigests:
@@ -96,7 +93,7 @@ class KeptDigests:
         temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.gateway-part")
         try:
             with open(temp, "xb") as file:
-                file.write(f"{sha256.hex()} {st.st_ino} {st.st_size}\n".encode())
+                file.write(sidecar_record(sha256, st.st_ino, st.st_size))
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temp, sidecar)
